@@ -1,0 +1,82 @@
+using RaftDlm.LockStateMachine.State;
+
+namespace RaftDlm.LockStateMachine;
+
+/// <summary>Read-only views of the state, for the host's linearizable reads (after a read barrier).</summary>
+public sealed partial class LockMachine
+{
+    public SessionView? GetSession(long sessionId)
+    {
+        if (!_sessions.TryGetValue(sessionId, out var session)) return null;
+        var locks = session.Locks.Values.Select(item => View(item)).ToList();
+        return new SessionView(session.Id, session.Name, session.TtlMs, session.DeadlineMs, session.Ended, session.LastEventSeq, locks);
+    }
+
+    /// <summary>Live sessions with their replicated deadlines, by id: what the leader starts its expiry clock from.</summary>
+    public IReadOnlyList<(long SessionId, int TtlMs, long DeadlineMs)> SessionDeadlines() =>
+        _sessions.Values.Where(session => !session.Ended)
+            .Select(session => (session.Id, session.TtlMs, session.DeadlineMs))
+            .OrderBy(entry => entry.Id)
+            .ToList();
+
+    /// <summary>Events numbered above <paramref name="afterSeq"/>, oldest first, at most <paramref name="max"/>; null for an unknown session.</summary>
+    public EventPage? GetEvents(long sessionId, long afterSeq, int max)
+    {
+        if (!_sessions.TryGetValue(sessionId, out var session)) return null;
+        var events = new List<LockEvent>();
+        foreach (var item in session.Outbox)
+        {
+            if (item.Seq <= afterSeq) continue;
+            if (events.Count >= max) break;
+            events.Add(item);
+        }
+        return new EventPage(events, session.LastEventSeq, session.Ended);
+    }
+
+    public IReadOnlyList<LockspaceView> GetLockspaces() =>
+        _lockspaces.Values.OrderBy(space => space.Name, StringComparer.Ordinal).Select(space => space.ToView()).ToList();
+
+    public LockspaceView? GetLockspace(string name) =>
+        _lockspaces.TryGetValue(name, out var space) ? space.ToView() : null;
+
+    public LockView? GetLock(string lockspace, long lockId) =>
+        _locks.TryGetValue(lockId, out var item) && item.Resource.Space.Name == lockspace ? View(item) : null;
+
+    /// <summary>A top-level resource with its queues in order, or null when no lock exists on it.</summary>
+    public ResourceView? GetResource(string lockspace, string resourceName)
+    {
+        if (!_lockspaces.TryGetValue(lockspace, out var space)) return null;
+        if (!space.Resources.TryGetValue(new ResourceKey(0, resourceName), out var resource) || resource.LockCount == 0) return null;
+        return new ResourceView(
+            resource.Name,
+            CopyValueBlock(resource),
+            resource.LvbSeq,
+            resource.LvbValid,
+            resource.Granted.ToList().Select(item => View(item)).ToList(),
+            resource.Converting.ToList().Select(item => View(item)).ToList(),
+            resource.Waiting.ToList().Select(item => View(item)).ToList());
+    }
+
+    /// <summary>
+    /// Whether a lock with this fencing token is still held on the top-level resource in a mode that covers
+    /// <paramref name="mode"/> (a converting lock still holds its old mode).
+    /// </summary>
+    public bool CheckFence(string lockspace, string resourceName, long fencingToken, LockMode mode)
+    {
+        if (!_lockspaces.TryGetValue(lockspace, out var space)) return false;
+        if (!space.Resources.TryGetValue(new ResourceKey(0, resourceName), out var resource)) return false;
+        return HoldsToken(ref resource.Granted, fencingToken, mode) || HoldsToken(ref resource.Converting, fencingToken, mode);
+    }
+
+    private static bool HoldsToken(ref LockQueue queue, long fencingToken, LockMode mode)
+    {
+        for (var item = queue.Head; item is not null; item = item.QueueNext)
+        {
+            if (item.FencingToken == fencingToken && Modes.Covers(item.GrantedMode, mode)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>How many requests wait or convert, over all resources (for metrics).</summary>
+    public int QueuedCount => _sessions.Values.Sum(session => session.Queued.Count);
+}

@@ -1,0 +1,267 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using MessagePack;
+using RaftDlm.LockStateMachine.State;
+
+namespace RaftDlm.LockStateMachine;
+
+/// <summary>
+/// The snapshot: a compact MessagePack stream written in a defined order (sessions by id, lockspaces by
+/// name, resources by id, each queue in its order). Two machines in the same state write the same bytes,
+/// so the SHA-256 of the snapshot is the state hash replicas are compared by.
+/// </summary>
+public sealed partial class LockMachine
+{
+    private const string SnapshotMagic = "raft-dlm-snapshot";
+    private const int SnapshotVersion = 1;
+
+    public byte[] WriteSnapshot()
+    {
+        var buffer = new ArrayBufferWriter<byte>(1 << 16);
+        var writer = new MessagePackWriter(buffer);
+        WriteSnapshot(ref writer);
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public void WriteSnapshot(Stream destination)
+    {
+        var bytes = WriteSnapshot();
+        destination.Write(bytes);
+    }
+
+    public string StateHash() => System.Convert.ToHexStringLower(SHA256.HashData(WriteSnapshot()));
+
+    private void WriteSnapshot(ref MessagePackWriter writer)
+    {
+        writer.Write(SnapshotMagic);
+        writer.Write(SnapshotVersion);
+        WriteLimits(ref writer, Limits);
+        writer.Write(LastAppliedIndex);
+        writer.Write(LastLeaderTimeMs);
+        writer.Write(_nextId);
+
+        var sessions = _sessions.Values.OrderBy(session => session.Id).ToList();
+        writer.WriteArrayHeader(sessions.Count);
+        foreach (var session in sessions) WriteSession(ref writer, session);
+        writer.WriteArrayHeader(_endedSessions.Count);
+        foreach (var id in _endedSessions) writer.Write(id);
+
+        var spaces = _lockspaces.Values.OrderBy(space => space.Name, StringComparer.Ordinal).ToList();
+        writer.WriteArrayHeader(spaces.Count);
+        foreach (var space in spaces)
+        {
+            writer.Write(space.Name);
+            writer.Write(space.LvbBytes);
+            writer.Write(space.LockDelayMs);
+            var resources = space.Resources.Values.OrderBy(resource => resource.Id).ToList();
+            writer.WriteArrayHeader(resources.Count);
+            foreach (var resource in resources) WriteResource(ref writer, resource);
+        }
+    }
+
+    private static void WriteLimits(ref MessagePackWriter writer, LockLimits limits)
+    {
+        writer.WriteArrayHeader(11);
+        writer.Write(limits.MaxSessions);
+        writer.Write(limits.MaxLocksPerSession);
+        writer.Write(limits.MaxLockspaces);
+        writer.Write(limits.MaxResourcesPerLockspace);
+        writer.Write(limits.MaxQueuedPerResource);
+        writer.Write(limits.MaxEventsPerSession);
+        writer.Write(limits.MaxRepliesPerSession);
+        writer.Write(limits.MaxEndedSessions);
+        writer.Write(limits.MinTtlMs);
+        writer.Write(limits.MaxTtlMs);
+        writer.Write(limits.MaxLockDelayMs);
+    }
+
+    private static void WriteSession(ref MessagePackWriter writer, Session session)
+    {
+        writer.Write(session.Id);
+        writer.Write(session.Name);
+        writer.Write(session.TtlMs);
+        writer.Write(session.DeadlineMs);
+        writer.Write(session.Ended);
+        writer.Write(session.LastEventSeq);
+        writer.WriteArrayHeader(session.Outbox.Count);
+        foreach (var item in session.Outbox) MessagePackSerializer.Serialize(ref writer, item, CommandCodec.Options);
+        writer.WriteArrayHeader(session.Replies.Count);
+        foreach (var (requestId, result) in session.Replies)
+        {
+            writer.Write(requestId);
+            MessagePackSerializer.Serialize(ref writer, result, CommandCodec.Options);
+        }
+    }
+
+    private static void WriteResource(ref MessagePackWriter writer, Resource resource)
+    {
+        writer.Write(resource.Id);
+        writer.Write(resource.Parent?.Id ?? 0);
+        writer.Write(resource.Name);
+        if (resource.Lvb is null) writer.WriteNil(); else writer.Write(resource.Lvb);
+        writer.Write(resource.LvbSeq);
+        writer.Write(resource.LvbValid);
+        writer.Write(resource.DelayUntilMs);
+        WriteQueue(ref writer, ref resource.Granted);
+        WriteQueue(ref writer, ref resource.Converting);
+        WriteQueue(ref writer, ref resource.Waiting);
+    }
+
+    private static void WriteQueue(ref MessagePackWriter writer, ref LockQueue queue)
+    {
+        writer.WriteArrayHeader(queue.Count);
+        for (var item = queue.Head; item is not null; item = item.QueueNext)
+        {
+            writer.Write(item.Id);
+            writer.Write(item.Owner?.Id ?? 0);
+            writer.Write(item.Parent?.Id ?? 0);
+            writer.Write((ushort)item.Flags);
+            writer.Write((byte)item.GrantedMode);
+            writer.Write((byte)item.RequestedMode);
+            writer.Write(item.FencingToken);
+            writer.Write(item.BlockingNotified);
+        }
+    }
+
+    /// <summary>Builds a machine from a snapshot; it keeps the snapshot's limits. Throws on a damaged snapshot.</summary>
+    public static LockMachine Restore(ReadOnlyMemory<byte> snapshot)
+    {
+        try
+        {
+            var reader = new MessagePackReader(snapshot);
+            return Read(ref reader);
+        }
+        catch (Exception error) when (error is MessagePackSerializationException or EndOfStreamException
+            or InvalidOperationException or KeyNotFoundException or ArgumentException or NullReferenceException)
+        {
+            throw new InvalidDataException("the lock table snapshot is damaged: " + error.Message, error);
+        }
+    }
+
+    public static LockMachine Restore(Stream source)
+    {
+        using var copy = new MemoryStream();
+        source.CopyTo(copy);
+        return Restore(copy.GetBuffer().AsMemory(0, (int)copy.Length));
+    }
+
+    private static LockMachine Read(ref MessagePackReader reader)
+    {
+        if (reader.ReadString() != SnapshotMagic) throw new InvalidDataException("not a lock table snapshot");
+        var version = reader.ReadInt32();
+        if (version != SnapshotVersion) throw new InvalidDataException($"snapshot version {version} is not supported");
+        var machine = new LockMachine(ReadLimits(ref reader));
+        machine.LastAppliedIndex = reader.ReadInt64();
+        machine.LastLeaderTimeMs = reader.ReadInt64();
+        machine._nextId = reader.ReadInt64();
+
+        var sessionCount = reader.ReadArrayHeader();
+        for (var i = 0; i < sessionCount; i++)
+        {
+            var session = ReadSession(ref reader);
+            machine._sessions.Add(session.Id, session);
+            if (!session.Ended) machine._liveSessions++;
+        }
+        var endedCount = reader.ReadArrayHeader();
+        for (var i = 0; i < endedCount; i++) machine._endedSessions.Enqueue(reader.ReadInt64());
+
+        var spaceCount = reader.ReadArrayHeader();
+        for (var i = 0; i < spaceCount; i++)
+        {
+            var space = new Lockspace(reader.ReadString()!, reader.ReadInt32(), reader.ReadInt32());
+            machine._lockspaces.Add(space.Name, space);
+            var resourceCount = reader.ReadArrayHeader();
+            var byId = new Dictionary<long, Resource>();
+            for (var j = 0; j < resourceCount; j++) machine.ReadResource(ref reader, space, byId);
+        }
+        foreach (var item in machine._locks.Values) item.Children?.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return machine;
+    }
+
+    private static LockLimits ReadLimits(ref MessagePackReader reader)
+    {
+        if (reader.ReadArrayHeader() != 11) throw new InvalidDataException("snapshot limits are damaged");
+        return new LockLimits
+        {
+            MaxSessions = reader.ReadInt32(),
+            MaxLocksPerSession = reader.ReadInt32(),
+            MaxLockspaces = reader.ReadInt32(),
+            MaxResourcesPerLockspace = reader.ReadInt32(),
+            MaxQueuedPerResource = reader.ReadInt32(),
+            MaxEventsPerSession = reader.ReadInt32(),
+            MaxRepliesPerSession = reader.ReadInt32(),
+            MaxEndedSessions = reader.ReadInt32(),
+            MinTtlMs = reader.ReadInt32(),
+            MaxTtlMs = reader.ReadInt32(),
+            MaxLockDelayMs = reader.ReadInt32(),
+        };
+    }
+
+    private static Session ReadSession(ref MessagePackReader reader)
+    {
+        var session = new Session(reader.ReadInt64(), reader.ReadString()!, reader.ReadInt32(), reader.ReadInt64())
+        {
+            Ended = reader.ReadBoolean(),
+            LastEventSeq = reader.ReadInt64(),
+        };
+        var events = reader.ReadArrayHeader();
+        for (var i = 0; i < events; i++)
+        {
+            session.Outbox.Enqueue(MessagePackSerializer.Deserialize<LockEvent>(ref reader, CommandCodec.Options));
+        }
+        var replies = reader.ReadArrayHeader();
+        for (var i = 0; i < replies; i++)
+        {
+            var requestId = reader.ReadInt64();
+            session.Replies.Enqueue(new(requestId, MessagePackSerializer.Deserialize<Result>(ref reader, CommandCodec.Options)));
+        }
+        return session;
+    }
+
+    private void ReadResource(ref MessagePackReader reader, Lockspace space, Dictionary<long, Resource> byId)
+    {
+        var id = reader.ReadInt64();
+        var parentId = reader.ReadInt64();
+        var name = reader.ReadString()!;
+        var parent = parentId == 0 ? null : byId[parentId];
+        var resource = new Resource(id, space, parent, name);
+        if (reader.TryReadNil()) resource.Lvb = null; else resource.Lvb = reader.ReadBytes()!.Value.ToArray();
+        resource.LvbSeq = reader.ReadInt64();
+        resource.LvbValid = reader.ReadBoolean();
+        var delayUntil = reader.ReadInt64();
+        byId.Add(id, resource);
+        space.Resources.Add(resource.Key, resource);
+        _resourceCount++;
+        if (delayUntil != 0) StartDelay(resource, delayUntil);
+        ReadQueue(ref reader, resource, ref resource.Granted, LockState.Granted);
+        ReadQueue(ref reader, resource, ref resource.Converting, LockState.Converting);
+        ReadQueue(ref reader, resource, ref resource.Waiting, LockState.Waiting);
+    }
+
+    private void ReadQueue(ref MessagePackReader reader, Resource resource, ref LockQueue queue, LockState state)
+    {
+        var count = reader.ReadArrayHeader();
+        for (var i = 0; i < count; i++)
+        {
+            var id = reader.ReadInt64();
+            var ownerId = reader.ReadInt64();
+            var parentId = reader.ReadInt64();
+            var flags = (LockFlags)reader.ReadUInt16();
+            var owner = ownerId == 0 ? null : _sessions[ownerId];
+            var parent = parentId == 0 ? null : _locks[parentId];
+            var item = new Lock(id, owner, resource, parent, flags)
+            {
+                State = state,
+                GrantedMode = (LockMode)reader.ReadByte(),
+                RequestedMode = (LockMode)reader.ReadByte(),
+                FencingToken = reader.ReadInt64(),
+                BlockingNotified = reader.ReadByte(),
+            };
+            queue.AddLast(item);
+            if (item.HoldsMode) resource.AddHeld(item.GrantedMode);
+            if (state != LockState.Granted) owner?.Queued.Add(item);
+            Register(item);
+        }
+    }
+}

@@ -1,0 +1,219 @@
+using RaftDlm.LockStateMachine.State;
+
+namespace RaftDlm.LockStateMachine;
+
+/// <summary>
+/// The replicated lock table. <see cref="Apply"/> is deterministic: the same entries applied to the same
+/// snapshot give the same results and byte-identical snapshots on every replica. It reads time only from
+/// the entry, never from a clock; it never iterates a hash table where order could reach its output; it
+/// validates a command completely before changing anything, and returns errors as values.
+/// It is not thread-safe: the host serialises <see cref="Apply"/> and the queries.
+/// </summary>
+public sealed partial class LockMachine
+{
+    private readonly Dictionary<string, Lockspace> _lockspaces = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, Session> _sessions = new();
+    private readonly Dictionary<long, Lock> _locks = new();
+    private readonly Queue<long> _endedSessions = new();
+    private readonly SortedSet<(long DueMs, long ResourceId)> _delayDue = new();
+    private readonly Dictionary<long, Resource> _delayedResources = new();
+    private readonly List<Resource> _touched = new();
+    private readonly List<long> _notifiedSessions = new();
+    private readonly HashSet<long> _notifiedSet = new();
+    private long _nextId = 1;
+    private int _liveSessions;
+    private int _resourceCount;
+    private long _index;
+    private long _now;
+
+    public LockMachine(LockLimits? limits = null)
+    {
+        Limits = limits ?? LockLimits.Default;
+    }
+
+    public LockLimits Limits { get; }
+    public long LastAppliedIndex { get; private set; }
+    public long LastLeaderTimeMs { get; private set; }
+
+    /// <summary>Sessions that received events during the last <see cref="Apply"/>, in the order they got them.</summary>
+    public IReadOnlyList<long> NotifiedSessions => _notifiedSessions;
+
+    public int LiveSessionCount => _liveSessions;
+    public int LockCount => _locks.Count;
+    public int ResourceCount => _resourceCount;
+    public int LockspaceCount => _lockspaces.Count;
+
+    /// <summary>The earliest leader time at which a running lock-delay ends, or null; the leader proposes a Tick then.</summary>
+    public long? NextDelayDueMs => _delayDue.Count == 0 ? null : _delayDue.Min.DueMs;
+
+    /// <summary>
+    /// Applies one committed entry. Entries at or below <see cref="LastAppliedIndex"/> are ignored (replays).
+    /// Leader time never goes backwards: an older stamp is read as the newest one seen.
+    /// </summary>
+    public Result Apply(in LogEntry entry)
+    {
+        _notifiedSessions.Clear();
+        _notifiedSet.Clear();
+        if (entry.Index <= LastAppliedIndex)
+        {
+            return Error(ErrorCode.AlreadyApplied, $"entry {entry.Index} is at or below the last applied index {LastAppliedIndex}");
+        }
+        LastAppliedIndex = entry.Index;
+        LastLeaderTimeMs = Math.Max(LastLeaderTimeMs, entry.LeaderTimeMs);
+        _index = entry.Index;
+        _now = LastLeaderTimeMs;
+
+        EndDueDelays();
+        var result = Dispatch(entry.Command);
+        Settle();
+        return result;
+    }
+
+    private Result Dispatch(Command? command) => command switch
+    {
+        OpenSession c => Open(c),
+        KeepAlive c => Renew(c),
+        CloseSession c => Close(c),
+        ExpireSession c => Expire(c),
+        ExtendDeadlines => ExtendAll(),
+        Tick => new DoneResult(0),
+        CreateLockspace c => Create(c),
+        DeleteLockspace c => Delete(c),
+        RequestLock c => Request(c),
+        ConvertLock c => Convert(c),
+        Unlock c => Release(c),
+        AdoptOrphan c => Adopt(c),
+        PurgeOrphans c => Purge(c),
+        _ => Error(ErrorCode.InvalidRequest, "unknown or empty command"),
+    };
+
+    private static ErrorResult Error(ErrorCode code, string message) => new(code, message);
+
+    private long NextId() => _nextId++;
+
+    private bool TryGetLiveSession(long sessionId, out Session session, out Result error)
+    {
+        if (_sessions.TryGetValue(sessionId, out session!) && !session.Ended)
+        {
+            error = null!;
+            return true;
+        }
+        error = Error(ErrorCode.SessionExpired, $"session {sessionId} is unknown, closed or expired");
+        return false;
+    }
+
+    private bool TryGetLockspace(string? name, out Lockspace space, out Result error)
+    {
+        if (name is not null && _lockspaces.TryGetValue(name, out space!))
+        {
+            error = null!;
+            return true;
+        }
+        space = null!;
+        error = Names.ValidateLockspace(name) is { } reason
+            ? Error(ErrorCode.InvalidRequest, reason)
+            : Error(ErrorCode.NotFound, $"lockspace '{name}' does not exist");
+        return false;
+    }
+
+    /// <summary>Looks up a lock of a lockspace and the session that acts on it (the owner, or the named session).</summary>
+    private bool TryGetOwnedLock(string? lockspace, long lockId, long sessionId, out Lock found, out Result error)
+    {
+        found = null!;
+        if (!TryGetLockspace(lockspace, out var space, out error)) return false;
+        if (sessionId != 0 && !TryGetLiveSession(sessionId, out _, out error)) return false;
+        if (!_locks.TryGetValue(lockId, out found!) || found.Resource.Space != space)
+        {
+            error = Error(ErrorCode.NotFound, $"lock {lockId} does not exist in lockspace '{lockspace}'");
+            return false;
+        }
+        if (found.Owner is null)
+        {
+            error = Error(ErrorCode.Conflict, $"lock {lockId} is an orphan: adopt it or purge it");
+            return false;
+        }
+        if (sessionId != 0 && found.Owner.Id != sessionId)
+        {
+            error = Error(ErrorCode.Conflict, $"lock {lockId} belongs to another session");
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Keeps a reply so that a retry with the same client request id gets it instead of acting twice.</summary>
+    private Result Remember(Session session, long requestId, Result result)
+    {
+        if (requestId == 0) return result;
+        session.Replies.Enqueue(new(requestId, result));
+        while (session.Replies.Count > Limits.MaxRepliesPerSession) session.Replies.Dequeue();
+        return result;
+    }
+
+    private void Emit(Session? session, LockEvent draft)
+    {
+        if (session is null) return;
+        var numbered = draft with { Seq = ++session.LastEventSeq };
+        session.Outbox.Enqueue(numbered);
+        while (session.Outbox.Count > Limits.MaxEventsPerSession) session.Outbox.Dequeue();
+        if (_notifiedSet.Add(session.Id)) _notifiedSessions.Add(session.Id);
+    }
+
+    private void Touch(Resource resource)
+    {
+        if (resource.Touched) return;
+        resource.Touched = true;
+        _touched.Add(resource);
+    }
+
+    /// <summary>
+    /// Re-examines every resource the command touched, in the order it touched them: grants what can be
+    /// granted, sends blocking notifications, and discards resources left with no lock and no lock-delay.
+    /// </summary>
+    private void Settle()
+    {
+        for (var i = 0; i < _touched.Count; i++)
+        {
+            var resource = _touched[i];
+            resource.Touched = false;
+            if (!resource.Space.Resources.TryGetValue(resource.Key, out var live) || live != resource) continue;
+            GrantPending(resource);
+            NotifyBlocked(resource);
+            DiscardIfUnused(resource);
+        }
+        _touched.Clear();
+    }
+
+    private void DiscardIfUnused(Resource resource)
+    {
+        if (resource.LockCount != 0 || resource.DelayUntilMs > _now) return;
+        if (resource.DelayUntilMs != 0) ClearDelay(resource);
+        resource.Space.Resources.Remove(resource.Key);
+        _resourceCount--;
+    }
+
+    private void EndDueDelays()
+    {
+        while (_delayDue.Count > 0 && _delayDue.Min.DueMs <= _now)
+        {
+            var resource = _delayedResources[_delayDue.Min.ResourceId];
+            ClearDelay(resource);
+            Touch(resource);
+        }
+    }
+
+    private void StartDelay(Resource resource, long untilMs)
+    {
+        if (untilMs <= resource.DelayUntilMs) return;
+        if (resource.DelayUntilMs != 0) ClearDelay(resource);
+        resource.DelayUntilMs = untilMs;
+        _delayDue.Add((untilMs, resource.Id));
+        _delayedResources[resource.Id] = resource;
+    }
+
+    private void ClearDelay(Resource resource)
+    {
+        _delayDue.Remove((resource.DelayUntilMs, resource.Id));
+        _delayedResources.Remove(resource.Id);
+        resource.DelayUntilMs = 0;
+    }
+}
