@@ -1,0 +1,38 @@
+namespace RaftDlm.Consensus;
+
+/// <summary>
+/// The seam between consensus and the replicated application. Implemented by the server host.
+/// </summary>
+/// <remarks>
+/// Contract, in order of importance:
+/// <list type="bullet">
+/// <item><see cref="Apply"/> is called on every node for every committed command, in log order, from a
+/// single thread at a time. It must be deterministic: the same commands with the same times produce the
+/// same state and the same replies on every node. It must never throw; consensus catches and logs an
+/// exception as critical, but the node's state may then have diverged.</item>
+/// <item>Entries that consensus itself appends (election no-ops, membership entries) are never passed here,
+/// so the indices seen by <see cref="Apply"/> have gaps.</item>
+/// <item>Replay is safe: consensus skips entries at or below <see cref="LastAppliedIndex"/>.</item>
+/// <item><see cref="WriteSnapshot"/> writes the state as of <see cref="LastAppliedIndex"/> and is never called
+/// concurrently with <see cref="Apply"/>. <see cref="RestoreSnapshot"/> discards all prior state, including
+/// <see cref="LastAppliedIndex"/>, which must be restored from the snapshot.</item>
+/// </list>
+/// </remarks>
+public interface IReplicatedStateMachine
+{
+    /// <summary>Applies one committed command and returns the reply bytes. Must never throw.</summary>
+    /// <param name="index">The Raft log index of the entry.</param>
+    /// <param name="leaderTimeMs">Unix time in milliseconds stamped by the proposing leader. It never
+    /// decreases from one applied command to the next, across leader changes and restarts.</param>
+    /// <param name="command">The opaque command bytes given to <see cref="RaftNode.ProposeAsync"/>.</param>
+    byte[] Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command);
+
+    /// <summary>The index passed to the most recent <see cref="Apply"/>, or restored from a snapshot.</summary>
+    long LastAppliedIndex { get; }
+
+    /// <summary>Writes the state at <see cref="LastAppliedIndex"/>.</summary>
+    void WriteSnapshot(Stream destination);
+
+    /// <summary>Replaces the whole state by the one read from <paramref name="source"/>.</summary>
+    void RestoreSnapshot(Stream source);
+}

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace RaftDlm.Consensus;
+
+/// <summary>Structured log messages of the consensus component, with fixed event ids (7100–7199).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(7100, LogLevel.Information, "Raft node {NodeId} starting at {Endpoint} with {MemberCount} member(s), data in {DataDirectory}")]
+    public static partial void Starting(ILogger logger, string nodeId, string endpoint, int memberCount, string dataDirectory);
+
+    [LoggerMessage(7101, LogLevel.Information, "Raft node {NodeId} started; log has {LastIndex} entries, {AppliedIndex} applied")]
+    public static partial void Started(ILogger logger, string nodeId, long lastIndex, long appliedIndex);
+
+    [LoggerMessage(7102, LogLevel.Information, "Raft node {NodeId} stopped")]
+    public static partial void Stopped(ILogger logger, string nodeId);
+
+    [LoggerMessage(7103, LogLevel.Information, "Leader changed to {LeaderId} (term {Term})")]
+    public static partial void LeaderChanged(ILogger logger, string leaderId, long term);
+
+    [LoggerMessage(7104, LogLevel.Warning, "Proposal {Sequence} outcome unknown: {Reason}")]
+    public static partial void ProposalOutcomeUnknown(ILogger logger, long sequence, string reason, Exception? exception);
+
+    [LoggerMessage(7110, LogLevel.Critical, "The replicated state machine threw while applying entry {Index}; replicas may diverge")]
+    public static partial void ApplyFailed(ILogger logger, long index, Exception exception);
+
+    [LoggerMessage(7111, LogLevel.Critical, "Log entry {Index} ({Length} bytes) is not a RaftDlm envelope; skipped on every node")]
+    public static partial void UndecodableEntry(ILogger logger, long index, long length);
+
+    [LoggerMessage(7120, LogLevel.Information, "Snapshot taken at index {Index} ({SizeBytes} bytes)")]
+    public static partial void SnapshotTaken(ILogger logger, long index, long sizeBytes);
+
+    [LoggerMessage(7121, LogLevel.Error, "Snapshot at index {Index} failed; will retry later")]
+    public static partial void SnapshotFailed(ILogger logger, long index, Exception exception);
+
+    [LoggerMessage(7122, LogLevel.Information, "Snapshot at index {Index} restored ({SizeBytes} bytes)")]
+    public static partial void SnapshotRestored(ILogger logger, long index, long sizeBytes);
+
+    [LoggerMessage(7123, LogLevel.Critical, "Restoring snapshot {File} failed; this node cannot continue")]
+    public static partial void SnapshotRestoreFailed(ILogger logger, string file, Exception exception);
+}

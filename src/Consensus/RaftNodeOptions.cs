@@ -1,0 +1,51 @@
+namespace RaftDlm.Consensus;
+
+/// <summary>Configuration of one <see cref="RaftNode"/>.</summary>
+public sealed class RaftNodeOptions
+{
+    /// <summary>The <see cref="RaftMember.Id"/> of this node; it must appear in <see cref="Members"/>.</summary>
+    public required string NodeId { get; init; }
+
+    /// <summary>Static membership, including this node. Given again at every start (it is not persisted).</summary>
+    public required IReadOnlyList<RaftMember> Members { get; init; }
+
+    /// <summary>Holds the write-ahead log ("wal") and the snapshots ("snapshots").</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Lower bound of the randomized election timeout. 1–2 s suits a 2-core machine.</summary>
+    public int ElectionTimeoutMinMs { get; init; } = 1000;
+
+    /// <summary>Upper bound of the randomized election timeout.</summary>
+    public int ElectionTimeoutMaxMs { get; init; } = 2000;
+
+    /// <summary>A snapshot is taken once this many log entries were applied since the previous one.
+    /// Snapshots compact the log and lagging followers then receive the whole snapshot, so keep this large.</summary>
+    public long SnapshotEveryEntries { get; init; } = 100_000;
+
+    /// <summary>Size of one WAL chunk file. DotNext's default (one memory page) creates thousands of files.</summary>
+    public int ChunkSizeBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Upper bound on the wait of <see cref="RaftNode.ProposeAsync"/> and <see cref="RaftNode.ReadBarrierAsync"/>.</summary>
+    public int ProposalTimeoutMs { get; init; } = 5000;
+
+    internal RaftMember Self => Members.FirstOrDefault(m => m.Id == NodeId)
+        ?? throw new ArgumentException($"NodeId '{NodeId}' is not in Members.", nameof(NodeId));
+
+    internal void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(NodeId);
+        ArgumentException.ThrowIfNullOrWhiteSpace(DataDirectory);
+        if (Members.Count == 0)
+            throw new ArgumentException("Members must contain at least this node.", nameof(Members));
+        if (Members.Select(m => m.Id).Distinct(StringComparer.Ordinal).Count() != Members.Count)
+            throw new ArgumentException("Member ids must be unique.", nameof(Members));
+        if (Members.Select(m => m.RaftEndpoint).Distinct().Count() != Members.Count)
+            throw new ArgumentException("Member Raft endpoints must be unique.", nameof(Members));
+        _ = Self;
+        ArgumentOutOfRangeException.ThrowIfLessThan(ElectionTimeoutMinMs, 10);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ElectionTimeoutMaxMs, ElectionTimeoutMinMs + 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(SnapshotEveryEntries, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ChunkSizeBytes, 64 * 1024);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ProposalTimeoutMs, 1);
+    }
+}

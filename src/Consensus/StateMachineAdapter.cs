@@ -1,0 +1,149 @@
+using System.Buffers.Binary;
+using DotNext.IO;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.Extensions.Logging;
+
+namespace RaftDlm.Consensus;
+
+/// <summary>
+/// Bridges DotNext's <see cref="SimpleStateMachine"/> (which owns the snapshot files) to
+/// <see cref="IReplicatedStateMachine"/>. Nothing may escape from here into DotNext's applier: one exception
+/// there stops the log's applier for good, so every call into the host is guarded.
+/// </summary>
+internal sealed class StateMachineAdapter : SimpleStateMachine
+{
+    // Snapshot file layout: [magic:4][lastIndex:8][lastLeaderTimeMs:8][host snapshot:rest], little-endian.
+    private const uint SnapshotMagic = 0x31534452; // "RDS1"
+    private const int SnapshotHeaderSizeBytes = 4 + 8 + 8;
+
+    private readonly IReplicatedStateMachine machine;
+    private readonly ILogger logger;
+    private readonly ConsensusMetrics metrics;
+    private readonly long snapshotEveryEntries;
+    private long lastSnapshotIndex;
+    private long lastLeaderTimeMs;
+    private byte[]? pendingSnapshot;
+
+    public StateMachineAdapter(DirectoryInfo location, IReplicatedStateMachine machine, long snapshotEveryEntries, ConsensusMetrics metrics, ILogger logger)
+        : base(location)
+    {
+        this.machine = machine;
+        this.snapshotEveryEntries = snapshotEveryEntries;
+        this.metrics = metrics;
+        this.logger = logger;
+    }
+
+    /// <summary>The leader time of the most recently applied command (after the monotonic clamp).</summary>
+    public long LastLeaderTimeMs => Volatile.Read(ref lastLeaderTimeMs);
+
+    /// <summary>The index of the most recent snapshot taken or installed here.</summary>
+    public long LastSnapshotIndex => Volatile.Read(ref lastSnapshotIndex);
+
+    protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
+    {
+        // Configuration entries reach the state machine only as empty entries (DotNext hands their payload to
+        // its configuration storage); election no-ops are empty too and are normally filtered by the WAL.
+        if (entry.IsConfiguration || !entry.TryGetPayload(out var payload) || payload.IsEmpty)
+            return ValueTask.FromResult(false);
+
+        if (!EntryEnvelope.TryDecode(payload, out var header, out var command))
+        {
+            // Deterministic on every node, so skipping keeps replicas identical.
+            Log.UndecodableEntry(logger, entry.Index, payload.Length);
+            return ValueTask.FromResult(false);
+        }
+
+        if (entry.Index > machine.LastAppliedIndex)
+            ApplyCommand(entry, header, command.Span);
+
+        return ValueTask.FromResult(TryPrepareSnapshot(entry.Index));
+    }
+
+    private void ApplyCommand(in LogEntry entry, EnvelopeHeader header, ReadOnlySpan<byte> command)
+    {
+        // The clamp depends only on log order, so every node passes the same time for the same entry,
+        // and time never goes backwards even if a new leader's clock is behind the old one's.
+        var leaderTimeMs = long.Max(header.LeaderTimeMs, lastLeaderTimeMs);
+        Volatile.Write(ref lastLeaderTimeMs, leaderTimeMs);
+
+        // Trap: after a log overwrite an old context can be handed to a different entry at the same index.
+        var context = entry.Context is ProposalContext c && c.ProposalId == header.ProposalId ? c : null;
+        try
+        {
+            var reply = machine.Apply(entry.Index, leaderTimeMs, command);
+            context?.SetReply(reply ?? []);
+        }
+        catch (Exception e)
+        {
+            Log.ApplyFailed(logger, entry.Index, e);
+            context?.SetFault(e);
+        }
+
+        metrics.EntryApplied();
+    }
+
+    private bool TryPrepareSnapshot(long index)
+    {
+        if (index - lastSnapshotIndex < snapshotEveryEntries)
+            return false;
+
+        // Serialize now, on the applier, so the snapshot is exactly the state at this index; the file I/O
+        // happens later in PersistAsync. A failure here only postpones the snapshot.
+        try
+        {
+            using var buffer = new MemoryStream();
+            Span<byte> header = stackalloc byte[SnapshotHeaderSizeBytes];
+            BinaryPrimitives.WriteUInt32LittleEndian(header, SnapshotMagic);
+            BinaryPrimitives.WriteInt64LittleEndian(header[4..], index);
+            BinaryPrimitives.WriteInt64LittleEndian(header[12..], lastLeaderTimeMs);
+            buffer.Write(header);
+            machine.WriteSnapshot(buffer);
+            Volatile.Write(ref pendingSnapshot, buffer.ToArray());
+            Volatile.Write(ref lastSnapshotIndex, index);
+            Log.SnapshotTaken(logger, index, buffer.Length);
+            metrics.SnapshotTaken();
+            return true;
+        }
+        catch (Exception e)
+        {
+            Log.SnapshotFailed(logger, index, e);
+            lastSnapshotIndex = index; // retry after another SnapshotEveryEntries, not on every entry
+            return false;
+        }
+    }
+
+    protected override ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
+    {
+        var snapshot = Interlocked.Exchange(ref pendingSnapshot, null)
+            ?? throw new InvalidOperationException("No snapshot was prepared before PersistAsync.");
+        return writer.Invoke(snapshot, token);
+    }
+
+    /// <summary>Called at startup (the newest snapshot on disk) and when a leader installs a snapshot.</summary>
+    protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
+    {
+        // A failure here is fatal for this node: on install it stops DotNext's applier, at startup it fails
+        // StartAsync. Either is better than running on a half-restored state.
+        try
+        {
+            await using var stream = new FileStream(snapshotFile.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            var header = new byte[SnapshotHeaderSizeBytes];
+            await stream.ReadExactlyAsync(header, token).ConfigureAwait(false);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(header) != SnapshotMagic)
+                throw new InvalidDataException($"Snapshot {snapshotFile.Name} has an unknown format.");
+
+            var index = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4));
+            var leaderTimeMs = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(12));
+            machine.RestoreSnapshot(stream);
+            Volatile.Write(ref lastSnapshotIndex, index);
+            Volatile.Write(ref lastLeaderTimeMs, leaderTimeMs);
+            Log.SnapshotRestored(logger, index, snapshotFile.Length);
+            metrics.SnapshotRestored();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.SnapshotRestoreFailed(logger, snapshotFile.FullName, e);
+            throw;
+        }
+    }
+}

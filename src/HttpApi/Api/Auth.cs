@@ -1,0 +1,64 @@
+namespace RaftDlm.HttpApi.Api;
+
+/// <summary>
+/// Bearer-token access, on when any token is configured. An admin token may do everything. A lockspace
+/// token may use sessions, read the cluster and the lockspace list, and act on locks, resources and
+/// fencing checks of its own lockspaces; creating or deleting lockspaces and purging orphans are for
+/// admins.
+/// </summary>
+internal static class Auth
+{
+    private const string AccessKey = "raftdlm.access";
+
+    public static Func<HttpContext, Func<Task>, Task> Middleware(ServerOptions options)
+    {
+        var admins = options.AdminTokens.ToHashSet(StringComparer.Ordinal);
+        var scoped = options.LockspaceTokens.ToDictionary(
+            entry => entry.Key,
+            entry => entry.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
+            StringComparer.Ordinal);
+        return async (context, next) =>
+        {
+            if (!options.AuthEnabled || !context.Request.Path.StartsWithSegments("/v1"))
+            {
+                await next();
+                return;
+            }
+            var header = context.Request.Headers.Authorization.ToString();
+            var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : "";
+            if (admins.Contains(token))
+            {
+                await next();
+                return;
+            }
+            if (!scoped.TryGetValue(token, out var allowed))
+            {
+                await Problems.Of(401, "Unauthorized", "a valid bearer token is required").ExecuteAsync(context);
+                return;
+            }
+            context.Items[AccessKey] = allowed;
+            if (Denied(context.Request, allowed) is { } reason)
+            {
+                await Problems.Of(403, "Forbidden", reason).ExecuteAsync(context);
+                return;
+            }
+            await next();
+        };
+    }
+
+    /// <summary>Whether the caller may act on <paramref name="lockspace"/> (always, with auth off or an admin token).</summary>
+    public static bool MayUse(HttpContext context, string lockspace) =>
+        context.Items[AccessKey] is not HashSet<string> allowed || allowed.Contains(lockspace);
+
+    public static IResult Forbidden(string lockspace) => Problems.Of(403, "Forbidden", $"the token has no right on lockspace '{lockspace}'");
+
+    private static string? Denied(HttpRequest request, HashSet<string> allowed)
+    {
+        var segments = request.Path.Value!.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (segments.Length < 3 || segments[1] != "lockspaces") return null;
+        var lockspace = Uri.UnescapeDataString(segments[2]);
+        if (segments.Length == 3) return request.Method == "GET" ? null : "creating or deleting a lockspace needs an admin token";
+        if (segments[3] == "orphans" && segments.Length == 4 && request.Method == "DELETE") return "purging orphans needs an admin token";
+        return allowed.Contains(lockspace) ? null : $"the token has no right on lockspace '{lockspace}'";
+    }
+}

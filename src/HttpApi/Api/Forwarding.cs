@@ -1,0 +1,104 @@
+using System.Net.Sockets;
+using RaftDlm.Consensus;
+using RaftDlm.HttpApi.Hosting;
+
+namespace RaftDlm.HttpApi.Api;
+
+/// <summary>
+/// Any node accepts any call: a write that reaches a follower is sent on to the leader's HTTP endpoint
+/// and its answer relayed. A forwarded request is never forwarded again (a node that is not the leader
+/// when it arrives answers 503), so elections cannot make requests loop.
+/// </summary>
+internal sealed partial class Forwarding(LockService service, LeaderWatch leaders, ServerOptions options, ServerMetrics metrics, ILogger<Forwarding> logger)
+{
+    public const string ForwardedHeader = "X-RaftDlm-Forwarded";
+
+    private readonly HttpClient _client = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        MaxConnectionsPerServer = 512,
+        ConnectTimeout = TimeSpan.FromSeconds(2),
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(90),
+    };
+
+    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    {
+        if (!IsWrite(context.Request) || service.Node.IsLeader)
+        {
+            await next();
+            return;
+        }
+        if (context.Request.Headers.ContainsKey(ForwardedHeader))
+        {
+            metrics.Unavailable();
+            await Problems.Unavailable("this node is not the leader any more; the call was not applied").ExecuteAsync(context);
+            return;
+        }
+        var leader = await leaders.WaitForLeaderAsync(TimeSpan.FromMilliseconds(options.LeaderWaitMs), context.RequestAborted);
+        if (leader is null || leader.Id == options.NodeId)
+        {
+            if (service.Node.IsLeader)
+            {
+                await next();
+                return;
+            }
+            metrics.Unavailable();
+            await Problems.Unavailable("no leader is known; the call was not applied").ExecuteAsync(context);
+            return;
+        }
+        metrics.Forwarded();
+        await RelayAsync(context, leader);
+    }
+
+    /// <summary>Writes go to the leader; the fencing check is a read (POST only for its body).</summary>
+    private static bool IsWrite(HttpRequest request) =>
+        request.Path.StartsWithSegments("/v1")
+        && !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method)
+        && !request.Path.StartsWithSegments("/v1/fence");
+
+    private async Task RelayAsync(HttpContext context, RaftMember leader)
+    {
+        var target = new Uri(leader.HttpEndpoint.TrimEnd('/') + context.Request.Path + context.Request.QueryString);
+        using var message = new HttpRequestMessage(new HttpMethod(context.Request.Method), target);
+        if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+        {
+            message.Content = new StreamContent(context.Request.Body);
+            if (context.Request.ContentType is { } type) message.Content.Headers.TryAddWithoutValidation("Content-Type", type);
+        }
+        if (context.Request.Headers.Authorization.Count > 0) message.Headers.TryAddWithoutValidation("Authorization", context.Request.Headers.Authorization.ToString());
+        message.Headers.TryAddWithoutValidation(ForwardedHeader, options.NodeId);
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        }
+        catch (HttpRequestException error) when (error.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused })
+        {
+            LogForwardFailed(leader.Id, error.Message);
+            metrics.Unavailable();
+            await Problems.Unavailable($"the leader {leader.Id} refused the connection; the call was not applied").ExecuteAsync(context);
+            return;
+        }
+        catch (Exception error) when (error is HttpRequestException or TaskCanceledException && !context.RequestAborted.IsCancellationRequested)
+        {
+            LogForwardFailed(leader.Id, error.Message);
+            metrics.OutcomeUnknown();
+            await Problems.OutcomeUnknown($"the call was sent to the leader {leader.Id} but no answer came").ExecuteAsync(context);
+            return;
+        }
+        using (response)
+        {
+            context.Response.StatusCode = (int)response.StatusCode;
+            if (response.Content.Headers.ContentType is { } contentType) context.Response.ContentType = contentType.ToString();
+            if (response.Headers.RetryAfter is { } retryAfter) context.Response.Headers.RetryAfter = retryAfter.ToString();
+            await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+        }
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Forwarding to leader {LeaderId} failed: {Reason}")]
+    private partial void LogForwardFailed(string leaderId, string reason);
+}

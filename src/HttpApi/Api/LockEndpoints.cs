@@ -1,0 +1,163 @@
+using RaftDlm.LockStateMachine;
+
+namespace RaftDlm.HttpApi.Api;
+
+internal static class LockEndpoints
+{
+    private const int MaxWaitMs = 60_000;
+
+    public static void Map(WebApplication app)
+    {
+        var space = app.MapGroup("/v1/lockspaces/{ls}").WithTags("Locks");
+        space.MapPost("/locks", Request).Accepts<LockBody>("application/json").Produces<LockJson>(200).Produces<LockJson>(202);
+        space.MapPost("/locks/{lockId}/convert", Convert).Accepts<ConvertBody>("application/json").Produces<LockJson>(200).Produces<LockJson>(202);
+        space.MapDelete("/locks/{lockId}", Unlock).Accepts<UnlockBody>("application/json").Produces<ReleasedJson>();
+        space.MapGet("/locks/{lockId}", Get).Produces<LockJson>();
+        space.MapPost("/orphans/adopt", Adopt).Accepts<AdoptBody>("application/json").Produces<LockJson>();
+        space.MapDelete("/orphans", Purge).Produces(204);
+        space.MapGet("/resources/{**resource}", Resource).Produces<ResourceJson>();
+        app.MapPost("/v1/fence/check", Fence).WithTags("Locks").Accepts<FenceBody>("application/json").Produces<FenceJson>();
+    }
+
+    private static async Task<IResult> Request(string ls, HttpContext context, Requests requests)
+    {
+        var (body, problem) = await Requests.ReadAsync<LockBody>(context);
+        if (problem is not null) return problem;
+        if (!Wire.TryParseId(body!.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
+        if (Wire.First(Wire.ParseMode(body.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags)) is { } invalid) return Problems.Invalid(invalid);
+        if (body.WaitMs is < 0 or > MaxWaitMs) return Problems.Invalid($"waitMs must be from 0 to {MaxWaitMs}");
+        long parent = 0;
+        if (body.ParentLockId is { Length: > 0 } parentText && !Wire.TryParseId(parentText, out parent))
+        {
+            return Problems.NotFound($"parent lock '{parentText}' does not exist");
+        }
+        var command = new RequestLock(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode, parent, flags);
+        var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
+        if (failure is not null) return failure;
+        return await ReplyAsync(result!, sessionId, ls, body.WaitMs ?? 0, requests, context.RequestAborted);
+    }
+
+    private static async Task<IResult> Convert(string ls, string lockId, HttpContext context, Requests requests)
+    {
+        var (body, problem) = await Requests.ReadAsync<ConvertBody>(context);
+        if (problem is not null) return problem;
+        if (!Wire.TryParseId(lockId, out var id)) return Problems.NotFound($"lock '{lockId}' does not exist");
+        if (Wire.First(Wire.ParseMode(body!.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags), Wire.ParseLvb(body.Lvb, out var lvb)) is { } invalid)
+        {
+            return Problems.Invalid(invalid);
+        }
+        if (body.WaitMs is < 0 or > MaxWaitMs) return Problems.Invalid($"waitMs must be from 0 to {MaxWaitMs}");
+        if (!TrySession(body.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
+        var command = new ConvertLock(sessionId, body.RequestId ?? 0, ls, id, mode, lvb, flags);
+        var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
+        if (failure is not null) return failure;
+        var owner = result is LockResult converted ? converted.Lock.SessionId : 0;
+        return await ReplyAsync(result!, owner, ls, body.WaitMs ?? 0, requests, context.RequestAborted);
+    }
+
+    private static async Task<IResult> Unlock(string ls, string lockId, HttpContext context, Requests requests)
+    {
+        var (body, problem) = await Requests.ReadAsync(context, new UnlockBody(null, null, null, null, null));
+        if (problem is not null) return problem;
+        if (!Wire.TryParseId(lockId, out var id)) return Problems.NotFound($"lock '{lockId}' does not exist");
+        if (Wire.First(Wire.ParseFlags(body!.Flags, out var flags), Wire.ParseLvb(body.Lvb, out var lvb)) is { } invalid) return Problems.Invalid(invalid);
+        if (!TrySession(body.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
+        var command = new Unlock(sessionId, body.RequestId ?? 0, ls, id, lvb, flags, body.Force ?? false);
+        var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
+        if (failure is not null) return failure;
+        return result switch
+        {
+            LockResult done => Results.Json(new ReleasedJson(lockId, Wire.StateName(done.Lock.State)), Wire.Json),
+            ErrorResult error => Problems.From(error),
+            _ => Problems.Invalid("unexpected result"),
+        };
+    }
+
+    private static async Task<IResult> Get(string ls, string lockId, HttpContext context, Requests requests)
+    {
+        if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
+        var view = Wire.TryParseId(lockId, out var id) ? requests.Service.Read(machine => machine.GetLock(ls, id)) : null;
+        return view is null ? Problems.NotFound($"lock '{lockId}' does not exist in lockspace '{ls}'") : Results.Json(LockJson.From(view), Wire.Json);
+    }
+
+    private static async Task<IResult> Adopt(string ls, HttpContext context, Requests requests)
+    {
+        var (body, problem) = await Requests.ReadAsync<AdoptBody>(context);
+        if (problem is not null) return problem;
+        if (!Wire.TryParseId(body!.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
+        if (Wire.ParseMode(body.Mode, out var mode) is { } invalid) return Problems.Invalid(invalid);
+        var (result, failure) = await requests.ProposeAsync(new AdoptOrphan(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode), context.RequestAborted);
+        if (failure is not null) return failure;
+        return result switch
+        {
+            LockResult adopted => Results.Json(LockJson.From(adopted.Lock), Wire.Json),
+            ErrorResult error => Problems.From(error),
+            _ => Problems.Invalid("unexpected result"),
+        };
+    }
+
+    private static async Task<IResult> Purge(string ls, HttpContext context, Requests requests)
+    {
+        var resource = context.Request.Query["resource"].ToString();
+        if (resource.Length == 0) return Problems.Invalid("the resource query parameter is required");
+        var (result, failure) = await requests.ProposeAsync(new PurgeOrphans(ls, resource), context.RequestAborted);
+        if (failure is not null) return failure;
+        return result is ErrorResult error ? Problems.From(error) : Results.NoContent();
+    }
+
+    private static async Task<IResult> Resource(string ls, HttpContext context, Requests requests)
+    {
+        var resource = Wire.ResourceFromRawPath(context);
+        if (Names.ValidateName(resource, "resource") is { } invalid) return Problems.Invalid(invalid);
+        if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
+        var (space, view) = requests.Service.Read(machine => (machine.GetLockspace(ls), machine.GetResource(ls, resource)));
+        if (space is null) return Problems.NotFound($"lockspace '{ls}' does not exist");
+        if (view is null) return Problems.NotFound($"no lock exists on '{resource}'");
+        return Results.Json(
+            new ResourceJson(
+                view.Resource,
+                System.Convert.ToBase64String(view.Lvb),
+                view.LvbSeq,
+                view.LvbValid,
+                view.Granted.Select(item => LockJson.From(item)).ToList(),
+                view.Converting.Select(item => LockJson.From(item)).ToList(),
+                view.Waiting.Select(item => LockJson.From(item)).ToList()),
+            Wire.Json);
+    }
+
+    private static async Task<IResult> Fence(HttpContext context, Requests requests)
+    {
+        var (body, problem) = await Requests.ReadAsync<FenceBody>(context);
+        if (problem is not null) return problem;
+        if (Wire.First(Names.ValidateLockspace(body!.Lockspace), Names.ValidateName(body.Resource, "resource"), Wire.ParseMode(body.Mode, out var mode)) is { } invalid)
+        {
+            return Problems.Invalid(invalid);
+        }
+        if (body.FencingToken is not > 0) return Problems.Invalid("fencingToken must be a positive number");
+        if (!Auth.MayUse(context, body.Lockspace!)) return Auth.Forbidden(body.Lockspace!);
+        if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
+        var valid = requests.Service.Read(machine => machine.CheckFence(body.Lockspace!, body.Resource!, body.FencingToken.Value, mode));
+        return Results.Json(new FenceJson(valid), Wire.Json);
+    }
+
+    /// <summary>200 when granted; 202 while queued, after waiting up to waitMs for the grant.</summary>
+    private static async Task<IResult> ReplyAsync(Result result, long sessionId, string ls, int waitMs, Requests requests, CancellationToken ct)
+    {
+        if (result is ErrorResult error) return Problems.From(error);
+        if (result is not LockResult { Lock: var view } locked) return Problems.Invalid("unexpected result");
+        if (view.State is LockViewState.Waiting or LockViewState.Converting && waitMs > 0)
+        {
+            var now = await requests.WaitForGrantAsync(sessionId, ls, view.LockId, waitMs, ct);
+            if (now is null) return Problems.Of(409, "Conflict", $"lock {view.LockId} ended without a grant; its session's events say why");
+            view = now;
+        }
+        var status = view.State is LockViewState.Waiting or LockViewState.Converting ? 202 : 200;
+        return Results.Json(LockJson.From(view, locked.Demoted), Wire.Json, statusCode: status);
+    }
+
+    private static bool TrySession(string? text, out long sessionId)
+    {
+        sessionId = 0;
+        return string.IsNullOrEmpty(text) || Wire.TryParseId(text, out sessionId);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using RaftDlm.Consensus;
+using RaftDlm.HttpApi.Hosting;
+using RaftDlm.LockStateMachine;
+
+namespace RaftDlm.HttpApi.Api;
+
+/// <summary>What every endpoint does the same way: read a body, propose a command, pass a read barrier.</summary>
+internal sealed class Requests(LockService service, ServerMetrics metrics)
+{
+    public LockService Service => service;
+
+    /// <summary>Reads a JSON body; a missing body gives <paramref name="empty"/>, a bad one a 400 or 413 problem.</summary>
+    public static async Task<(T? Body, IResult? Problem)> ReadAsync<T>(HttpContext context, T? empty = default)
+    {
+        var request = context.Request;
+        var hasBody = request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+        if (!hasBody) return (empty, empty is null ? Problems.Invalid("a JSON body is required") : null);
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, Wire.Json, context.RequestAborted).ConfigureAwait(false);
+            return body is null ? (default, Problems.Invalid("the JSON body is null")) : (body, null);
+        }
+        catch (JsonException error)
+        {
+            return (default, Problems.Invalid("malformed JSON: " + error.Message));
+        }
+        catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+            return (default, Problems.Of(413, "InvalidRequest", $"the body is larger than {limit} bytes"));
+        }
+    }
+
+    /// <summary>Proposes on this node; failures become the contract's 503 and 504.</summary>
+    public async Task<(Result? Result, IResult? Problem)> ProposeAsync(Command command, CancellationToken ct)
+    {
+        try
+        {
+            return (await service.ProposeAsync(command, ct).ConfigureAwait(false), null);
+        }
+        catch (NotLeaderException)
+        {
+            metrics.Unavailable();
+            return (null, Problems.Unavailable("this node lost the leadership before proposing; the call was not applied"));
+        }
+        catch (OutcomeUnknownException error)
+        {
+            metrics.OutcomeUnknown();
+            return (null, Problems.OutcomeUnknown(error.Message));
+        }
+    }
+
+    /// <summary>A linearizable read waits for the read barrier unless <c>?stale=true</c>.</summary>
+    public async Task<IResult?> BarrierAsync(HttpContext context)
+    {
+        if (string.Equals(context.Request.Query["stale"], "true", StringComparison.OrdinalIgnoreCase)) return null;
+        try
+        {
+            await service.Node.ReadBarrierAsync(context.RequestAborted).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception error) when (error is NotLeaderException or OutcomeUnknownException or TimeoutException
+            or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
+        {
+            metrics.Unavailable();
+            return Problems.Unavailable("no leader confirmed the read: " + error.Message);
+        }
+    }
+
+    /// <summary>
+    /// Waits up to <paramref name="waitMs"/> for a queued lock to be granted, woken by the applies that
+    /// touch its session. Returns the lock as it is then, or null when it ended without a grant.
+    /// </summary>
+    public async Task<LockView?> WaitForGrantAsync(long sessionId, string lockspace, long lockId, int waitMs, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddMilliseconds(waitMs);
+        while (true)
+        {
+            var signal = service.Signals.Next(sessionId);
+            var view = service.Read(machine => machine.GetLock(lockspace, lockId));
+            if (view is null || view.State is LockViewState.Granted or LockViewState.Orphan) return view;
+            if (!await EventSignals.WaitAsync(signal, deadline - DateTime.UtcNow, ct).ConfigureAwait(false)) return view;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Globalization;
+using RaftDlm.HttpApi.Hosting;
+using RaftDlm.LockStateMachine;
+
+namespace RaftDlm.HttpApi.Api;
+
+internal static class SessionEndpoints
+{
+    private const int MaxWaitMs = 60_000;
+    private const int MaxEventsPerPage = 1_000;
+
+    public static void Map(WebApplication app)
+    {
+        var sessions = app.MapGroup("/v1/sessions").WithTags("Sessions");
+        sessions.MapPost("/", Open).Accepts<SessionCreateBody>("application/json").Produces<SessionJson>(201);
+        sessions.MapPost("/{sessionId}/keepalive", KeepAlive).Produces<KeepAliveJson>();
+        sessions.MapGet("/{sessionId}", Get).Produces<SessionJson>();
+        sessions.MapDelete("/{sessionId}", Close).Produces(204);
+        sessions.MapGet("/{sessionId}/events", Events).Produces<EventsJson>();
+    }
+
+    private static async Task<IResult> Open(HttpContext context, Requests requests)
+    {
+        var (body, problem) = await Requests.ReadAsync(context, new SessionCreateBody(null, null));
+        if (problem is not null) return problem;
+        var command = new OpenSession(body!.Name ?? "session", body.TtlMs ?? 10_000);
+        var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
+        if (failure is not null) return failure;
+        return result switch
+        {
+            SessionResult opened => Results.Json(new SessionJson(Id(opened.SessionId), opened.TtlMs), Wire.Json, statusCode: 201),
+            ErrorResult error => Problems.From(error),
+            _ => Problems.Invalid("unexpected result"),
+        };
+    }
+
+    private static IResult KeepAlive(string sessionId, SessionLeases leases)
+    {
+        if (!Wire.TryParseId(sessionId, out var id) || !leases.Renew(id, out var ttlMs)) return Problems.SessionExpired(sessionId);
+        return Results.Json(new KeepAliveJson(ttlMs), Wire.Json);
+    }
+
+    private static async Task<IResult> Get(string sessionId, HttpContext context, Requests requests)
+    {
+        if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
+        var view = Wire.TryParseId(sessionId, out var id) ? requests.Service.Read(machine => machine.GetSession(id)) : null;
+        if (view is null || view.Expired) return Problems.SessionExpired(sessionId);
+        var locks = view.Locks.Select(item => LockJson.From(item)).ToList();
+        return Results.Json(new SessionJson(sessionId, view.TtlMs, view.Name, locks), Wire.Json);
+    }
+
+    private static async Task<IResult> Close(string sessionId, HttpContext context, Requests requests)
+    {
+        if (!Wire.TryParseId(sessionId, out var id)) return Problems.SessionExpired(sessionId);
+        var (result, failure) = await requests.ProposeAsync(new CloseSession(id), context.RequestAborted);
+        if (failure is not null) return failure;
+        return result is ErrorResult error ? Problems.From(error) : Results.NoContent();
+    }
+
+    /// <summary>
+    /// Long-poll: answers as soon as an event numbered above <c>after</c> exists, or after <c>waitMs</c>
+    /// with an empty list. The wait is woken by the apply that adds the event, never by polling.
+    /// </summary>
+    private static async Task<IResult> Events(string sessionId, HttpContext context, Requests requests)
+    {
+        if (!Wire.TryParseId(sessionId, out var id)) return Problems.SessionExpired(sessionId);
+        if (!Wire.TryQuery(context, "waitMs", 0, MaxWaitMs, out var waitMs)) return Problems.Invalid($"waitMs must be a whole number from 0 to {MaxWaitMs}");
+        if (!Wire.TryQuery(context, "after", 0, long.MaxValue, out var after)) return Problems.Invalid("after must be a whole number, 0 or more");
+        if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
+        var deadline = DateTime.UtcNow.AddMilliseconds(waitMs);
+        while (true)
+        {
+            var signal = requests.Service.Signals.Next(id);
+            var page = requests.Service.Read(machine => machine.GetEvents(id, after, MaxEventsPerPage));
+            if (page is null || (page.SessionEnded && page.Events.Count == 0)) return Problems.SessionExpired(sessionId);
+            if (page.Events.Count > 0 || !await EventSignals.WaitAsync(signal, deadline - DateTime.UtcNow, context.RequestAborted))
+            {
+                return Results.Json(new EventsJson(page.Events.Select(EventJson.From).ToList(), page.LastSeq), Wire.Json);
+            }
+        }
+    }
+
+    private static string Id(long id) => id.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using RaftDlm.Consensus;
+using RaftDlm.LockStateMachine;
+
+namespace RaftDlm.HttpApi.Hosting;
+
+/// <summary>
+/// The leader's side of sessions. Keep-alives are answered from memory (they are not logged): each renews
+/// a deadline on this process's monotonic clock. A scan every <see cref="ServerOptions.ExpiryScanMs"/>
+/// proposes <see cref="ExpireSession"/> for sessions past their deadline, in id order, and a
+/// <see cref="Tick"/> when a lock-delay has ended. A node that becomes leader first waits until it has
+/// applied everything committed before its term, then proposes <see cref="ExtendDeadlines"/> (the grace
+/// period) and starts every session's clock afresh from a full TTL; only then does it expire anything.
+/// </summary>
+internal sealed partial class SessionLeases(
+    LockService service,
+    ServerOptions options,
+    ILogger<SessionLeases> logger) : BackgroundService
+{
+    private const int MaxExpiriesPerScan = 1_000;
+    private readonly object _gate = new();
+    private Dictionary<long, long> _deadlines = new();
+    private long _leaderTerm = -1;
+
+    /// <summary>True once this leader has proposed its grace entry.</summary>
+    public bool Serving { get; private set; }
+
+    /// <summary>Renews a live session on the leader. False when it is unknown or ended.</summary>
+    public bool Renew(long sessionId, out int ttlMs)
+    {
+        var session = service.Read(machine => machine.GetSession(sessionId));
+        ttlMs = session?.TtlMs ?? 0;
+        if (session is null || session.Expired) return false;
+        lock (_gate) _deadlines[sessionId] = NowMs() + session.TtlMs;
+        return true;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.ExpiryScanMs));
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await ScanAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception error) when (error is NotLeaderException or OutcomeUnknownException or TimeoutException
+                or OperationCanceledException && !stoppingToken.IsCancellationRequested)
+            {
+                LogScanInterrupted(error.Message);
+            }
+        }
+    }
+
+    private async Task ScanAsync(CancellationToken ct)
+    {
+        var node = service.Node;
+        if (!node.IsLeader)
+        {
+            if (_leaderTerm != -1) StepDown();
+            return;
+        }
+        if (_leaderTerm != node.Term) await BeginTermAsync(node, ct).ConfigureAwait(false);
+
+        var overdue = CollectOverdue();
+        foreach (var sessionId in overdue)
+        {
+            LogExpiring(sessionId);
+            await service.ProposeAsync(new ExpireSession(sessionId), ct).ConfigureAwait(false);
+        }
+        var delayDue = service.Read(machine => machine.NextDelayDueMs);
+        if (delayDue is { } due && due <= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+        {
+            await service.ProposeAsync(new Tick(), ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task BeginTermAsync(RaftNode node, CancellationToken ct)
+    {
+        var term = node.Term;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bounded.CancelAfter(options.ProposalTimeoutMs);
+        await node.WaitForLeaderReadyAsync(bounded.Token).ConfigureAwait(false);
+        var extended = await service.ProposeAsync(new ExtendDeadlines(), ct).ConfigureAwait(false);
+        lock (_gate) _deadlines = new Dictionary<long, long>();
+        _leaderTerm = term;
+        Serving = true;
+        LogGrace(term, (extended as DoneResult)?.Count ?? 0);
+    }
+
+    private void StepDown()
+    {
+        lock (_gate) _deadlines = new Dictionary<long, long>();
+        _leaderTerm = -1;
+        Serving = false;
+    }
+
+    /// <summary>
+    /// Brings the deadline table in line with the live sessions (a session first seen gets a full TTL from
+    /// now) and returns the overdue ones, by id.
+    /// </summary>
+    private List<long> CollectOverdue()
+    {
+        var live = service.Read(machine => machine.SessionDeadlines());
+        var now = NowMs();
+        var overdue = new List<long>();
+        lock (_gate)
+        {
+            var next = new Dictionary<long, long>(live.Count);
+            foreach (var (sessionId, ttlMs, _) in live)
+            {
+                var deadline = _deadlines.TryGetValue(sessionId, out var known) ? known : now + ttlMs;
+                next.Add(sessionId, deadline);
+                if (deadline <= now && overdue.Count < MaxExpiriesPerScan) overdue.Add(sessionId);
+            }
+            _deadlines = next;
+        }
+        return overdue;
+    }
+
+    private static long NowMs() => Stopwatch.GetTimestamp() * 1000 / Stopwatch.Frequency;
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Leader of term {Term}: grace period given to {Sessions} sessions")]
+    private partial void LogGrace(long term, int sessions);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Session {SessionId} missed its keep-alives: proposing expiry")]
+    private partial void LogExpiring(long sessionId);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "Session scan interrupted: {Reason}")]
+    private partial void LogScanInterrupted(string reason);
+}

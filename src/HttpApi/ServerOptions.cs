@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Net;
+using RaftDlm.Consensus;
+using RaftDlm.LockStateMachine;
+
+namespace RaftDlm.HttpApi;
+
+/// <summary>
+/// Server configuration, bound from appsettings.json, RAFTDLM_* environment variables and the command
+/// line (e.g. <c>--NodeId node2</c> or <c>--node-id node2</c>). The defaults are the single-node
+/// quick-start: HTTP on 127.0.0.1:7700, Raft on 127.0.0.1:7701, data in ./data/node1, no auth.
+/// </summary>
+public sealed class ServerOptions
+{
+    public string NodeId { get; set; } = "node1";
+    public string HttpUrl { get; set; } = "http://127.0.0.1:7700";
+    public string RaftEndpoint { get; set; } = "127.0.0.1:7701";
+    public string DataDirectory { get; set; } = "./data/node1";
+
+    /// <summary>
+    /// The static membership as <c>id=raftHost:port=httpUrl</c> entries separated by commas, e.g.
+    /// <c>node1=127.0.0.1:7711=http://127.0.0.1:7710,node2=...</c>. Empty means this node alone.
+    /// </summary>
+    public string Members { get; set; } = "";
+
+    public int ElectionTimeoutMinMs { get; set; } = 1000;
+    public int ElectionTimeoutMaxMs { get; set; } = 2000;
+    public long SnapshotEveryEntries { get; set; } = 100_000;
+    public int ProposalTimeoutMs { get; set; } = 5000;
+
+    /// <summary>How long a call waits for a leader to be known before answering 503.</summary>
+    public int LeaderWaitMs { get; set; } = 3000;
+
+    /// <summary>How often the leader looks for overdue sessions and ended lock-delays.</summary>
+    public int ExpiryScanMs { get; set; } = 100;
+
+    public int MaxRequestBodyBytes { get; set; } = 64 * 1024;
+    public int RequestsPerSecondPerClient { get; set; } = 100_000;
+
+    /// <summary>Bearer tokens allowed to do everything. With no tokens at all, auth is off.</summary>
+    public string[] AdminTokens { get; set; } = [];
+
+    /// <summary>Bearer token → comma-separated lockspaces it may use.</summary>
+    public Dictionary<string, string> LockspaceTokens { get; set; } = new(StringComparer.Ordinal);
+
+    public LockLimits Limits { get; set; } = new();
+
+    public bool AuthEnabled => AdminTokens.Length > 0 || LockspaceTokens.Count > 0;
+
+    public IReadOnlyList<RaftMember> ParseMembers()
+    {
+        if (string.IsNullOrWhiteSpace(Members)) return [new RaftMember(NodeId, ParseEndpoint(RaftEndpoint), HttpUrl)];
+        var members = new List<RaftMember>();
+        foreach (var entry in Members.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = entry.Split('=', 3);
+            if (parts.Length != 3) throw new FormatException($"member '{entry}' is not id=raftHost:port=httpUrl");
+            members.Add(new RaftMember(parts[0], ParseEndpoint(parts[1]), parts[2].TrimEnd('/')));
+        }
+        return members;
+    }
+
+    public RaftNodeOptions ToRaftOptions() => new()
+    {
+        NodeId = NodeId,
+        Members = ParseMembers(),
+        DataDirectory = Path.GetFullPath(DataDirectory),
+        ElectionTimeoutMinMs = ElectionTimeoutMinMs,
+        ElectionTimeoutMaxMs = ElectionTimeoutMaxMs,
+        SnapshotEveryEntries = SnapshotEveryEntries,
+        ProposalTimeoutMs = ProposalTimeoutMs,
+    };
+
+    private static IPEndPoint ParseEndpoint(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0) throw new FormatException($"'{text}' is not host:port");
+        var host = text[..colon] == "localhost" ? IPAddress.Loopback : IPAddress.Parse(text[..colon]);
+        return new IPEndPoint(host, int.Parse(text[(colon + 1)..], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Short command-line switches for the common settings.</summary>
+    public static readonly Dictionary<string, string> SwitchMappings = new()
+    {
+        ["--node-id"] = nameof(NodeId),
+        ["--http"] = nameof(HttpUrl),
+        ["--raft"] = nameof(RaftEndpoint),
+        ["--data"] = nameof(DataDirectory),
+        ["--members"] = nameof(Members),
+    };
+}
