@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace RaftDlm.Consensus.Tests.Processes;
+
+/// <summary>
+/// A cluster of Consensus.TestNode processes on 127.0.0.1 with free ports and data under a temporary folder.
+/// Disposal kills every process it started and deletes the folder.
+/// </summary>
+internal sealed class TestCluster : IAsyncDisposable
+{
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(15);
+    private const int PollIntervalMs = 100;
+
+    private readonly Dictionary<string, int> ports = [];
+    private readonly Dictionary<string, TestNodeProcess> running = [];
+    private readonly string root;
+    private readonly string[] extraArguments;
+
+    public TestCluster(int size, params string[] extraArguments)
+    {
+        Ids = [.. Enumerable.Range(1, size).Select(i => $"node{i}")];
+        foreach (var id in Ids)
+            ports[id] = FreePort();
+        root = Path.Combine(Path.GetTempPath(), "raftdlm-consensus-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        this.extraArguments = extraArguments;
+    }
+
+    public IReadOnlyList<string> Ids { get; }
+
+    public IEnumerable<string> RunningIds => running.Keys;
+
+    public TestNodeProcess Node(string id) => running[id];
+
+    public string DataDirectory(string id) => Path.Combine(root, id);
+
+    public async Task StartAsync(string id)
+    {
+        var members = string.Join(',', Ids.Select(m => $"{m}@127.0.0.1:{ports[m]}"));
+        string[] arguments =
+        [
+            $"id={id}", $"members={members}", $"data={DataDirectory(id)}",
+            "electionMinMs=600", "electionMaxMs=1200", "proposalTimeoutMs=5000", "logLevel=Information",
+            .. extraArguments,
+        ];
+        running[id] = await TestNodeProcess.StartAsync(id, arguments);
+    }
+
+    public Task StartAllAsync() => Task.WhenAll(Ids.Select(StartAsync));
+
+    /// <summary>kill -9 of one node.</summary>
+    public void Kill(string id)
+    {
+        if (running.Remove(id, out var node))
+            node.Dispose();
+    }
+
+    public async Task QuitAsync(string id)
+    {
+        if (running.Remove(id, out var node))
+        {
+            await node.QuitAsync(RequestTimeout);
+            node.Dispose();
+        }
+    }
+
+    public void Wipe(string id)
+    {
+        if (Directory.Exists(DataDirectory(id)))
+            Directory.Delete(DataDirectory(id), recursive: true);
+    }
+
+    public Task<string> SendAsync(string id, string request) => running[id].SendAsync(request, RequestTimeout);
+
+    public async Task<NodeStatus> StatusAsync(string id) => NodeStatus.Parse(id, await SendAsync(id, "status"));
+
+    /// <summary>Waits until a running node is leader and has applied everything from earlier terms.</summary>
+    public async Task<string> WaitForLeaderAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var id in running.Keys.ToList())
+            {
+                var status = await StatusAsync(id);
+                if (status.IsLeader && await SendAsync(id, "ready 5000") == "OK ready")
+                    return id;
+            }
+
+            await Task.Delay(PollIntervalMs);
+        }
+
+        throw new TimeoutException($"No leader within {timeout}.\n{await DescribeAsync()}");
+    }
+
+    /// <summary>Proposes on the given node; returns true when acknowledged.</summary>
+    public async Task<bool> TryProposeAsync(string id, string command)
+        => (await SendAsync(id, "propose " + command)).StartsWith("OK ", StringComparison.Ordinal);
+
+    /// <summary>Proposes each command on the leader and asserts each is acknowledged.</summary>
+    public async Task ProposeAllAsync(string leader, IEnumerable<string> commands)
+    {
+        foreach (var command in commands)
+        {
+            var reply = await SendAsync(leader, "propose " + command);
+            Assert.True(reply.StartsWith("OK applied#", StringComparison.Ordinal), $"propose {command} on {leader}: {reply}");
+        }
+    }
+
+    /// <summary>Waits until every running node applied <paramref name="expectedCount"/> commands with one hash.</summary>
+    public async Task<IReadOnlyList<NodeStatus>> WaitForConvergenceAsync(int expectedCount, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var statuses = new List<NodeStatus>();
+            foreach (var id in running.Keys.ToList())
+                statuses.Add(await StatusAsync(id));
+            if (statuses.All(s => s.Count == expectedCount) && statuses.Select(s => s.Hash).Distinct().Count() == 1)
+                return statuses;
+            if (DateTime.UtcNow >= deadline)
+                throw new TimeoutException($"No convergence on {expectedCount} commands within {timeout}.\n{await DescribeAsync()}");
+            await Task.Delay(PollIntervalMs);
+        }
+    }
+
+    public async Task<string> DescribeAsync()
+    {
+        var text = new StringBuilder();
+        foreach (var (id, node) in running)
+        {
+            string status;
+            try
+            {
+                status = await node.SendAsync("status", TimeSpan.FromSeconds(2));
+            }
+            catch (Exception e)
+            {
+                status = "status failed: " + e.Message;
+            }
+
+            text.AppendLine(CultureInfo.InvariantCulture, $"--- {id} (pid {node.Pid}): {status}").AppendLine(node.StderrTail);
+        }
+
+        return text.ToString();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var node in running.Values)
+            node.Dispose();
+        running.Clear();
+        try
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort: a temp folder left behind is harmless
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>The parsed reply to "status": space-separated key=value pairs after "OK".</summary>
+internal sealed record NodeStatus(string Id, IReadOnlyDictionary<string, string> Values)
+{
+    public bool IsLeader => Values["isLeader"] == "true";
+
+    public string Leader => Values["leader"];
+
+    public long Count => Long("count");
+
+    public string Hash => Values["hash"];
+
+    public long LastTimeMs => Long("lastTime");
+
+    public long Regressions => Long("regressions");
+
+    public long SnapshotIndex => Long("snapshot");
+
+    public long Term => Long("term");
+
+    public static NodeStatus Parse(string id, string reply)
+    {
+        if (!reply.StartsWith("OK ", StringComparison.Ordinal))
+            throw new InvalidOperationException($"status of {id} failed: {reply}");
+        var values = reply[3..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(pair => pair.Split('=', 2))
+            .ToDictionary(pair => pair[0], pair => pair[1]);
+        return new NodeStatus(id, values);
+    }
+
+    private long Long(string key) => long.Parse(Values[key], CultureInfo.InvariantCulture);
+
+    public override string ToString() => $"{Id}: " + string.Join(' ', Values.Select(p => $"{p.Key}={p.Value}"));
+}

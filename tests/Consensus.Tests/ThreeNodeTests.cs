@@ -1,0 +1,108 @@
+using RaftDlm.Consensus.Tests.Processes;
+using static RaftDlm.Consensus.Tests.SingleNodeTests;
+
+namespace RaftDlm.Consensus.Tests;
+
+public sealed class ThreeNodeTests
+{
+    private static readonly TimeSpan ElectionTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ConvergenceTimeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task ThreeNodes_ElectLeader_FollowerRefuses_AndAllReachIdenticalState()
+    {
+        await using var cluster = new TestCluster(3);
+        await cluster.StartAllAsync();
+        var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+
+        await cluster.ProposeAllAsync(leader, Commands("c", 30));
+
+        var follower = cluster.Ids.First(id => id != leader);
+        Assert.Equal($"ERR NotLeader leader={leader}", await cluster.SendAsync(follower, "propose never"));
+        Assert.StartsWith("ERR NotLeader", await cluster.SendAsync(follower, "barrier"), StringComparison.Ordinal);
+        Assert.Equal("OK barrier", await cluster.SendAsync(leader, "barrier"));
+
+        var statuses = await cluster.WaitForConvergenceAsync(30, ConvergenceTimeout);
+        Assert.All(statuses, s => Assert.Equal(leader, s.Leader));
+        Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
+        Assert.Equal("OK false", await cluster.SendAsync(follower, "has never"));
+    }
+
+    [Fact]
+    public async Task KilledLeader_IsReplaced_NoAcknowledgedCommandIsLost_AndItCatchesUpAfterRestart()
+    {
+        await using var cluster = new TestCluster(3);
+        await cluster.StartAllAsync();
+        var oldLeader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        await cluster.ProposeAllAsync(oldLeader, Commands("before", 20));
+        var timeBeforeKill = (await cluster.StatusAsync(oldLeader)).LastTimeMs;
+
+        cluster.Kill(oldLeader);
+        var newLeader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        Assert.NotEqual(oldLeader, newLeader);
+
+        foreach (var command in Commands("before", 20))
+            Assert.Equal("OK true", await cluster.SendAsync(newLeader, "has " + command));
+        await cluster.ProposeAllAsync(newLeader, Commands("after", 10));
+
+        await cluster.StartAsync(oldLeader);
+        var statuses = await cluster.WaitForConvergenceAsync(30, ConvergenceTimeout);
+
+        // Leader time never goes backwards across the change: no node saw a regression, and the newest
+        // applied time is not older than the old leader's last one.
+        Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
+        Assert.All(statuses, s => Assert.True(s.LastTimeMs >= timeBeforeKill, s.ToString()));
+        Assert.All(statuses, s => Assert.True(s.Term > 0, s.ToString()));
+    }
+
+    [Fact]
+    public async Task WipedFollower_RejoinsThroughSnapshotInstall_ToIdenticalState()
+    {
+        await using var cluster = new TestCluster(3, "snapshotEvery=20");
+        await cluster.StartAllAsync();
+        var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        await cluster.ProposeAllAsync(leader, Commands("s", 50));
+        var afterFirst = await cluster.WaitForConvergenceAsync(50, ConvergenceTimeout);
+        Assert.All(afterFirst, s => Assert.True(s.SnapshotIndex >= 20, s.ToString()));
+
+        var follower = cluster.Ids.First(id => id != leader);
+        cluster.Kill(follower);
+        cluster.Wipe(follower);
+        await cluster.ProposeAllAsync(leader, Commands("t", 10));
+
+        await cluster.StartAsync(follower);
+        var statuses = await cluster.WaitForConvergenceAsync(60, ConvergenceTimeout);
+        var rejoined = statuses.Single(s => s.Id == follower);
+
+        // The leader's log before its snapshot is compacted away, so the follower must have received it.
+        Assert.True(rejoined.SnapshotIndex >= 20, rejoined.ToString());
+        Assert.True(cluster.Node(follower).StderrContains("restored"), cluster.Node(follower).StderrTail);
+        Assert.Equal("OK true", await cluster.SendAsync(follower, "has s-0"));
+        Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
+    }
+
+    [Fact]
+    public async Task LeaderWithoutQuorum_ReportsUnknownOutcome_AndTheClusterStillAgreesAfterwards()
+    {
+        await using var cluster = new TestCluster(3, "proposalTimeoutMs=2000");
+        await cluster.StartAllAsync();
+        var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        await cluster.ProposeAllAsync(leader, Commands("q", 5));
+        var followers = cluster.Ids.Where(id => id != leader).ToList();
+        foreach (var follower in followers)
+            cluster.Kill(follower);
+
+        // The entry is appended on the leader but cannot commit: neither "done" nor "not proposed".
+        Assert.StartsWith("ERR Unknown", await cluster.SendAsync(leader, "propose maybe"), StringComparison.Ordinal);
+
+        foreach (var follower in followers)
+            await cluster.StartAsync(follower);
+        var newLeader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        await cluster.ProposeAllAsync(newLeader, ["final"]);
+
+        // "maybe" may or may not have survived, but every node must agree on it.
+        var maybe = await cluster.SendAsync(newLeader, "has maybe") == "OK true";
+        var statuses = await cluster.WaitForConvergenceAsync(maybe ? 7 : 6, ConvergenceTimeout);
+        Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
+    }
+}
