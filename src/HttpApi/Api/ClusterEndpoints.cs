@@ -7,6 +7,7 @@ internal static class ClusterEndpoints
     public static void Map(WebApplication app)
     {
         app.MapGet("/v1/cluster", Cluster).WithTags("Cluster").Produces<ClusterJson>();
+        app.MapGet("/v1/cluster/state", State).WithTags("Cluster").Produces<StateJson>();
         app.MapGet("/healthz", () => Results.Text("ok\n")).WithTags("Operations");
         app.MapGet("/readyz", Ready).WithTags("Operations");
         app.MapGet("/metrics", (LockService service, ServerMetrics metrics) =>
@@ -22,6 +23,16 @@ internal static class ClusterEndpoints
         return Results.Json(
             new ClusterJson(options.NodeId, node.Leader?.Id, node.Term, node.CommitIndex, service.LastAppliedIndex, members),
             Wire.Json);
+    }
+
+    /// <summary>
+    /// This node's applied index and the SHA-256 of its lock table at that index: replicas at the same index
+    /// must show the same hash. It serialises the whole table, so it is for operators and tests.
+    /// </summary>
+    private static IResult State(LockService service)
+    {
+        var (index, hash) = service.Read(machine => (machine.LastAppliedIndex, machine.StateHash()));
+        return Results.Json(new StateJson(index, hash), Wire.Json);
     }
 
     /// <summary>Ready when a leader is known and this node has applied everything it knows to be committed.</summary>

@@ -5,9 +5,11 @@ using RaftDlm.HttpApi.Hosting;
 namespace RaftDlm.HttpApi.Api;
 
 /// <summary>
-/// Any node accepts any call: a write that reaches a follower is sent on to the leader's HTTP endpoint
-/// and its answer relayed. A forwarded request is never forwarded again (a node that is not the leader
-/// when it arrives answers 503), so elections cannot make requests loop.
+/// Any node accepts any call: a write, or a linearizable read, that reaches a follower is sent on to the
+/// leader's HTTP endpoint and its answer relayed (the leader's read barrier is what makes a read
+/// linearizable). Reads with <c>?stale=true</c> and <c>/v1/cluster</c> are answered locally. A forwarded
+/// request is never forwarded again (a node that is not the leader when it arrives answers 503), so
+/// elections cannot make requests loop.
 /// </summary>
 internal sealed partial class Forwarding(LockService service, LeaderWatch leaders, ServerOptions options, ServerMetrics metrics, ILogger<Forwarding> logger)
 {
@@ -26,7 +28,7 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
 
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
-        if (!IsWrite(context.Request) || service.Node.IsLeader)
+        if (!ForLeader(context.Request) || service.Node.IsLeader)
         {
             await next();
             return;
@@ -53,11 +55,13 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
         await RelayAsync(context, leader);
     }
 
-    /// <summary>Writes go to the leader; the fencing check is a read (POST only for its body).</summary>
-    private static bool IsWrite(HttpRequest request) =>
-        request.Path.StartsWithSegments("/v1")
-        && !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method)
-        && !request.Path.StartsWithSegments("/v1/fence");
+    /// <summary>Everything under /v1 but this node's own cluster view and reads that accept stale data.</summary>
+    private static bool ForLeader(HttpRequest request)
+    {
+        if (!request.Path.StartsWithSegments("/v1") || request.Path.StartsWithSegments("/v1/cluster")) return false;
+        var read = HttpMethods.IsGet(request.Method) || request.Path.StartsWithSegments("/v1/fence");
+        return !read || !string.Equals(request.Query["stale"], "true", StringComparison.OrdinalIgnoreCase);
+    }
 
     private async Task RelayAsync(HttpContext context, RaftMember leader)
     {

@@ -138,6 +138,8 @@ internal sealed record ClusterJson(
     long AppliedIndex,
     IReadOnlyList<MemberJson> Members);
 
+internal sealed record StateJson(long AppliedIndex, string StateHash);
+
 internal sealed record ProblemJson(string Type, string Title, int Status, string Detail, string Code);
 
 /// <summary>Names on the wire and their parsing.</summary>
