@@ -59,6 +59,8 @@ public sealed partial class LockMachine
             Emit(session, EventFor(EventType.Deadlock, view));
             return Error(ErrorCode.Deadlock, $"lock {item.Id} on '{command.Resource}' would close a deadlock cycle");
         }
+        // Re-examining the queues may grant it at once (a noOrder waiter ahead does not hold it back).
+        Settle();
         return new LockResult(View(item), false);
     }
 
@@ -165,7 +167,11 @@ public sealed partial class LockMachine
         item.RequestedMode = mode;
         if ((flags & LockFlags.HeadQue) != 0) resource.Converting.AddFirst(item); else resource.Converting.AddLast(item);
         item.Owner!.Queued.Add(item);
-        if (!ClosesCycle(item)) return new LockResult(View(item), false);
+        if (!ClosesCycle(item))
+        {
+            Settle();
+            return new LockResult(View(item), false);
+        }
 
         if ((flags & LockFlags.ConvDeadlk) == 0)
         {

@@ -54,12 +54,12 @@ public sealed class SessionTests
     public void Close_releases_the_session_locks_and_cancels_its_requests()
     {
         var harness = new Harness();
-        var (a, b) = (harness.Session(), harness.Session());
+        var (a, b, c) = (harness.Session(), harness.Session(), harness.Session());
         var held = harness.Lock(a, "r", LockMode.EX);
         harness.Lock(b, "s", LockMode.EX);
         var waiting = harness.Lock(a, "s", LockMode.PR);
         Assert.Equal(LockViewState.Waiting, waiting.State);
-        var other = harness.Lock(b, "r", LockMode.EX);
+        var other = harness.Lock(c, "r", LockMode.EX);
         Assert.Equal(LockViewState.Waiting, other.State);
         harness.Ok<DoneResult>(new CloseSession(a));
         Assert.False(harness.Exists(held.LockId));
