@@ -25,6 +25,13 @@ public sealed class RaftNodeOptions
     /// <summary>Size of one WAL chunk file. DotNext's default (one memory page) creates thousands of files.</summary>
     public int ChunkSizeBytes { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// How long one Raft request (append, vote, snapshot install) may take. DotNext's default is the lower
+    /// election timeout, which a cold process installing its first snapshot can exceed; a timed-out install
+    /// is retried from scratch. Null takes the upper election timeout.
+    /// </summary>
+    public int? RequestTimeoutMs { get; init; }
+
     /// <summary>Upper bound on the wait of <see cref="RaftNode.ProposeAsync"/> and <see cref="RaftNode.ReadBarrierAsync"/>.</summary>
     public int ProposalTimeoutMs { get; init; } = 5000;
 

@@ -26,6 +26,7 @@ public sealed class ServerOptions
     public int ElectionTimeoutMinMs { get; set; } = 1000;
     public int ElectionTimeoutMaxMs { get; set; } = 2000;
     public long SnapshotEveryEntries { get; set; } = 100_000;
+    public int? RaftRequestTimeoutMs { get; set; }
     public int ProposalTimeoutMs { get; set; } = 5000;
 
     /// <summary>How long a call waits for a leader to be known before answering 503.</summary>
@@ -69,6 +70,7 @@ public sealed class ServerOptions
         ElectionTimeoutMaxMs = ElectionTimeoutMaxMs,
         SnapshotEveryEntries = SnapshotEveryEntries,
         ProposalTimeoutMs = ProposalTimeoutMs,
+        RequestTimeoutMs = RaftRequestTimeoutMs,
     };
 
     private static IPEndPoint ParseEndpoint(string text)

@@ -9,14 +9,26 @@ namespace RaftDlm.HttpApi.Tests;
 /// <summary>Small helpers to speak the HTTP contract from tests: send JSON, read JSON and problems.</summary>
 internal static class Api
 {
+    /// <summary>
+    /// Sends one request. A 503 Unavailable means "definitely not applied" (an election is under way), so it
+    /// is retried, as a client would, for up to 15 s; every other answer is returned as it is.
+    /// </summary>
     public static async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(HttpClient client, HttpMethod method, string path, object? body = null)
     {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is string raw) request.Content = new StringContent(raw, Encoding.UTF8, "application/json");
-        else if (body is not null) request.Content = JsonContent.Create(body);
-        using var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            if (body is string raw) request.Content = new StringContent(raw, Encoding.UTF8, "application/json");
+            else if (body is not null) request.Content = JsonContent.Create(body);
+            using var response = await client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline)
+            {
+                return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+            }
+            await Task.Delay(200);
+        }
     }
 
     public static Task<(HttpStatusCode Status, JsonNode? Body)> PostAsync(HttpClient client, string path, object? body = null) =>
@@ -34,8 +46,8 @@ internal static class Api
 
     public static async Task CreateLockspaceAsync(HttpClient client, string name, int lvbBytes = 8, int lockDelayMs = 0)
     {
-        var (status, _) = await SendAsync(client, HttpMethod.Put, "/v1/lockspaces/" + name, new { lvbBytes, lockDelayMs });
-        Assert.True(status is HttpStatusCode.Created or HttpStatusCode.OK, $"create lockspace answered {status}");
+        var (status, body) = await SendAsync(client, HttpMethod.Put, "/v1/lockspaces/" + name, new { lvbBytes, lockDelayMs });
+        Assert.True(status is HttpStatusCode.Created or HttpStatusCode.OK, $"create lockspace answered {status}: {body}");
     }
 
     public static Task<(HttpStatusCode Status, JsonNode? Body)> LockAsync(HttpClient client, string lockspace, object body) =>
@@ -46,4 +58,70 @@ internal static class Api
     public static string Lvb(ulong value) => Convert.ToBase64String(BitConverter.GetBytes(value));
 
     public static ulong Counter(JsonNode? lvb) => BitConverter.ToUInt64(Convert.FromBase64String(lvb!.GetValue<string>()));
+}
+
+/// <summary>A whole answer: status, media type, raw text, parsed JSON (when the answer is JSON) and headers.</summary>
+internal sealed record Reply(HttpStatusCode Status, string? MediaType, string Text, JsonNode? Body, System.Net.Http.Headers.HttpResponseHeaders Headers)
+{
+    public override string ToString() => $"{(int)Status} {MediaType} {Text}";
+}
+
+/// <summary>Bounded calls with an optional bearer token, and the problem assertions of the contract's error table.</summary>
+internal static class Http
+{
+    public static readonly TimeSpan CallBound = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Sends one call. <paramref name="body"/>: a string is sent as raw JSON text, an <see cref="HttpContent"/>
+    /// as is, anything else serialised as JSON. The call is bounded by <paramref name="bound"/> (30 s by default).
+    /// </summary>
+    public static async Task<Reply> CallAsync(HttpClient client, HttpMethod method, string path, object? body = null, string? token = null, TimeSpan? bound = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Content = body switch
+        {
+            null => null,
+            HttpContent content => content,
+            string raw => new StringContent(raw, Encoding.UTF8, "application/json"),
+            _ => JsonContent.Create(body),
+        };
+        if (token is not null) request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var timeout = new CancellationTokenSource(bound ?? CallBound);
+        using var response = await client.SendAsync(request, timeout.Token);
+        var text = await response.Content.ReadAsStringAsync(timeout.Token);
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        JsonNode? json = null;
+        if (mediaType is not null && mediaType.Contains("json", StringComparison.Ordinal) && text.Length > 0) json = JsonNode.Parse(text);
+        return new Reply(response.StatusCode, mediaType, text, json, response.Headers);
+    }
+
+    public static Task<Reply> Get(HttpClient client, string path, string? token = null, TimeSpan? bound = null) =>
+        CallAsync(client, HttpMethod.Get, path, null, token, bound);
+
+    public static Task<Reply> Post(HttpClient client, string path, object? body = null, string? token = null, TimeSpan? bound = null) =>
+        CallAsync(client, HttpMethod.Post, path, body ?? "{}", token, bound);
+
+    public static Task<Reply> Put(HttpClient client, string path, object? body = null, string? token = null) =>
+        CallAsync(client, HttpMethod.Put, path, body ?? "{}", token);
+
+    public static Task<Reply> Delete(HttpClient client, string path, object? body = null, string? token = null) =>
+        CallAsync(client, HttpMethod.Delete, path, body, token);
+
+    /// <summary>An RFC 9457 problem of the contract: the status, application/problem+json, and the <c>code</c> field.</summary>
+    public static void AssertProblem(Reply reply, HttpStatusCode status, string code)
+    {
+        Assert.True(
+            reply.Status == status && reply.MediaType == "application/problem+json" && Api.Code(reply.Body) == code
+                && reply.Body?["status"]?.GetValue<int>() == (int)status && reply.Body?["title"] is not null,
+            $"expected {(int)status} application/problem+json code {code}; got {reply}");
+    }
+
+    public static void AssertStatus(Reply reply, HttpStatusCode status) =>
+        Assert.True(reply.Status == status, $"expected {(int)status}; got {reply}");
+
+    public static string Str(JsonNode? node, string field) =>
+        node?[field]?.GetValue<string>() ?? throw new Xunit.Sdk.XunitException($"no string field '{field}' in {node?.ToJsonString()}");
+
+    public static long Long(JsonNode? node, string field) =>
+        node?[field]?.GetValue<long>() ?? throw new Xunit.Sdk.XunitException($"no number field '{field}' in {node?.ToJsonString()}");
 }

@@ -65,7 +65,17 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
 
     private async Task RelayAsync(HttpContext context, RaftMember leader)
     {
-        var target = new Uri(leader.HttpEndpoint.TrimEnd('/') + context.Request.Path + context.Request.QueryString);
+        // The raw request target, not Path: Path is decoded once already (all but %2F), so re-encoding it would
+        // turn a resource named "a%2Fb" into "a/b" on the leader.
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        var pathAndQuery = raw is { Length: > 0 } && raw[0] == '/' ? raw : context.Request.Path + context.Request.QueryString;
+        var target = new Uri(leader.HttpEndpoint.TrimEnd('/') + pathAndQuery);
+        if (context.Request.ContentLength > options.MaxRequestBodyBytes)
+        {
+            // Refused here as the leader would refuse it; relaying it would fail while copying the body.
+            await TooLarge().ExecuteAsync(context);
+            return;
+        }
         using var message = new HttpRequestMessage(new HttpMethod(context.Request.Method), target);
         if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
         {
@@ -79,6 +89,12 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
         try
         {
             response = await _client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        }
+        catch (Exception error) when (false && error.GetBaseException() is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+        {
+            // A chunked body that grew past the limit: the leader never got a whole request, so nothing was applied.
+            await TooLarge().ExecuteAsync(context);
+            return;
         }
         catch (HttpRequestException error) when (error.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused })
         {
@@ -102,6 +118,8 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
             await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
         }
     }
+
+    private IResult TooLarge() => Problems.Of(413, "InvalidRequest", $"the body is larger than {options.MaxRequestBodyBytes} bytes");
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Forwarding to leader {LeaderId} failed: {Reason}")]
     private partial void LogForwardFailed(string leaderId, string reason);

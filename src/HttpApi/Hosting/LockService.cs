@@ -22,6 +22,34 @@ internal sealed partial class LockService : IReplicatedStateMachine
         _machine = new LockMachine(options.Limits);
         _metrics = metrics;
         _logger = logger;
+        Warmup();
+    }
+
+    /// <summary>
+    /// Runs every serializer once on a scratch machine, so the first real apply, snapshot or snapshot
+    /// install does not pay for code generation inside a Raft request's time limit.
+    /// </summary>
+    private static void Warmup()
+    {
+        var scratch = new LockMachine();
+        long index = 0;
+        Command[] commands =
+        [
+            new CreateLockspace("warmup", 8, 0), new OpenSession("a", 1_000), new OpenSession("b", 1_000),
+            new RequestLock(1, 1, "warmup", "r", LockMode.EX, 0, LockFlags.None),
+            new RequestLock(2, 1, "warmup", "r", LockMode.PR, 0, LockFlags.None),
+            new ConvertLock(0, 2, "warmup", 3, LockMode.NL, new byte[8], LockFlags.None),
+            new Unlock(0, 3, "warmup", 3, null, LockFlags.None, false), new KeepAlive(1), new ExtendDeadlines(), new Tick(),
+            new AdoptOrphan(1, 4, "warmup", "r", LockMode.EX), new PurgeOrphans("warmup", "r"), new ExpireSession(2),
+            new CloseSession(1), new DeleteLockspace("warmup", true),
+        ];
+        foreach (var command in commands)
+        {
+            var decoded = CommandCodec.TryDecode(CommandCodec.Encode(command), out _);
+            var result = scratch.Apply(new LogEntry(++index, 0, decoded));
+            CommandCodec.DecodeResult(CommandCodec.EncodeResult(result));
+            LockMachine.Restore(scratch.WriteSnapshot());
+        }
     }
 
     /// <summary>Set once the Raft node exists (the node needs this object first).</summary>

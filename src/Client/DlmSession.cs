@@ -1,0 +1,431 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace RaftDlm.Client;
+
+/// <summary>The health of a session as the client sees it.</summary>
+public enum SessionState
+{
+    /// <summary>Keep-alives are being answered.</summary>
+    Healthy,
+    /// <summary>Keep-alives are failing: the session may still be alive (a new leader gives a grace period), but cached locks are no longer handed out.</summary>
+    Jeopardy,
+    /// <summary>The server says the session expired: every handle is invalid.</summary>
+    Expired,
+    /// <summary>The session was closed by this client.</summary>
+    Closed,
+}
+
+/// <summary>A change of <see cref="DlmSession.State"/>.</summary>
+public sealed class SessionStateChangedEventArgs(SessionState previous, SessionState current) : EventArgs
+{
+    /// <summary>The state before.</summary>
+    public SessionState Previous { get; } = previous;
+
+    /// <summary>The state now.</summary>
+    public SessionState Current { get; } = current;
+}
+
+/// <summary>
+/// A session: the client's lease at the server. It sends keep-alives at about a third of its TTL, on any
+/// node that answers, and pumps its events by long-poll to the lock handles. Its state goes from
+/// <see cref="SessionState.Healthy"/> to <see cref="SessionState.Jeopardy"/> while keep-alives fail, back to
+/// Healthy when one succeeds, or to <see cref="SessionState.Expired"/> when the server says so; then every
+/// handle is invalidated and every waiter gets a <see cref="SessionExpiredException"/>.
+/// </summary>
+public sealed partial class DlmSession : IAsyncDisposable
+{
+    private const int EarlyEventsMax = 4096;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _lost = new();
+    private readonly object _gate = new();
+    private readonly ILogger _logger;
+    private readonly HashSet<DlmLock> _handles = [];
+    private readonly Dictionary<string, DlmLock> _byLockId = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<LockEventInfo>> _early = new(StringComparer.Ordinal);
+    private readonly Queue<string> _earlyOrder = new();
+    private readonly Dictionary<(string, string), DlmLock> _named = new();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _requestId;
+    private long _lastSeq;
+    private long _lastKeepAliveTicks;
+    private SessionState _state = SessionState.Healthy;
+    private Task _keepAlives = Task.CompletedTask;
+    private Task _pump = Task.CompletedTask;
+    private volatile bool _keepAlivesPaused;
+
+    private DlmSession(DlmClient client, string sessionId, TimeSpan ttl, DlmSessionOptions options)
+    {
+        Client = client;
+        SessionId = sessionId;
+        Ttl = ttl;
+        Options = options;
+        _lastKeepAliveTicks = Stopwatch.GetTimestamp();
+        _logger = client.Logger;
+    }
+
+    /// <summary>The client this session talks through.</summary>
+    public DlmClient Client { get; }
+
+    /// <summary>The server's id for this session.</summary>
+    public string SessionId { get; }
+
+    /// <summary>The TTL the server granted.</summary>
+    public TimeSpan Ttl { get; }
+
+    /// <summary>The options the session was opened with.</summary>
+    public DlmSessionOptions Options { get; }
+
+    /// <summary>The current state.</summary>
+    public SessionState State
+    {
+        get
+        {
+            lock (_gate) return _state;
+        }
+    }
+
+    /// <summary>Cancelled when the session is lost (expired) or closed: hand it to work that must stop then.</summary>
+    public CancellationToken LostToken => _lost.Token;
+
+    /// <summary>Completes when the session has expired or been closed.</summary>
+    public Task Ended => _ended.Task;
+
+    /// <summary>Raised on every state change, on a background thread.</summary>
+    public event EventHandler<SessionStateChangedEventArgs>? StateChanged;
+
+    internal ILogger Logger => Client.Logger;
+
+    /// <summary>The next client request id: unique within this session, so retries can reuse it.</summary>
+    internal long NextRequestId() => Interlocked.Increment(ref _requestId);
+
+    /// <summary>Test hook: stops (or resumes) sending keep-alives, as if the process were paused.</summary>
+    internal void PauseKeepAlives(bool paused) => _keepAlivesPaused = paused;
+
+    internal static DlmSession Start(DlmClient client, string sessionId, TimeSpan ttl, DlmSessionOptions options)
+    {
+        var session = new DlmSession(client, sessionId, ttl, options);
+        session._keepAlives = Task.Run(session.KeepAliveLoopAsync);
+        session._pump = Task.Run(session.EventLoopAsync);
+        return session;
+    }
+
+    /// <summary>Allocates a lock handle on a resource; nothing is sent until it is locked.</summary>
+    public DlmLock AllocLock(string lockspace, string resource, LockOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(lockspace);
+        ArgumentException.ThrowIfNullOrEmpty(resource);
+        var handle = new DlmLock(this, lockspace, resource, options ?? Options.DefaultLockOptions);
+        lock (_gate)
+        {
+            if (_state is SessionState.Expired or SessionState.Closed) throw Gone();
+            _handles.Add(handle);
+        }
+        return handle;
+    }
+
+    /// <summary>
+    /// Locks a resource through this session's handle for it (allocated on first use with the session's
+    /// default lock options, so caching carries over between scopes) and returns a scope that unlocks on dispose.
+    /// </summary>
+    public async Task<HeldLock> LockAsync(string lockspace, string resource, LockMode mode, CancellationToken ct = default)
+    {
+        DlmLock? handle;
+        lock (_gate) _named.TryGetValue((lockspace, resource), out handle);
+        if (handle is null)
+        {
+            var fresh = AllocLock(lockspace, resource);
+            lock (_gate)
+            {
+                if (!_named.TryGetValue((lockspace, resource), out handle))
+                {
+                    handle = fresh;
+                    _named.Add((lockspace, resource), fresh);
+                }
+            }
+            if (!ReferenceEquals(handle, fresh)) await fresh.DisposeAsync().ConfigureAwait(false);
+        }
+        return await handle.HoldAsync(mode, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The session and its locks as the server shows them.</summary>
+    public Task<SessionInfo> GetInfoAsync(CancellationToken ct = default) => Client.GetSessionAsync(SessionId, ct);
+
+    /// <summary>Frees every handle (writing dirty LVBs), closes the session at the server and stops the pumps.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        List<DlmLock> handles;
+        lock (_gate) handles = [.. _handles];
+        if (State is SessionState.Healthy or SessionState.Jeopardy)
+        {
+            foreach (var handle in handles)
+            {
+                try
+                {
+                    await handle.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (DlmException error)
+                {
+                    LogHandleFreeFailed(handle.Resource, error.Message);
+                }
+            }
+        }
+        var wasLive = SetState(SessionState.Closed);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (wasLive)
+        {
+            try
+            {
+                using var bounded = new CancellationTokenSource(Client.Options.RetryBudget);
+                await Client.SendAsync(new Call(HttpMethod.Delete, "/v1/sessions/" + SessionId, null, "close-session") { Budget = TimeSpan.FromSeconds(5) }, bounded.Token).ConfigureAwait(false);
+            }
+            catch (Exception error) when (error is DlmException or OperationCanceledException)
+            {
+                LogCloseFailed(SessionId, error.Message);
+            }
+        }
+        await Task.WhenAll(_keepAlives, _pump).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    internal void Forget(DlmLock handle)
+    {
+        lock (_gate)
+        {
+            _handles.Remove(handle);
+            if (handle.LockId is { } id && _byLockId.TryGetValue(id, out var known) && ReferenceEquals(known, handle)) _byLockId.Remove(id);
+            if (_named.TryGetValue((handle.Lockspace, handle.Resource), out var named) && ReferenceEquals(named, handle)) _named.Remove((handle.Lockspace, handle.Resource));
+        }
+    }
+
+    /// <summary>Routes a lock id's events to a handle, delivering any that arrived before the id was known.</summary>
+    internal void Route(string lockId, DlmLock handle)
+    {
+        List<LockEventInfo>? early;
+        lock (_gate)
+        {
+            _byLockId[lockId] = handle;
+            _early.Remove(lockId, out early);
+        }
+        foreach (var item in early ?? []) handle.OnEvent(item);
+    }
+
+    internal void Unroute(string lockId)
+    {
+        lock (_gate) _byLockId.Remove(lockId);
+    }
+
+    internal SessionExpiredException Gone(Exception? inner = null) => new(State == SessionState.Closed
+        ? $"session {SessionId} was closed"
+        : $"session {SessionId} expired", inner);
+
+    /// <summary>A server answer said SessionExpired: the session is over, whatever the pump has seen yet.</summary>
+    internal void ServerSaysExpired()
+    {
+        if (State != SessionState.Closed) SetState(SessionState.Expired);
+    }
+
+    /// <summary>
+    /// Turns a lock error into SessionExpired when the session is in fact gone (the server ends a waiting
+    /// request with Conflict when its session expires under it).
+    /// </summary>
+    internal async Task<Exception> ExplainAsync(DlmException error)
+    {
+        if (error is SessionExpiredException)
+        {
+            ServerSaysExpired();
+            return Gone(error);
+        }
+        if (LostToken.IsCancellationRequested) return Gone(error);
+        try
+        {
+            using var bounded = new CancellationTokenSource(Client.Options.RequestTimeout);
+            await Client.SendAsync(new Call(HttpMethod.Get, "/v1/sessions/" + SessionId, null, "get-session") { Budget = TimeSpan.FromSeconds(3) }, bounded.Token).ConfigureAwait(false);
+            return error;
+        }
+        catch (SessionExpiredException)
+        {
+            ServerSaysExpired();
+            return Gone(error);
+        }
+        catch (Exception probe) when (probe is DlmException or OperationCanceledException)
+        {
+            return error;
+        }
+    }
+
+    private bool SetState(SessionState next)
+    {
+        SessionState previous;
+        lock (_gate)
+        {
+            previous = _state;
+            if (previous == next || previous is SessionState.Expired or SessionState.Closed) return false;
+            _state = next;
+        }
+        LogStateChanged(SessionId, previous, next);
+        if (next is SessionState.Expired or SessionState.Closed) End(next);
+        try
+        {
+            StateChanged?.Invoke(this, new SessionStateChangedEventArgs(previous, next));
+        }
+        catch (Exception error)
+        {
+            LogCallbackFailed(error.Message);
+        }
+        return true;
+    }
+
+    private void End(SessionState how)
+    {
+        List<DlmLock> handles;
+        lock (_gate) handles = [.. _handles];
+        var error = Gone();
+        foreach (var handle in handles) handle.Invalidate(error);
+        if (how == SessionState.Expired) _stop.Cancel();
+        _lost.Cancel();
+        _ended.TrySetResult();
+    }
+
+    private async Task KeepAliveLoopAsync()
+    {
+        var ct = _stop.Token;
+        var healthyInterval = Ttl / 3;
+        var retryInterval = TimeSpan.FromMilliseconds(Math.Clamp(Ttl.TotalMilliseconds / 10, 50, 500));
+        // One keep-alive round may move over every node but must end in time for the next one.
+        var roundBudget = TimeSpan.FromMilliseconds(Math.Max(300, Ttl.TotalMilliseconds / 3));
+        var attemptTimeout = TimeSpan.FromMilliseconds(Math.Clamp(Ttl.TotalMilliseconds / 2, 1000, Client.Options.RequestTimeout.TotalMilliseconds));
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(State == SessionState.Healthy ? healthyInterval : retryInterval, ct).ConfigureAwait(false);
+                if (_keepAlivesPaused) continue;
+                try
+                {
+                    var call = new Call(HttpMethod.Post, $"/v1/sessions/{SessionId}/keepalive", null, "keepalive")
+                    {
+                        AttemptTimeout = attemptTimeout,
+                        Budget = roundBudget,
+                    };
+                    await Client.SendAsync(call, ct).ConfigureAwait(false);
+                    Interlocked.Exchange(ref _lastKeepAliveTicks, Stopwatch.GetTimestamp());
+                    SetState(SessionState.Healthy);
+                }
+                catch (SessionExpiredException)
+                {
+                    SetState(SessionState.Expired);
+                    return;
+                }
+                catch (DlmException error)
+                {
+                    LogKeepAliveFailed(SessionId, error.Message);
+                    SetState(SessionState.Jeopardy);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task EventLoopAsync()
+    {
+        var ct = _stop.Token;
+        var wait = Client.Options.EventPollWait;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                EventsReply page;
+                try
+                {
+                    var call = new Call(HttpMethod.Get, $"/v1/sessions/{SessionId}/events?after={_lastSeq}&waitMs={(int)wait.TotalMilliseconds}", null, "events")
+                    {
+                        AttemptTimeout = wait + Client.Options.RequestTimeout,
+                    };
+                    page = (await Client.SendAsync(call, ct).ConfigureAwait(false)).Read<EventsReply>();
+                }
+                catch (SessionExpiredException)
+                {
+                    SetState(State == SessionState.Closed ? SessionState.Closed : SessionState.Expired);
+                    return;
+                }
+                catch (DlmException error)
+                {
+                    LogPumpFailed(SessionId, error.Message);
+                    await Task.Delay(TimeSpan.FromMilliseconds(100 + Random.Shared.Next(200)), ct).ConfigureAwait(false);
+                    continue;
+                }
+                Deliver(page);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Deliver(EventsReply page)
+    {
+        if (page.Events.Count > 0 && page.Events[0].Seq > _lastSeq + 1 && _lastSeq > 0)
+        {
+            // The outbox dropped events we never saw: a blocking event may be among them, so give up
+            // every idle cached lock rather than sit on one somebody waits for.
+            LogGap(SessionId, _lastSeq, page.Events[0].Seq);
+            List<DlmLock> handles;
+            lock (_gate) handles = [.. _handles];
+            foreach (var handle in handles) handle.OnGap();
+        }
+        foreach (var item in page.Events)
+        {
+            if (item.Seq <= _lastSeq) continue;
+            _lastSeq = item.Seq;
+            if (item.Type == "expired")
+            {
+                SetState(SessionState.Expired);
+                return;
+            }
+            if (item.LockId is not { } lockId) continue;
+            DlmLock? handle;
+            lock (_gate)
+            {
+                if (!_byLockId.TryGetValue(lockId, out handle))
+                {
+                    // The reply that names this lock may not have reached its handle yet.
+                    if (!_early.TryGetValue(lockId, out var list))
+                    {
+                        _early[lockId] = list = [];
+                        _earlyOrder.Enqueue(lockId);
+                        while (_earlyOrder.Count > EarlyEventsMax) _early.Remove(_earlyOrder.Dequeue());
+                    }
+                    list.Add(item);
+                    continue;
+                }
+            }
+            handle.OnEvent(item);
+        }
+    }
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Session {SessionId}: {Previous} -> {Current}")]
+    private partial void LogStateChanged(string sessionId, SessionState previous, SessionState current);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Session {SessionId}: keep-alive failed: {Reason}")]
+    private partial void LogKeepAliveFailed(string sessionId, string reason);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "Session {SessionId}: event poll failed: {Reason}")]
+    private partial void LogPumpFailed(string sessionId, string reason);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Session {SessionId}: events after {After} were dropped (next is {Next}); idle cached locks are given up")]
+    private partial void LogGap(string sessionId, long after, long next);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "A session or lock callback threw: {Reason}")]
+    private partial void LogCallbackFailed(string reason);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "Session {SessionId}: close failed: {Reason}")]
+    private partial void LogCloseFailed(string sessionId, string reason);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Warning, Message = "Freeing the lock on {Resource} failed: {Reason}")]
+    private partial void LogHandleFreeFailed(string resource, string reason);
+
+    internal void CallbackFailed(Exception error) => LogCallbackFailed(error.Message);
+}
