@@ -8,7 +8,7 @@ public sealed partial class LockMachine
     public SessionView? GetSession(long sessionId)
     {
         if (!_sessions.TryGetValue(sessionId, out var session)) return null;
-        var locks = session.Locks.Values.Select(item => View(item)).ToList();
+        var locks = session.LocksById().Select(item => View(item)).ToList();
         return new SessionView(session.Id, session.Name, session.TtlMs, session.DeadlineMs, session.Ended, session.LastEventSeq, locks);
     }
 

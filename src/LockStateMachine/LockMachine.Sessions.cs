@@ -63,7 +63,7 @@ public sealed partial class LockMachine
     /// </summary>
     private int EndSession(Session session, bool expired)
     {
-        var locks = new List<Lock>(session.Locks.Values);
+        var locks = session.LocksById();
         foreach (var item in locks)
         {
             if (item.State == LockState.Waiting) Discard(item);

@@ -40,6 +40,7 @@ public sealed partial class LockMachine
         writer.Write(LastAppliedIndex);
         writer.Write(LastLeaderTimeMs);
         writer.Write(_nextId);
+        writer.Write(_locks.Count);
 
         var sessions = _sessions.Values.OrderBy(session => session.Id).ToList();
         writer.WriteArrayHeader(sessions.Count);
@@ -155,8 +156,10 @@ public sealed partial class LockMachine
         machine.LastAppliedIndex = reader.ReadInt64();
         machine.LastLeaderTimeMs = reader.ReadInt64();
         machine._nextId = reader.ReadInt64();
+        machine._locks.EnsureCapacity(reader.ReadInt32());
 
         var sessionCount = reader.ReadArrayHeader();
+        machine._sessions.EnsureCapacity(sessionCount);
         for (var i = 0; i < sessionCount; i++)
         {
             var session = ReadSession(ref reader);
@@ -172,7 +175,8 @@ public sealed partial class LockMachine
             var space = new Lockspace(reader.ReadString()!, reader.ReadInt32(), reader.ReadInt32());
             machine._lockspaces.Add(space.Name, space);
             var resourceCount = reader.ReadArrayHeader();
-            var byId = new Dictionary<long, Resource>();
+            space.Resources.EnsureCapacity(resourceCount);
+            var byId = new Dictionary<long, Resource>(resourceCount);
             for (var j = 0; j < resourceCount; j++) machine.ReadResource(ref reader, space, byId);
         }
         foreach (var item in machine._locks.Values) item.Children?.Sort((a, b) => a.Id.CompareTo(b.Id));

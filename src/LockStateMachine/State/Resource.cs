@@ -1,5 +1,12 @@
 namespace RaftDlm.LockStateMachine.State;
 
+/// <summary>Six counters stored inline in the resource (no separate array object).</summary>
+[System.Runtime.CompilerServices.InlineArray(Modes.Count)]
+internal struct ModeCounts
+{
+    private int _first;
+}
+
 /// <summary>Identifies a resource inside a lockspace: its name under its parent resource (0 for top level).</summary>
 internal readonly record struct ResourceKey(long ParentResourceId, string Name);
 
@@ -37,7 +44,7 @@ internal sealed class Resource
     public LockQueue Waiting;
 
     /// <summary>How many locks hold each mode (granted or converting), so compatibility is O(modes).</summary>
-    public readonly int[] HeldModeCounts = new int[Modes.Count];
+    public ModeCounts HeldModeCounts;
 
     public int LockCount => Granted.Count + Converting.Count + Waiting.Count;
     public int QueuedCount => Converting.Count + Waiting.Count;

@@ -1,6 +1,9 @@
 namespace RaftDlm.LockStateMachine.State;
 
-/// <summary>A client's lease. Its locks are kept by id so every walk over them is in a defined order.</summary>
+/// <summary>
+/// A client's lease. Its locks are indexed by id; every walk over them that can reach an output goes
+/// through <see cref="LocksById"/>, which sorts them, so the index's own order never matters.
+/// </summary>
 internal sealed class Session
 {
     public Session(long id, string name, int ttlMs, long deadlineMs)
@@ -17,7 +20,14 @@ internal sealed class Session
     public long DeadlineMs { get; set; }
     public bool Ended { get; set; }
 
-    public SortedDictionary<long, Lock> Locks { get; } = new();
+    public Dictionary<long, Lock> Locks { get; } = new();
+
+    public List<Lock> LocksById()
+    {
+        var locks = new List<Lock>(Locks.Values);
+        locks.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return locks;
+    }
 
     /// <summary>The session's requests that wait or convert, for the wait-for graph.</summary>
     public List<Lock> Queued { get; } = new();
