@@ -48,7 +48,6 @@ public sealed partial class DlmSession : IAsyncDisposable
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _requestId;
     private long _lastSeq;
-    private long _lastKeepAliveTicks;
     private SessionState _state = SessionState.Healthy;
     private Task _keepAlives = Task.CompletedTask;
     private Task _pump = Task.CompletedTask;
@@ -60,7 +59,6 @@ public sealed partial class DlmSession : IAsyncDisposable
         SessionId = sessionId;
         Ttl = ttl;
         Options = options;
-        _lastKeepAliveTicks = Stopwatch.GetTimestamp();
         _logger = client.Logger;
     }
 
@@ -309,7 +307,6 @@ public sealed partial class DlmSession : IAsyncDisposable
                         Budget = roundBudget,
                     };
                     await Client.SendAsync(call, ct).ConfigureAwait(false);
-                    Interlocked.Exchange(ref _lastKeepAliveTicks, Stopwatch.GetTimestamp());
                     SetState(SessionState.Healthy);
                 }
                 catch (SessionExpiredException)

@@ -19,6 +19,10 @@ public sealed partial class LockMachine
             .OrderBy(entry => entry.Id)
             .ToList();
 
+    /// <summary>The TTL of a live session, or null when it is unknown or ended (the keep-alive path).</summary>
+    public int? LiveSessionTtl(long sessionId) =>
+        _sessions.TryGetValue(sessionId, out var session) && !session.Ended ? session.TtlMs : null;
+
     /// <summary>Events numbered above <paramref name="afterSeq"/>, oldest first, at most <paramref name="max"/>; null for an unknown session.</summary>
     public EventPage? GetEvents(long sessionId, long afterSeq, int max)
     {

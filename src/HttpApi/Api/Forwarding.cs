@@ -90,7 +90,7 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
         {
             response = await _client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
         }
-        catch (Exception error) when (false && error.GetBaseException() is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+        catch (Exception error) when (error.GetBaseException() is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
         {
             // A chunked body that grew past the limit: the leader never got a whole request, so nothing was applied.
             await TooLarge().ExecuteAsync(context);

@@ -28,10 +28,10 @@ internal sealed partial class SessionLeases(
     /// <summary>Renews a live session on the leader. False when it is unknown or ended.</summary>
     public bool Renew(long sessionId, out int ttlMs)
     {
-        var session = service.Read(machine => machine.GetSession(sessionId));
-        ttlMs = session?.TtlMs ?? 0;
-        if (session is null || session.Expired) return false;
-        lock (_gate) _deadlines[sessionId] = NowMs() + session.TtlMs;
+        var ttl = service.Read(machine => machine.LiveSessionTtl(sessionId));
+        ttlMs = ttl ?? 0;
+        if (ttl is null) return false;
+        lock (_gate) _deadlines[sessionId] = NowMs() + ttlMs;
         return true;
     }
 

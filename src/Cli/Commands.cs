@@ -1,0 +1,285 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using RaftDlm.Client;
+
+namespace RaftDlm.Cli;
+
+internal static class Commands
+{
+    private const int Failed = 1;
+    private const int SessionLost = 75;
+
+    private static readonly Option<string> EndpointsOption = new("--endpoints")
+    {
+        Description = "Comma-separated node HTTP endpoints (env RAFTDLM_ENDPOINTS)",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("RAFTDLM_ENDPOINTS") ?? "http://127.0.0.1:7700",
+    };
+
+    private static readonly Option<bool> JsonOption = new("--json") { Description = "Print JSON instead of a table", Recursive = true };
+
+    private static readonly Option<string?> TokenOption = new("--token")
+    {
+        Description = "Bearer token (env RAFTDLM_TOKEN)",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("RAFTDLM_TOKEN"),
+    };
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("dlmctl: operate and use a Raft DLM cluster") { EndpointsOption, JsonOption, TokenOption };
+        root.Add(Status());
+        root.Add(Lockspaces());
+        root.Add(Resources());
+        root.Add(Session());
+        root.Add(Lock());
+        root.Add(Lvb());
+        return root;
+    }
+
+    private static Command Status()
+    {
+        var command = new Command("status", "Each node's view: leader, term, commit and applied index");
+        command.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var views = new List<object>();
+            var rows = new List<string?[]>();
+            foreach (var endpoint in client.Endpoints)
+            {
+                try
+                {
+                    var view = await client.GetClusterFromAsync(endpoint, ct);
+                    views.Add(new { endpoint, view });
+                    rows.Add([endpoint, view.NodeId, view.LeaderId, view.Term.ToString(CultureInfo.InvariantCulture), view.CommitIndex.ToString(CultureInfo.InvariantCulture), view.AppliedIndex.ToString(CultureInfo.InvariantCulture), "up"]);
+                }
+                catch (Exception error) when (error is HttpRequestException or OperationCanceledException or DlmException)
+                {
+                    views.Add(new { endpoint, error = error.Message });
+                    rows.Add([endpoint, null, null, null, null, null, "unreachable"]);
+                }
+            }
+            output.Table(views, ["ENDPOINT", "NODE", "LEADER", "TERM", "COMMIT", "APPLIED", "STATE"], rows);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Lockspaces()
+    {
+        var command = new Command("lockspaces", "List lockspaces (or create / delete one)");
+        command.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var spaces = await client.GetLockspacesAsync(ct);
+            output.Table(new { lockspaces = spaces }, ["NAME", "LVB BYTES", "LOCK DELAY MS", "RESOURCES"],
+                spaces.Select(space => new[] { space.Name, Number(space.LvbBytes), Number(space.LockDelayMs), Number(space.Resources) }));
+            return 0;
+        }));
+
+        var name = new Argument<string>("name");
+        var lvbBytes = new Option<int>("--lvb-bytes") { DefaultValueFactory = _ => 32, Description = "LVB size: a multiple of 8 from 8 to 256" };
+        var lockDelay = new Option<int>("--lock-delay-ms") { DefaultValueFactory = _ => 0 };
+        var create = new Command("create", "Create a lockspace") { name, lvbBytes, lockDelay };
+        create.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var created = await client.CreateLockspaceAsync(parse.GetRequiredValue(name), parse.GetValue(lvbBytes), parse.GetValue(lockDelay), ct);
+            output.Fields(new { name = parse.GetValue(name), created }, [("lockspace", parse.GetValue(name)), ("created", created ? "yes" : "no (it existed)")]);
+            return 0;
+        }));
+        command.Add(create);
+
+        var force = new Option<bool>("--force") { Description = "Delete even while it holds locks" };
+        var delete = new Command("delete", "Delete a lockspace") { name, force };
+        delete.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            await client.DeleteLockspaceAsync(parse.GetRequiredValue(name), parse.GetValue(force), ct);
+            output.Fields(new { name = parse.GetValue(name), deleted = true }, [("deleted", parse.GetValue(name))]);
+            return 0;
+        }));
+        command.Add(delete);
+        return command;
+    }
+
+    private static Command Resources()
+    {
+        var lockspace = new Argument<string>("lockspace");
+        var resource = new Argument<string>("resource");
+        var command = new Command("resources", "Show a resource: its LVB and its granted, converting and waiting locks") { lockspace, resource };
+        command.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var view = await client.GetResourceAsync(parse.GetRequiredValue(lockspace), parse.GetRequiredValue(resource), ct);
+            if (view is null)
+            {
+                Console.Error.WriteLine("no lock exists on that resource");
+                return Failed;
+            }
+            if (output.IsJson)
+            {
+                output.Object(view);
+                return 0;
+            }
+            Console.WriteLine($"resource {view.Resource}: lvb {Output.Lvb(view.Lvb)}, lvbSeq {view.LvbSeq}, valid {view.LvbValid}");
+            var locks = view.Granted.Concat(view.Converting).Concat(view.Waiting);
+            output.Table(view, ["LOCK", "SESSION", "STATE", "MODE", "REQUESTED", "TOKEN"],
+                locks.Select(item => new[] { item.LockId, item.SessionId, item.State, item.Mode, item.RequestedMode, item.FencingToken?.ToString(CultureInfo.InvariantCulture) }));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Session()
+    {
+        var command = new Command("session", "Open, show or close sessions");
+        var id = new Argument<string>("session-id");
+        var show = new Command("show", "Show a session and its locks") { id };
+        show.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var info = await client.GetSessionAsync(parse.GetRequiredValue(id), ct);
+            if (!output.IsJson) Console.WriteLine($"session {info.SessionId} ({info.Name}), ttl {info.TtlMs} ms");
+            output.Table(info, ["LOCK", "LOCKSPACE", "RESOURCE", "STATE", "MODE", "TOKEN"],
+                (info.Locks ?? []).Select(item => new[] { item.LockId, item.Lockspace, item.Resource, item.State, item.Mode, item.FencingToken?.ToString(CultureInfo.InvariantCulture) }));
+            return 0;
+        }));
+        var close = new Command("close", "Close a session (its non-persistent locks are released)") { id };
+        close.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            await client.CloseSessionAsync(parse.GetRequiredValue(id), ct);
+            output.Fields(new { sessionId = parse.GetValue(id), closed = true }, [("closed", parse.GetValue(id))]);
+            return 0;
+        }));
+        var name = new Option<string>("--name") { DefaultValueFactory = _ => "dlmctl" };
+        var ttl = new Option<int>("--ttl-ms") { DefaultValueFactory = _ => 10_000 };
+        var open = new Command("open", "Open a session and keep it alive until Ctrl-C") { name, ttl };
+        open.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            await using var session = await client.OpenSessionAsync(parse.GetRequiredValue(name), TimeSpan.FromMilliseconds(parse.GetValue(ttl)), ct);
+            output.Fields(new { sessionId = session.SessionId, ttlMs = (int)session.Ttl.TotalMilliseconds }, [("session", session.SessionId), ("ttl ms", Number((int)session.Ttl.TotalMilliseconds))]);
+            session.StateChanged += (_, change) => Console.Error.WriteLine($"session {change.Previous} -> {change.Current}");
+            await Task.WhenAny(session.Ended, Task.Delay(Timeout.Infinite, ct));
+            return session.State == SessionState.Expired ? SessionLost : 0;
+        }));
+        command.Add(open);
+        command.Add(show);
+        command.Add(close);
+        return command;
+    }
+
+    private static Command Lock()
+    {
+        var lockspace = new Argument<string>("lockspace");
+        var resource = new Argument<string>("resource");
+        var program = new Argument<string[]>("command") { Arity = ArgumentArity.OneOrMore, Description = "The command to run while the lock is held (after --)" };
+        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "EX", Description = "NL, CR, CW, PR, PW or EX" };
+        var ttl = new Option<int>("--ttl-ms") { DefaultValueFactory = _ => 10_000, Description = "The session's TTL" };
+        var noWait = new Option<bool>("--no-wait") { Description = "Fail at once if the lock cannot be granted now" };
+        var command = new Command("lock", "Hold a lock while a command runs; its fencing token is in RAFTDLM_FENCING_TOKEN")
+        {
+            lockspace, resource, program, mode, ttl, noWait,
+        };
+        command.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            await using var session = await client.OpenSessionAsync("dlmctl-lock", TimeSpan.FromMilliseconds(parse.GetValue(ttl)), ct);
+            var options = new LockOptions { Flags = parse.GetValue(noWait) ? ["noQueue"] : [] };
+            var handle = session.AllocLock(parse.GetRequiredValue(lockspace), parse.GetRequiredValue(resource), options);
+            var grant = await handle.LockAsync(LockModes.Parse(parse.GetRequiredValue(mode)), ct);
+            var argv = parse.GetRequiredValue(program);
+            var start = new ProcessStartInfo(argv[0]) { UseShellExecute = false };
+            foreach (var argument in argv.Skip(1)) start.ArgumentList.Add(argument);
+            start.Environment["RAFTDLM_FENCING_TOKEN"] = grant.FencingToken.ToString(CultureInfo.InvariantCulture);
+            start.Environment["RAFTDLM_LOCK_ID"] = grant.LockId;
+            start.Environment["RAFTDLM_SESSION_ID"] = session.SessionId;
+            start.Environment["RAFTDLM_LVB"] = Convert.ToBase64String(grant.Lvb);
+            Console.Error.WriteLine($"dlmctl: holding {grant.Mode} on {handle.Resource} (fencing token {grant.FencingToken})");
+            using var child = Process.Start(start) ?? throw new InvalidOperationException("the command did not start");
+            var exited = child.WaitForExitAsync(CancellationToken.None);
+            await Task.WhenAny(exited, session.Ended, Task.Delay(Timeout.Infinite, ct));
+            if (!exited.IsCompleted)
+            {
+                // The lock is gone (or we were interrupted): the command must not go on unprotected.
+                Console.Error.WriteLine(session.State == SessionState.Expired ? "dlmctl: session lost; stopping the command" : "dlmctl: interrupted; stopping the command");
+                child.Kill(entireProcessTree: true);
+                await child.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+                return session.State == SessionState.Expired ? SessionLost : 130;
+            }
+            await handle.UnlockAsync(ct: CancellationToken.None);
+            return child.ExitCode;
+        }));
+        return command;
+    }
+
+    private static Command Lvb()
+    {
+        var command = new Command("lvb", "Read or write a resource's lock value block");
+        var lockspace = new Argument<string>("lockspace");
+        var resource = new Argument<string>("resource");
+        var get = new Command("get", "Show the LVB (hex and as a little-endian u64)") { lockspace, resource };
+        get.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var view = await client.GetResourceAsync(parse.GetRequiredValue(lockspace), parse.GetRequiredValue(resource), ct);
+            if (view is null)
+            {
+                Console.Error.WriteLine("no lock exists on that resource, so it has no LVB");
+                return Failed;
+            }
+            output.Fields(new { view.Resource, view.Lvb, view.LvbSeq, view.LvbValid },
+                [("resource", view.Resource), ("lvb", Output.Lvb(view.Lvb)), ("lvbSeq", view.LvbSeq.ToString(CultureInfo.InvariantCulture)), ("valid", view.LvbValid ? "yes" : "no")]);
+            return 0;
+        }));
+        var value = new Argument<string>("value") { Description = "A number (u64), or hex with --hex, or base64 with --base64" };
+        var hex = new Option<bool>("--hex");
+        var base64 = new Option<bool>("--base64");
+        var keep = new Option<int>("--hold-ms") { DefaultValueFactory = _ => 0, Description = "Keep an NL lock this long after writing (an LVB lives only while some lock exists)" };
+        var set = new Command("set", "Take EX and write the LVB") { lockspace, resource, value, hex, base64, keep };
+        set.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var name = parse.GetRequiredValue(lockspace);
+            var size = (await client.GetLockspacesAsync(ct)).FirstOrDefault(space => space.Name == name)?.LvbBytes
+                ?? throw new DlmException(DlmErrorCodes.NotFound, 404, $"lockspace '{name}' does not exist");
+            var text = parse.GetRequiredValue(value);
+            var bytes = parse.GetValue(hex) ? Convert.FromHexString(text)
+                : parse.GetValue(base64) ? Convert.FromBase64String(text)
+                : BitConverter.GetBytes(ulong.Parse(text, CultureInfo.InvariantCulture));
+            if (bytes.Length > size) throw new DlmException(DlmErrorCodes.InvalidRequest, 400, $"the value has {bytes.Length} bytes; the lockspace's LVB has {size}");
+            Array.Resize(ref bytes, size);
+            await using var session = await client.OpenSessionAsync("dlmctl-lvb", TimeSpan.FromSeconds(10), ct);
+            var handle = session.AllocLock(name, parse.GetRequiredValue(resource), new LockOptions { Caching = CacheMode.KeepNL, AutoTune = false });
+            var grant = await handle.LockAsync(LockMode.EX, ct);
+            await handle.UnlockAsync(bytes, ct);
+            output.Fields(new { resource = handle.Resource, lvb = Convert.ToBase64String(bytes), fencingToken = grant.FencingToken },
+                [("resource", handle.Resource), ("lvb", Output.Lvb(Convert.ToBase64String(bytes))), ("written under token", grant.FencingToken.ToString(CultureInfo.InvariantCulture))]);
+            if (parse.GetValue(keep) > 0) await Task.Delay(parse.GetValue(keep), ct);
+            return 0;
+        }));
+        command.Add(get);
+        command.Add(set);
+        return command;
+    }
+
+    private static async Task<int> Run(ParseResult parse, Func<DlmClient, Output, Task<int>> action)
+    {
+        var endpoints = parse.GetValue(EndpointsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        await using var client = new DlmClient(new DlmClientOptions
+        {
+            Endpoints = endpoints,
+            BearerToken = parse.GetValue(TokenOption),
+            Name = "dlmctl",
+            RetryBudget = TimeSpan.FromSeconds(10),
+        });
+        try
+        {
+            return await action(client, new Output(parse.GetValue(JsonOption)));
+        }
+        catch (DlmException error)
+        {
+            Console.Error.WriteLine($"dlmctl: {error.Code}: {error.Message}");
+            return Failed;
+        }
+        catch (Exception error) when (error is FormatException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            Console.Error.WriteLine($"dlmctl: {error.Message}");
+            return Failed;
+        }
+    }
+
+    private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
