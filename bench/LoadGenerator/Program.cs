@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using RaftDlm.LoadGenerator;
+
+// dotnet run -c Release --project bench/LoadGenerator -- <scenario> [--target raft-dlm|etcd]
+//   [--endpoints url,url] [--workers N] [--seconds S] [--sessions N]
+// Scenarios: uncontended, contended, modes, sessions. Prints one JSON line of results.
+if (args.Length == 2 && args[0] == "report")
+{
+    Report.Print(args[1]);
+    return;
+}
+var options = Options.Parse(args);
+await using ITarget target = options.Target == "etcd"
+    ? new EtcdTarget(options.Endpoints)
+    : new RaftDlmTarget(options.Endpoints, options.Workers);
+var result = options.Scenario switch
+{
+    "uncontended" => await Scenarios.LockUnlockAsync(target, options, worker => $"resource-{worker}", _ => "EX"),
+    "contended" => await Scenarios.LockUnlockAsync(target, options, _ => "hot", _ => "EX"),
+    "modes" => await Scenarios.LockUnlockAsync(target, options, worker => $"shared-{worker % 4}", random => random.Next(5) == 0 ? "EX" : "PR"),
+    "sessions" => await Scenarios.SessionsAsync(target, options),
+    _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'"),
+};
+Console.WriteLine(JsonSerializer.Serialize(result));
+
+internal sealed record Options(string Scenario, string Target, IReadOnlyList<string> Endpoints, int Workers, int Seconds, int Sessions)
+{
+    public static Options Parse(string[] args)
+    {
+        string Value(string name, string fallback)
+        {
+            var at = Array.IndexOf(args, "--" + name);
+            return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+        }
+        int Number(string name, int fallback) => int.Parse(Value(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+        var target = Value("target", "raft-dlm");
+        var endpoints = Value("endpoints", target == "etcd" ? "http://127.0.0.1:2379" : "http://127.0.0.1:7700");
+        return new Options(args.Length > 0 ? args[0] : "uncontended", target, endpoints.Split(','), Number("workers", 1), Number("seconds", 10), Number("sessions", 1000));
+    }
+}
+
+internal sealed record Result(string Target, string Scenario, int Workers, int Seconds, long Operations, long Errors,
+    double OpsPerSecond, double P50Ms, double P90Ms, double P99Ms, double P999Ms);
+
+internal static class Scenarios
+{
+    /// <summary>Each worker loops lock + unlock for the time limit; one operation is one lock+unlock pair.</summary>
+    public static async Task<Result> LockUnlockAsync(ITarget target, Options options, Func<int, string> resource, Func<Random, string> mode)
+    {
+        var workers = new List<IWorker>();
+        for (var i = 0; i < options.Workers; i++) workers.Add(await target.OpenWorkerAsync(i, CancellationToken.None));
+        var latencies = new List<double>[options.Workers];
+        var errors = 0L;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.Seconds));
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(workers.Select((worker, index) => Task.Run(async () =>
+        {
+            var mine = latencies[index] = new List<double>(100_000);
+            var random = new Random(index);
+            while (!stop.IsCancellationRequested)
+            {
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    await worker.LockAsync(resource(index), mode(random), CancellationToken.None);
+                    await worker.UnlockAsync(CancellationToken.None);
+                    mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+                catch (Exception error) when (error is HttpRequestException or Grpc.Core.RpcException or InvalidOperationException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        })));
+        var elapsed = clock.Elapsed.TotalSeconds;
+        foreach (var worker in workers) await worker.DisposeAsync();
+        return Summarise(target, options, latencies.SelectMany(list => list).ToList(), errors, elapsed);
+    }
+
+    /// <summary>N sessions each kept alive every second by a pool of workers; measures keep-alive latency.</summary>
+    public static async Task<Result> SessionsAsync(ITarget target, Options options)
+    {
+        var sessions = new IWorker[options.Sessions];
+        using (var opening = new SemaphoreSlim(64))
+        {
+            await Task.WhenAll(Enumerable.Range(0, options.Sessions).Select(async i =>
+            {
+                await opening.WaitAsync();
+                try { sessions[i] = await target.OpenWorkerAsync(i, CancellationToken.None); }
+                finally { opening.Release(); }
+            }));
+        }
+        var latencies = new List<double>[options.Workers];
+        var errors = 0L;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.Seconds));
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, options.Workers).Select(index => Task.Run(async () =>
+        {
+            var mine = latencies[index] = new List<double>();
+            while (!stop.IsCancellationRequested)
+            {
+                var round = Stopwatch.StartNew();
+                for (var s = index; s < sessions.Length && !stop.IsCancellationRequested; s += options.Workers)
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        await sessions[s].KeepAliveAsync(CancellationToken.None);
+                        mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    }
+                    catch (Exception error) when (error is HttpRequestException or Grpc.Core.RpcException or InvalidOperationException)
+                    {
+                        Interlocked.Increment(ref errors);
+                    }
+                }
+                var rest = TimeSpan.FromSeconds(1) - round.Elapsed;
+                if (rest > TimeSpan.Zero && !stop.IsCancellationRequested) await Task.Delay(rest, CancellationToken.None);
+            }
+        })));
+        var elapsed = clock.Elapsed.TotalSeconds;
+        await Task.WhenAll(sessions.Select(session => session.DisposeAsync().AsTask()));
+        return Summarise(target, options with { Workers = options.Sessions }, latencies.SelectMany(list => list).ToList(), errors, elapsed);
+    }
+
+    private static Result Summarise(ITarget target, Options options, List<double> latencies, long errors, double seconds)
+    {
+        latencies.Sort();
+        double At(double quantile) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(quantile * latencies.Count))];
+        return new Result(target.Name, options.Scenario, options.Workers, options.Seconds, latencies.Count, errors,
+            Math.Round(latencies.Count / seconds, 1), Math.Round(At(0.5), 3), Math.Round(At(0.9), 3), Math.Round(At(0.99), 3), Math.Round(At(0.999), 3));
+    }
+}
+
+/// <summary>Medians of the runs per scenario and target, as a Markdown table with ours/etcd ratios.</summary>
+internal static class Report
+{
+    public static void Print(string path)
+    {
+        var results = File.ReadLines(path).Where(line => line.StartsWith('{'))
+            .Select(line => JsonSerializer.Deserialize<Result>(line)!).ToList();
+        Console.WriteLine("| scenario | workers | raft-dlm ops/s | etcd ops/s | ratio | raft-dlm p50 / p99 ms | etcd p50 / p99 ms |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var group in results.GroupBy(result => (result.Scenario, result.Workers)))
+        {
+            var ours = group.Where(result => result.Target == "raft-dlm").ToList();
+            var etcd = group.Where(result => result.Target == "etcd").ToList();
+            var oursOps = Median(ours.Select(result => result.OpsPerSecond));
+            var etcdOps = Median(etcd.Select(result => result.OpsPerSecond));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {group.Key.Scenario} | {group.Key.Workers} | {oursOps:F0} | {etcdOps:F0} | {oursOps / etcdOps:F2} | " +
+                $"{Median(ours.Select(result => result.P50Ms)):F2} / {Median(ours.Select(result => result.P99Ms)):F2} | " +
+                $"{Median(etcd.Select(result => result.P50Ms)):F2} / {Median(etcd.Select(result => result.P99Ms)):F2} |"));
+        }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? double.NaN : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}
