@@ -14,18 +14,22 @@ if (args.Length == 2 && args[0] == "report")
 var options = Options.Parse(args);
 await using ITarget target = options.Target == "etcd"
     ? new EtcdTarget(options.Endpoints)
-    : new RaftDlmTarget(options.Endpoints, options.Workers);
+    : new RaftDlmTarget(options.AnyNode ? options.Endpoints : await RaftDlmTarget.LeaderAsync(options.Endpoints), options.Workers);
 var result = options.Scenario switch
 {
     "uncontended" => await Scenarios.LockUnlockAsync(target, options, worker => $"resource-{worker}", _ => "EX"),
     "contended" => await Scenarios.LockUnlockAsync(target, options, _ => "hot", _ => "EX"),
     "modes" => await Scenarios.LockUnlockAsync(target, options, worker => $"shared-{worker % 4}", random => random.Next(5) == 0 ? "EX" : "PR"),
     "sessions" => await Scenarios.SessionsAsync(target, options),
+    "cached" => await ClientScenarios.CachedAsync(options),
+    "failover" => await ClientScenarios.FailoverAsync(target, options),
     _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'"),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
 
-internal sealed record Options(string Scenario, string Target, IReadOnlyList<string> Endpoints, int Workers, int Seconds, int Sessions)
+/// <param name="AnyNode">Raft DLM only: spread workers over every endpoint (followers forward) instead of
+/// sending to the leader, which a leader-aware client does.</param>
+internal sealed record Options(string Scenario, string Target, IReadOnlyList<string> Endpoints, int Workers, int Seconds, int Sessions, bool AnyNode)
 {
     public static Options Parse(string[] args)
     {
@@ -37,12 +41,17 @@ internal sealed record Options(string Scenario, string Target, IReadOnlyList<str
         int Number(string name, int fallback) => int.Parse(Value(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
         var target = Value("target", "raft-dlm");
         var endpoints = Value("endpoints", target == "etcd" ? "http://127.0.0.1:2379" : "http://127.0.0.1:7700");
-        return new Options(args.Length > 0 ? args[0] : "uncontended", target, endpoints.Split(','), Number("workers", 1), Number("seconds", 10), Number("sessions", 1000));
+        return new Options(args.Length > 0 ? args[0] : "uncontended", target, endpoints.Split(','), Number("workers", 1), Number("seconds", 10),
+            Number("sessions", 1000), args.Contains("--any-node"));
     }
 }
 
 internal sealed record Result(string Target, string Scenario, int Workers, int Seconds, long Operations, long Errors,
-    double OpsPerSecond, double P50Ms, double P90Ms, double P99Ms, double P999Ms);
+    double OpsPerSecond, double P50Ms, double P90Ms, double P99Ms, double P999Ms)
+{
+    /// <summary>HTTP requests made by the measured loop, where a scenario counts them.</summary>
+    public long? Requests { get; init; }
+}
 
 internal static class Scenarios
 {

@@ -48,6 +48,44 @@ internal sealed class RaftDlmTarget : ITarget
 
     public string Name => "raft-dlm";
 
+    /// <summary>The leader's HTTP endpoint, as the first answering node reports it.</summary>
+    public static async Task<IReadOnlyList<string>> LeaderAsync(IReadOnlyList<string> endpoints)
+    {
+        var (_, http) = await FindLeaderAsync(endpoints);
+        return [http];
+    }
+
+    public static async Task<string> LeaderIdAsync(IReadOnlyList<string> endpoints) => (await FindLeaderAsync(endpoints)).Id;
+
+    /// <summary>":7710" for node1 of scripts/local-cluster.sh.</summary>
+    public static string HttpPortOf(string nodeId) => ":" + (7700 + (10 * int.Parse(nodeId["node".Length..], CultureInfo.InvariantCulture)));
+
+    private static async Task<(string Id, string Http)> FindLeaderAsync(IReadOnlyList<string> endpoints)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            foreach (var endpoint in endpoints)
+            {
+                try
+                {
+                    using var document = JsonDocument.Parse(await client.GetStringAsync(endpoint.TrimEnd('/') + "/v1/cluster"));
+                    var root = document.RootElement;
+                    if (root.TryGetProperty("leaderId", out var leaderId))
+                    {
+                        var leader = root.GetProperty("members").EnumerateArray().First(member => member.GetProperty("id").GetString() == leaderId.GetString());
+                        return (leaderId.GetString()!, leader.GetProperty("httpEndpoint").GetString()!);
+                    }
+                }
+                catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
+                {
+                }
+            }
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException("no leader found at " + string.Join(", ", endpoints));
+    }
+
     public async Task<IWorker> OpenWorkerAsync(int index, CancellationToken ct)
     {
         var client = _clients[index % _clients.Length];
