@@ -33,7 +33,7 @@ public sealed class ServerOptions
     public int LeaderWaitMs { get; set; } = 3000;
 
     /// <summary>How often the leader looks for overdue sessions and ended lock-delays.</summary>
-    public int ExpiryScanMs { get; set; } = 100;
+    public int ExpiryScanMs { get; set; } = 200;
 
     public int MaxRequestBodyBytes { get; set; } = 64 * 1024;
     public int RequestsPerSecondPerClient { get; set; } = 100_000;

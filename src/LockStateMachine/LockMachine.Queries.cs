@@ -2,6 +2,8 @@ using RaftDlm.LockStateMachine.State;
 
 namespace RaftDlm.LockStateMachine;
 
+public delegate void LiveSessionVisitor<TState>(ref TState state, long sessionId, int ttlMs);
+
 /// <summary>Read-only views of the state, for the host's linearizable reads (after a read barrier).</summary>
 public sealed partial class LockMachine
 {
@@ -18,6 +20,18 @@ public sealed partial class LockMachine
             .Select(session => (session.Id, session.TtlMs, session.DeadlineMs))
             .OrderBy(entry => entry.Id)
             .ToList();
+
+    /// <summary>
+    /// Calls <paramref name="visit"/> with the id and TTL of every live session, in no defined order (the
+    /// leader's expiry scan, which sorts what it acts on). Allocates nothing.
+    /// </summary>
+    public void VisitLiveSessions<TState>(ref TState state, LiveSessionVisitor<TState> visit)
+    {
+        foreach (var session in _sessions.Values)
+        {
+            if (!session.Ended) visit(ref state, session.Id, session.TtlMs);
+        }
+    }
 
     /// <summary>The TTL of a live session, or null when it is unknown or ended (the keep-alive path).</summary>
     public int? LiveSessionTtl(long sessionId) =>

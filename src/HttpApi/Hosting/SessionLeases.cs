@@ -19,7 +19,9 @@ internal sealed partial class SessionLeases(
 {
     private const int MaxExpiriesPerScan = 1_000;
     private readonly object _gate = new();
-    private Dictionary<long, long> _deadlines = new();
+    private readonly Dictionary<long, (long DeadlineMs, long Generation)> _deadlines = new();
+    private readonly List<long> _stale = new();
+    private long _generation;
     private long _leaderTerm = -1;
 
     /// <summary>True once this leader has proposed its grace entry.</summary>
@@ -31,7 +33,7 @@ internal sealed partial class SessionLeases(
         var ttl = service.Read(machine => machine.LiveSessionTtl(sessionId));
         ttlMs = ttl ?? 0;
         if (ttl is null) return false;
-        lock (_gate) _deadlines[sessionId] = NowMs() + ttlMs;
+        lock (_gate) _deadlines[sessionId] = (NowMs() + ttlMs, _generation);
         return true;
     }
 
@@ -82,7 +84,7 @@ internal sealed partial class SessionLeases(
         bounded.CancelAfter(options.ProposalTimeoutMs);
         await node.WaitForLeaderReadyAsync(bounded.Token).ConfigureAwait(false);
         var extended = await service.ProposeAsync(new ExtendDeadlines(), ct).ConfigureAwait(false);
-        lock (_gate) _deadlines = new Dictionary<long, long>();
+        lock (_gate) _deadlines.Clear();
         _leaderTerm = term;
         Serving = true;
         LogGrace(term, (extended as DoneResult)?.Count ?? 0);
@@ -90,32 +92,49 @@ internal sealed partial class SessionLeases(
 
     private void StepDown()
     {
-        lock (_gate) _deadlines = new Dictionary<long, long>();
+        lock (_gate) _deadlines.Clear();
         _leaderTerm = -1;
         Serving = false;
     }
 
     /// <summary>
     /// Brings the deadline table in line with the live sessions (a session first seen gets a full TTL from
-    /// now) and returns the overdue ones, by id.
+    /// now, one no longer live is dropped) and returns the overdue ones, by id. Allocation-free but for the
+    /// overdue list, since it runs every few hundred milliseconds over every session.
     /// </summary>
     private List<long> CollectOverdue()
     {
-        var live = service.Read(machine => machine.SessionDeadlines());
-        var now = NowMs();
-        var overdue = new List<long>();
+        var scan = new Scan(_deadlines, NowMs(), ++_generation);
         lock (_gate)
         {
-            var next = new Dictionary<long, long>(live.Count);
-            foreach (var (sessionId, ttlMs, _) in live)
+            service.Read(machine =>
             {
-                var deadline = _deadlines.TryGetValue(sessionId, out var known) ? known : now + ttlMs;
-                next.Add(sessionId, deadline);
-                if (deadline <= now && overdue.Count < MaxExpiriesPerScan) overdue.Add(sessionId);
+                machine.VisitLiveSessions(ref scan, static (ref Scan state, long sessionId, int ttlMs) => state.Visit(sessionId, ttlMs));
+                return 0;
+            });
+            _stale.Clear();
+            foreach (var (sessionId, entry) in _deadlines)
+            {
+                if (entry.Generation != _generation) _stale.Add(sessionId);
             }
-            _deadlines = next;
+            foreach (var sessionId in _stale) _deadlines.Remove(sessionId);
         }
-        return overdue;
+        scan.Overdue.Sort();
+        if (scan.Overdue.Count > MaxExpiriesPerScan) scan.Overdue.RemoveRange(MaxExpiriesPerScan, scan.Overdue.Count - MaxExpiriesPerScan);
+        return scan.Overdue;
+    }
+
+    private struct Scan(Dictionary<long, (long DeadlineMs, long Generation)> deadlines, long now, long generation)
+    {
+        public List<long> Overdue { get; } = new();
+
+        public readonly void Visit(long sessionId, int ttlMs)
+        {
+            ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(deadlines, sessionId, out var known);
+            if (!known) entry.DeadlineMs = now + ttlMs;
+            entry.Generation = generation;
+            if (entry.DeadlineMs <= now) Overdue.Add(sessionId);
+        }
     }
 
     private static long NowMs() => Stopwatch.GetTimestamp() * 1000 / Stopwatch.Frequency;
