@@ -84,7 +84,7 @@ public sealed class AuthClusterFixture : IAsyncLifetime
             if (leaders.Count == 1 && leaders.First() is { } leader && await AllReadyAsync()) return leader;
             await Task.Delay(100);
         }
-        throw new TimeoutException("no agreed leader\n" + string.Join("\n", _nodes.Values.Select(node => $"--- {node.Id} ---\n{node.Output()}")));
+        throw new TimeoutException("no agreed leader\n" + string.Join("\n", _nodes.Values.Select(node => $"--- {node.Id} (pid {node.ProcessId}, {(node.Running ? "running" : "exited")}) ---\n{node.Output()}")));
     }
 
     private async Task<bool> AllReadyAsync()

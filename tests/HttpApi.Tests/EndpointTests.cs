@@ -570,18 +570,44 @@ public sealed class EndpointTests(ClusterFixture fixture) : IClassFixture<Cluste
 
         var openapi = await Get(fixture.Cluster.Client(leaderId), "/openapi/v1.json");
         AssertStatus(openapi, HttpStatusCode.OK);
-        var paths = openapi.Body!["paths"]!.AsObject().Select(entry => entry.Key.TrimEnd('/')).ToHashSet();
-        string[] contract =
+        var paths = openapi.Body!["paths"]!.AsObject();
+        (string Path, string Method)[] contract =
         [
-            "/v1/sessions", "/v1/sessions/{sessionId}/keepalive", "/v1/sessions/{sessionId}", "/v1/sessions/{sessionId}/events",
-            "/v1/lockspaces/{name}", "/v1/lockspaces",
-            "/v1/lockspaces/{ls}/locks", "/v1/lockspaces/{ls}/locks/{lockId}/convert", "/v1/lockspaces/{ls}/locks/{lockId}",
-            "/v1/lockspaces/{ls}/orphans/adopt", "/v1/lockspaces/{ls}/orphans", "/v1/fence/check",
-            "/v1/cluster", "/healthz", "/readyz", "/metrics",
+            ("/v1/sessions", "post"), ("/v1/sessions/{sessionId}/keepalive", "post"), ("/v1/sessions/{sessionId}", "get"),
+            ("/v1/sessions/{sessionId}", "delete"), ("/v1/sessions/{sessionId}/events", "get"),
+            ("/v1/lockspaces/{name}", "put"), ("/v1/lockspaces", "get"), ("/v1/lockspaces/{name}", "delete"),
+            ("/v1/lockspaces/{ls}/locks", "post"), ("/v1/lockspaces/{ls}/locks/{lockId}/convert", "post"),
+            ("/v1/lockspaces/{ls}/locks/{lockId}", "delete"), ("/v1/lockspaces/{ls}/locks/{lockId}", "get"),
+            ("/v1/lockspaces/{ls}/orphans/adopt", "post"), ("/v1/lockspaces/{ls}/orphans", "delete"),
+            ("/v1/lockspaces/{ls}/resources/{resource}", "get"), ("/v1/fence/check", "post"),
+            ("/v1/cluster", "get"), ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
         ];
-        Assert.Contains("/v1/lockspaces/{ls}/locks", openapi.Body!["paths"]!.AsObject().Select(entry => entry.Key));
-        Assert.All(contract, path => Assert.True(paths.Contains(path), $"{path} is missing from the OpenAPI paths: {string.Join(' ', paths)}"));
-        Assert.Contains(paths, path => path.StartsWith("/v1/lockspaces/{ls}/resources/", StringComparison.Ordinal));
+        Assert.All(contract, entry => Assert.True(
+            paths[entry.Path]?[entry.Method] is not null,
+            $"{entry.Method} {entry.Path} is missing from the OpenAPI document; it has {string.Join(' ', paths.Select(path => path.Key))}"));
+    }
+
+    [Fact]
+    public async Task Stale_reads_are_answered_by_the_follower_itself()
+    {
+        var (leader, follower) = await fixture.NodesAsync();
+        var ls = await CreateLockspace(leader);
+        var session = await OpenSession(leader);
+        var held = await Lock(leader, ls, session, "stale", "EX");
+        AssertStatus(held, HttpStatusCode.OK);
+
+        // The follower applies the entries a moment later; a stale read shows them once it has (bounded).
+        Reply view = await Get(follower, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}?stale=true");
+        for (var tries = 0; view.Status != HttpStatusCode.OK && tries < 50; tries++)
+        {
+            await Task.Delay(100);
+            view = await Get(follower, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}?stale=true");
+        }
+        AssertStatus(view, HttpStatusCode.OK);
+        Assert.Equal("granted", Str(view.Body, "state"));
+        AssertStatus(await Get(follower, $"/v1/lockspaces/{ls}/resources/stale?stale=true"), HttpStatusCode.OK);
+        AssertStatus(await Get(follower, $"/v1/sessions/{session}?stale=true"), HttpStatusCode.OK);
+        Assert.Contains((await Get(follower, "/v1/lockspaces?stale=true")).Body!["lockspaces"]!.AsArray(), item => Str(item, "name") == ls);
     }
 
     // ---------------------------------------------------------------- helpers
