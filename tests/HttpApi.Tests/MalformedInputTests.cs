@@ -11,8 +11,9 @@ namespace RaftDlm.HttpApi.Tests;
 /// through a follower.
 ///
 /// What "unchanged" means: some inputs are refused by the HTTP layer before anything is proposed; for those
-/// the replicated state, applied index included, must not move (<see cref="Case.RejectedBeforeLog"/>). Others
-/// (name rules, LVB size, flag combinations, bounds) are checked by the state machine, so they are logged and
+/// the replicated state, applied index included, must not move (<see cref="Case.RejectedBeforeLog"/>); name
+/// rules, flag combinations and bounds are among them (CommandShape). An LVB of the wrong size needs the
+/// lockspace's LVB size, so it is checked by the state machine: it is logged and
 /// refused when applied: the entry advances the applied index (and so the state hash, which covers it), but
 /// every view of the table must stay as it was. The test output says which inputs reached the log.
 /// </summary>
@@ -90,7 +91,7 @@ public sealed class MalformedInputTests(MalformedInputTests.Fixture fixture, ITe
         new("LVB not base64 on unlock", "DELETE", Locks + "/{lock}", """{"lvb": "@@@@"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("LVB of 16 bytes in an 8-byte lockspace (convert)", "POST", Locks + "/{lock}/convert", $$"""{"mode": "NL", "lvb": "{{Convert.ToBase64String(new byte[16])}}"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
         new("LVB of 4 bytes in an 8-byte lockspace (unlock)", "DELETE", Locks + "/{lock}", $$"""{"lvb": "{{Convert.ToBase64String(new byte[4])}}"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("LVB together with ivValBlk", "POST", Locks + "/{lock}/convert", $$"""{"mode": "NL", "lvb": "{{Api.Lvb(1)}}", "flags": ["ivValBlk"]}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
+        new("LVB together with ivValBlk", "POST", Locks + "/{lock}/convert", $$"""{"mode": "NL", "lvb": "{{Api.Lvb(1)}}", "flags": ["ivValBlk"]}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
 
         // Modes and flags.
         new("unknown mode", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "XX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
@@ -103,36 +104,36 @@ public sealed class MalformedInputTests(MalformedInputTests.Fixture fixture, ITe
         new("null flag", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "flags": [null]}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("unknown flag on convert", "POST", Locks + "/{lock}/convert", """{"mode": "NL", "flags": ["bogus"]}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("unknown flag on unlock", "DELETE", Locks + "/{lock}", """{"flags": ["nope"]}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
-        new("quecvt on a new request", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "flags": ["quecvt"]}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("noQueueBast without noQueue", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "flags": ["noQueueBast"]}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("expedite on EX", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "flags": ["expedite"]}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("convDeadlk on unlock", "DELETE", Locks + "/{lock}", """{"flags": ["convDeadlk"]}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
+        new("quecvt on a new request", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "flags": ["quecvt"]}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("noQueueBast without noQueue", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "flags": ["noQueueBast"]}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("expedite on EX", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "flags": ["expedite"]}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("convDeadlk on unlock", "DELETE", Locks + "/{lock}", """{"flags": ["convDeadlk"]}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
 
         // Names.
-        new("65-byte resource name", "POST", Locks, $$"""{"sessionId": "{holder}", "resource": "{{Ascii65}}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("65-byte UTF-8 resource name of 33 chars", "POST", Locks, $$"""{"sessionId": "{holder}", "resource": "{{Utf8Of65Bytes}}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("66-byte UTF-8 resource name of 22 chars", "POST", Locks, $$"""{"sessionId": "{holder}", "resource": "{{Utf8Of66Bytes}}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("empty resource name", "POST", Locks, """{"sessionId": "{holder}", "resource": "", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("missing resource name", "POST", Locks, """{"sessionId": "{holder}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
+        new("65-byte resource name", "POST", Locks, $$"""{"sessionId": "{holder}", "resource": "{{Ascii65}}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("65-byte UTF-8 resource name of 33 chars", "POST", Locks, $$"""{"sessionId": "{holder}", "resource": "{{Utf8Of65Bytes}}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("66-byte UTF-8 resource name of 22 chars", "POST", Locks, $$"""{"sessionId": "{holder}", "resource": "{{Utf8Of66Bytes}}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("empty resource name", "POST", Locks, """{"sessionId": "{holder}", "resource": "", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("missing resource name", "POST", Locks, """{"sessionId": "{holder}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("lone surrogate in a resource name", "POST", Locks, """{"sessionId": "{holder}", "resource": "a\ud800b", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
-        new("65-byte UTF-8 name on adopt", "POST", "/v1/lockspaces/mal/orphans/adopt", $$"""{"sessionId": "{waiter}", "resource": "{{Utf8Of65Bytes}}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
+        new("65-byte UTF-8 name on adopt", "POST", "/v1/lockspaces/mal/orphans/adopt", $$"""{"sessionId": "{waiter}", "resource": "{{Utf8Of65Bytes}}", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("65-byte resource name view", "GET", "/v1/lockspaces/mal/resources/" + Ascii65, null, HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("65-byte UTF-8 resource name view", "GET", "/v1/lockspaces/mal/resources/" + Uri.EscapeDataString(Utf8Of65Bytes), null, HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("65-byte name on fence check", "POST", "/v1/fence/check", $$"""{"lockspace": "mal", "resource": "{{Utf8Of65Bytes}}", "fencingToken": 5, "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
-        new("65-byte session name", "POST", "/v1/sessions", $$"""{"name": "{{Ascii65}}", "ttlMs": 10000}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("66-byte UTF-8 session name", "POST", "/v1/sessions", $$"""{"name": "{{Utf8Of66Bytes}}", "ttlMs": 10000}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("empty session name", "POST", "/v1/sessions", """{"name": "", "ttlMs": 10000}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("bad lockspace name", "PUT", "/v1/lockspaces/bad!name", """{"lvbBytes": 8}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("65-byte lockspace name", "PUT", "/v1/lockspaces/" + new string('l', 65), """{"lvbBytes": 8}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("bad lockspace name on a lock request", "POST", "/v1/lockspaces/bad!name/locks", """{"sessionId": "{holder}", "resource": "n", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
+        new("65-byte session name", "POST", "/v1/sessions", $$"""{"name": "{{Ascii65}}", "ttlMs": 10000}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("66-byte UTF-8 session name", "POST", "/v1/sessions", $$"""{"name": "{{Utf8Of66Bytes}}", "ttlMs": 10000}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("empty session name", "POST", "/v1/sessions", """{"name": "", "ttlMs": 10000}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("bad lockspace name", "PUT", "/v1/lockspaces/bad!name", """{"lvbBytes": 8}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("65-byte lockspace name", "PUT", "/v1/lockspaces/" + new string('l', 65), """{"lvbBytes": 8}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("bad lockspace name on a lock request", "POST", "/v1/lockspaces/bad!name/locks", """{"sessionId": "{holder}", "resource": "n", "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("bad lockspace name on fence check", "POST", "/v1/fence/check", """{"lockspace": "bad name", "resource": "held", "fencingToken": 5, "mode": "EX"}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
 
         // Bounds.
-        new("LVB size not a multiple of 8", "PUT", "/v1/lockspaces/mal-new", """{"lvbBytes": 7}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("LVB size above 256", "PUT", "/v1/lockspaces/mal-new", """{"lvbBytes": 512}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("negative lock-delay", "PUT", "/v1/lockspaces/mal-new", """{"lvbBytes": 8, "lockDelayMs": -1}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("TTL below 500 ms", "POST", "/v1/sessions", """{"name": "short", "ttlMs": 10}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
-        new("TTL above 1 h", "POST", "/v1/sessions", """{"name": "long", "ttlMs": 3600001}""", HttpStatusCode.BadRequest, "InvalidRequest", false),
+        new("LVB size not a multiple of 8", "PUT", "/v1/lockspaces/mal-new", """{"lvbBytes": 7}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("LVB size above 256", "PUT", "/v1/lockspaces/mal-new", """{"lvbBytes": 512}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("negative lock-delay", "PUT", "/v1/lockspaces/mal-new", """{"lvbBytes": 8, "lockDelayMs": -1}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("TTL below 500 ms", "POST", "/v1/sessions", """{"name": "short", "ttlMs": 10}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
+        new("TTL above 1 h", "POST", "/v1/sessions", """{"name": "long", "ttlMs": 3600001}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("negative waitMs", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "waitMs": -1}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("waitMs above 60000", "POST", Locks, """{"sessionId": "{holder}", "resource": "n", "mode": "EX", "waitMs": 60001}""", HttpStatusCode.BadRequest, "InvalidRequest", true),
         new("negative waitMs on convert", "POST", Locks + "/{lock}/convert", """{"mode": "NL", "waitMs": -5}""", HttpStatusCode.BadRequest, "InvalidRequest", true),

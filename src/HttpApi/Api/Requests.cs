@@ -7,7 +7,7 @@ using RaftDlm.LockStateMachine;
 namespace RaftDlm.HttpApi.Api;
 
 /// <summary>What every endpoint does the same way: read a body, propose a command, pass a read barrier.</summary>
-internal sealed class Requests(LockService service, ServerMetrics metrics)
+internal sealed class Requests(LockService service, ServerMetrics metrics, ServerOptions options)
 {
     public LockService Service => service;
 
@@ -33,9 +33,13 @@ internal sealed class Requests(LockService service, ServerMetrics metrics)
         }
     }
 
-    /// <summary>Proposes on this node; failures become the contract's 503 and 504.</summary>
+    /// <summary>
+    /// Proposes on this node; failures become the contract's 503 and 504. A command malformed in itself
+    /// (a bad name, mode or flag combination) is refused with 400 before it takes a place in the log.
+    /// </summary>
     public async Task<(Result? Result, IResult? Problem)> ProposeAsync(Command command, CancellationToken ct)
     {
+        if (CommandShape.Check(command, options.Limits) is { } invalid) return (null, Problems.Invalid(invalid));
         try
         {
             return (await service.ProposeAsync(command, ct).ConfigureAwait(false), null);
