@@ -1,0 +1,49 @@
+using System.Globalization;
+
+namespace RaftDlm.Jepsen.Nemeses;
+
+/// <summary>
+/// One planned fault. The whole schedule is drawn from the seed before the run starts, so the same seed
+/// gives the same faults in the same order at the same offsets. Which node is "the leader" is only known
+/// when the fault starts, so leader-targeted faults resolve their target then.
+/// </summary>
+public sealed record FaultPlan(double AtMs, string Kind, string Variant, int DurationMs, int[] Nodes)
+{
+    public override string ToString() =>
+        $"{AtMs / 1000:F1}s {Kind}/{Variant} {DurationMs} ms nodes [{string.Join(',', Nodes.Select(n => n.ToString(CultureInfo.InvariantCulture)))}]";
+}
+
+public static class Schedule
+{
+    public static readonly string[] Kinds = ["kill", "pause", "partition", "restart-all", "wipe"];
+
+    /// <summary>Faults one after another: a quiet gap, a fault, its heal, and so on until the time limit.</summary>
+    public static List<FaultPlan> Plan(IReadOnlyList<string> kinds, int seed, int nodes, int timeLimitMs, int clientPauseMs, bool preferClientPauses)
+    {
+        var random = new Random(unchecked(seed * 31 + 17));
+        var plan = new List<FaultPlan>();
+        if (kinds.Count == 0) return plan;
+        double at = 2000 + random.Next(0, 2000);
+        for (var i = 0; i < 1000 && at < timeLimitMs - 3000; i++)
+        {
+            var kind = kinds[random.Next(kinds.Count)];
+            // Workloads about client pauses start with one, so a short run always exercises it.
+            if (i == 0 && preferClientPauses && kinds.Contains("pause")) kind = "pause";
+            var permutation = Enumerable.Range(0, nodes).OrderBy(_ => random.Next()).ToArray();
+            var (variant, durationMs) = kind switch
+            {
+                "kill" => (random.Next(2) == 0 ? "leader" : "random", random.Next(1500, 4000)),
+                "pause" => (i == 0 && preferClientPauses) | random.NextDouble() < (preferClientPauses ? 0.75 : 0.4)
+                    ? ("client", clientPauseMs)
+                    : (random.Next(2) == 0 ? "server-leader" : "server-random", random.Next(2000, 5000)),
+                "partition" => (new[] { "isolate-leader", "majority-minority", "bridge" }[random.Next(3)], random.Next(3000, 6000)),
+                "restart-all" => ("all", random.Next(500, 1500)),
+                "wipe" => ("follower", random.Next(1000, 2000)),
+                _ => throw new ArgumentException($"unknown nemesis '{kind}' ({string.Join(", ", Kinds)})"),
+            };
+            plan.Add(new FaultPlan(at, kind, variant, durationMs, permutation));
+            at += durationMs + random.Next(2500, 5000);
+        }
+        return plan;
+    }
+}

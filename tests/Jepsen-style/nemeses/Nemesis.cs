@@ -1,0 +1,163 @@
+using RaftDlm.Jepsen.Client;
+using RaftDlm.Jepsen.Cluster;
+using RaftDlm.Jepsen.History;
+
+namespace RaftDlm.Jepsen.Nemeses;
+
+/// <summary>
+/// Runs the fault schedule against the cluster, one fault at a time: start it, hold it for its
+/// duration, heal it, wait (bounded) for the cluster to be healthy again. Every fault is recorded as a
+/// window in the history. <see cref="HealAll"/> undoes anything still in effect.
+/// </summary>
+public sealed class Nemesis(TestCluster cluster, DlmClient client, HistoryLog history, ClientPauses pauses, Action<string> log)
+{
+    private static readonly TimeSpan HealthyWait = TimeSpan.FromSeconds(20);
+
+    public List<string> Skipped { get; } = [];
+
+    public async Task RunAsync(IReadOnlyList<FaultPlan> plan, CancellationToken stop)
+    {
+        foreach (var fault in plan)
+        {
+            var waitMs = fault.AtMs - history.NowMs;
+            if (waitMs > 0)
+            {
+                try { await Task.Delay(TimeSpan.FromMilliseconds(waitMs), stop); }
+                catch (OperationCanceledException) { return; }
+            }
+            if (stop.IsCancellationRequested) return;
+            await InjectAsync(fault, stop);
+            HealAll();
+            await cluster.WaitHealthyAsync(client, HealthyWait, stop);
+        }
+    }
+
+    private async Task InjectAsync(FaultPlan fault, CancellationToken stop)
+    {
+        var leader = await cluster.LeaderAsync(client, stop);
+        var chosen = fault.Nodes[0];
+        var leaderOrChosen = leader ?? chosen;
+        switch (fault.Kind, fault.Variant)
+        {
+            case ("kill", var variant):
+            {
+                var node = variant == "leader" ? leaderOrChosen : chosen;
+                var window = history.BeginFault("kill", $"{TestCluster.Id(node)}{(node == leader ? " (leader)" : "")}");
+                log($"nemesis: kill -9 {window.Detail}");
+                cluster.Kill(node);
+                await HoldAsync(fault.DurationMs, stop);
+                cluster.Start(node);
+                history.EndFault(window);
+                break;
+            }
+            case ("pause", "client"):
+            {
+                pauses.Post(fault.DurationMs);
+                // The client takes the pause at its next pause point; the window is recorded by the client.
+                for (var i = 0; i < 100 && pauses.Pending && !stop.IsCancellationRequested; i++) await HoldAsync(100, stop);
+                if (pauses.Withdraw()) log("nemesis: no client reached a pause point in time; client pause withdrawn");
+                else await HoldAsync(fault.DurationMs, stop);
+                break;
+            }
+            case ("pause", var variant):
+            {
+                var node = variant == "server-leader" ? leaderOrChosen : chosen;
+                var window = history.BeginFault("pause", $"{TestCluster.Id(node)}{(node == leader ? " (leader)" : "")}");
+                log($"nemesis: SIGSTOP {window.Detail}");
+                cluster.Pause(node);
+                await HoldAsync(fault.DurationMs, stop);
+                cluster.Resume(node);
+                history.EndFault(window);
+                break;
+            }
+            case ("partition", var variant):
+                await PartitionAsync(fault, variant, leaderOrChosen, stop);
+                break;
+            case ("restart-all", _):
+            {
+                var window = history.BeginFault("restart-all", "every node kill -9, then start");
+                log("nemesis: restart-all");
+                for (var node = 0; node < cluster.Size; node++) cluster.Kill(node);
+                await HoldAsync(fault.DurationMs, stop);
+                cluster.StartAll();
+                history.EndFault(window);
+                break;
+            }
+            case ("wipe", _):
+            {
+                var node = fault.Nodes.FirstOrDefault(n => n != leader && cluster.IsRunning(n), chosen);
+                var window = history.BeginFault("wipe", $"{TestCluster.Id(node)} loses its data directory");
+                log($"nemesis: wipe {TestCluster.Id(node)}");
+                cluster.Kill(node);
+                cluster.Wipe(node);
+                await HoldAsync(fault.DurationMs, stop);
+                cluster.Start(node);
+                history.EndFault(window);
+                break;
+            }
+        }
+    }
+
+    private async Task PartitionAsync(FaultPlan fault, string variant, int leader, CancellationToken stop)
+    {
+        if (cluster.Network is not { } network)
+        {
+            Skipped.Add($"partition/{variant} (no network namespaces: not root or ip netns unavailable)");
+            return;
+        }
+        var nodes = fault.Nodes;
+        var cuts = new List<(int, int)>();
+        string detail;
+        switch (variant)
+        {
+            case "isolate-leader":
+                cuts.AddRange(Enumerable.Range(0, cluster.Size).Where(n => n != leader).Select(n => (leader, n)));
+                detail = $"{TestCluster.Id(leader)} (leader) isolated";
+                break;
+            case "majority-minority":
+            {
+                var minority = nodes.Take(cluster.Size / 2).ToArray();
+                var majority = nodes.Skip(cluster.Size / 2).ToArray();
+                cuts.AddRange(minority.SelectMany(a => majority.Select(b => (a, b))));
+                detail = $"[{Ids(minority)}] | [{Ids(majority)}]";
+                break;
+            }
+            default:
+            {
+                // Bridge: two halves that only the middle node joins.
+                var half = cluster.Size / 2;
+                var left = nodes.Take(half).ToArray();
+                var right = nodes.Skip(half + 1).ToArray();
+                cuts.AddRange(left.SelectMany(a => right.Select(b => (a, b))));
+                detail = $"[{Ids(left)}] <- {TestCluster.Id(nodes[half])} -> [{Ids(right)}]";
+                break;
+            }
+        }
+        var window = history.BeginFault("partition", detail);
+        log($"nemesis: partition {detail}");
+        foreach (var (a, b) in cuts) network.Cut(a, b);
+        await HoldAsync(fault.DurationMs, stop);
+        network.HealAll();
+        history.EndFault(window);
+    }
+
+    /// <summary>Undoes every fault still in effect: heal the network, resume and start every node.</summary>
+    public void HealAll()
+    {
+        cluster.Network?.HealAll();
+        for (var node = 0; node < cluster.Size; node++)
+        {
+            if (cluster.IsPaused(node)) cluster.Resume(node);
+            if (!cluster.IsRunning(node)) cluster.Start(node);
+        }
+        foreach (var window in history.Faults().Where(w => w.EndMs is null && w.Kind != "client-pause")) history.EndFault(window);
+    }
+
+    private static string Ids(IEnumerable<int> nodes) => string.Join(' ', nodes.Select(TestCluster.Id));
+
+    private static async Task HoldAsync(int ms, CancellationToken stop)
+    {
+        try { await Task.Delay(ms, stop); }
+        catch (OperationCanceledException) { }
+    }
+}
