@@ -17,18 +17,23 @@ public static class Schedule
 {
     public static readonly string[] Kinds = ["kill", "pause", "partition", "restart-all", "wipe"];
 
-    /// <summary>Faults one after another: a quiet gap, a fault, its heal, and so on until the time limit.</summary>
+    /// <summary>
+    /// Faults one after another: a quiet gap, a fault, its heal, and so on until the time limit. The kinds
+    /// come round-robin in a seeded order, so a run long enough for as many faults as kinds exercises every
+    /// kind it was given.
+    /// </summary>
     public static List<FaultPlan> Plan(IReadOnlyList<string> kinds, int seed, int nodes, int timeLimitMs, int clientPauseMs, bool preferClientPauses)
     {
         var random = new Random(unchecked(seed * 31 + 17));
         var plan = new List<FaultPlan>();
         if (kinds.Count == 0) return plan;
         double at = 2000 + random.Next(0, 2000);
+        var order = kinds.OrderBy(_ => random.Next()).ToList();
+        // Workloads about client pauses start with one, so a short run always exercises it.
+        if (preferClientPauses && order.Remove("pause")) order.Insert(0, "pause");
         for (var i = 0; i < 1000 && at < timeLimitMs - 3000; i++)
         {
-            var kind = kinds[random.Next(kinds.Count)];
-            // Workloads about client pauses start with one, so a short run always exercises it.
-            if (i == 0 && preferClientPauses && kinds.Contains("pause")) kind = "pause";
+            var kind = order[i % order.Count];
             var permutation = Enumerable.Range(0, nodes).OrderBy(_ => random.Next()).ToArray();
             var (variant, durationMs) = kind switch
             {
