@@ -98,6 +98,21 @@ internal static class Http
     public static Task<Reply> Get(HttpClient client, string path, string? token = null, TimeSpan? bound = null) =>
         CallAsync(client, HttpMethod.Get, path, null, token, bound);
 
+    /// <summary>
+    /// GET /readyz until it answers 200, for up to 5 s: a node may lag an instant behind what it knows to be
+    /// committed (right after an election, or a follower after a write).
+    /// </summary>
+    public static async Task<Reply> ReadyAsync(HttpClient client, string? token = null)
+    {
+        var ready = await Get(client, "/readyz", token);
+        for (var tries = 0; ready.Status != HttpStatusCode.OK && tries < 50; tries++)
+        {
+            await Task.Delay(100);
+            ready = await Get(client, "/readyz", token);
+        }
+        return ready;
+    }
+
     public static Task<Reply> Post(HttpClient client, string path, object? body = null, string? token = null, TimeSpan? bound = null) =>
         CallAsync(client, HttpMethod.Post, path, body ?? "{}", token, bound);
 

@@ -155,14 +155,7 @@ public sealed class AuthTests(AuthClusterFixture fixture) : IClassFixture<AuthCl
     {
         var client = await fixture.ClientAsync(target);
         AssertStatus(await Get(client, "/healthz"), HttpStatusCode.OK);
-        // Ready once the node has applied what it knows to be committed (a node may lag an instant after start).
-        var ready = await Get(client, "/readyz");
-        for (var tries = 0; ready.Status != HttpStatusCode.OK && tries < 50; tries++)
-        {
-            await Task.Delay(100);
-            ready = await Get(client, "/readyz");
-        }
-        AssertStatus(ready, HttpStatusCode.OK);
+        AssertStatus(await ReadyAsync(client), HttpStatusCode.OK);
     }
 
     [Theory]

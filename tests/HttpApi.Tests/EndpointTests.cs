@@ -551,14 +551,7 @@ public sealed class EndpointTests(ClusterFixture fixture) : IClassFixture<Cluste
             }
 
             AssertStatus(await Get(client, "/healthz"), HttpStatusCode.OK);
-            // Ready once this node has applied what it knows to be committed: a follower may lag an instant.
-            var ready = await Get(client, "/readyz");
-            for (var tries = 0; ready.Status != HttpStatusCode.OK && tries < 50; tries++)
-            {
-                await Task.Delay(100);
-                ready = await Get(client, "/readyz");
-            }
-            AssertStatus(ready, HttpStatusCode.OK);
+            AssertStatus(await ReadyAsync(client), HttpStatusCode.OK);
 
             var metrics = await Get(client, "/metrics");
             AssertStatus(metrics, HttpStatusCode.OK);
