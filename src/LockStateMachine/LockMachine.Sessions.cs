@@ -91,6 +91,8 @@ public sealed partial class LockMachine
         _liveSessions--;
         if (!expired)
         {
+            // No event marks a close, but whoever waits on the session must wake to see it gone.
+            if (_notifiedSet.Add(session.Id)) _notifiedSessions.Add(session.Id);
             _sessions.Remove(session.Id);
             return locks.Count;
         }

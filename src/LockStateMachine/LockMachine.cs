@@ -35,7 +35,10 @@ public sealed partial class LockMachine
     public long LastAppliedIndex { get; private set; }
     public long LastLeaderTimeMs { get; private set; }
 
-    /// <summary>Sessions that received events during the last <see cref="Apply"/>, in the order they got them.</summary>
+    /// <summary>
+    /// Sessions that received events during the last <see cref="Apply"/>, in the order they got them, and
+    /// sessions that were closed by it: the host wakes whoever waits on them.
+    /// </summary>
     public IReadOnlyList<long> NotifiedSessions => _notifiedSessions;
 
     public int LiveSessionCount => _liveSessions;

@@ -105,4 +105,15 @@ public sealed class SessionTests
         Assert.Equal(ErrorCode.InvalidRequest, harness.Fails(new OpenSession(new string('x', 65), 1_000)));
         harness.Ok<SessionResult>(new OpenSession(new string('x', 64), 1_000));
     }
+
+    [Fact]
+    public void Closing_a_session_reports_it_so_its_waiters_wake()
+    {
+        var harness = new Harness();
+        var (a, b) = (harness.Session(), harness.Session());
+        harness.Ok<DoneResult>(new CloseSession(a));
+        Assert.Equal([a], harness.Machine.NotifiedSessions);
+        harness.Ok<SessionResult>(new KeepAlive(b));
+        Assert.Empty(harness.Machine.NotifiedSessions);
+    }
 }
