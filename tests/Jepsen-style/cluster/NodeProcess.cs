@@ -57,6 +57,15 @@ public sealed class NodeProcess : IDisposable
         _process.WaitForExit(10_000);
     }
 
+    /// <summary>SIGTERM, so the server shuts down cleanly; kill -9 if it has not exited within 10 s.</summary>
+    public void Stop()
+    {
+        if (_process.HasExited) return;
+        Shell.Signal(_process.Id, "CONT");
+        Shell.Signal(_process.Id, "TERM");
+        if (!_process.WaitForExit(10_000)) Kill();
+    }
+
     public void Pause() => Shell.Signal(_process.Id, "STOP");
     public void Resume() => Shell.Signal(_process.Id, "CONT");
 

@@ -78,6 +78,13 @@ public sealed class TestCluster : IDisposable
         _paused[node] = false;
     }
 
+    /// <summary>A clean stop (SIGTERM).</summary>
+    public void Stop(int node)
+    {
+        _nodes[node]?.Stop();
+        _paused[node] = false;
+    }
+
     public void Pause(int node)
     {
         if (!IsRunning(node)) return;

@@ -15,7 +15,7 @@ public sealed record FaultPlan(double AtMs, string Kind, string Variant, int Dur
 
 public static class Schedule
 {
-    public static readonly string[] Kinds = ["kill", "pause", "partition", "restart-all", "wipe"];
+    public static readonly string[] Kinds = ["kill", "pause", "partition", "restart-all", "restart-all-crash", "wipe"];
 
     /// <summary>
     /// Faults one after another: a quiet gap, a fault, its heal, and so on until the time limit. The kinds
@@ -42,7 +42,7 @@ public static class Schedule
                     ? ("client", clientPauseMs)
                     : (random.Next(2) == 0 ? "server-leader" : "server-random", random.Next(2000, 5000)),
                 "partition" => (new[] { "isolate-leader", "majority-minority", "bridge" }[random.Next(3)], random.Next(3000, 6000)),
-                "restart-all" => ("all", random.Next(500, 1500)),
+                "restart-all" or "restart-all-crash" => ("all", random.Next(500, 1500)),
                 "wipe" => ("follower", random.Next(1000, 2000)),
                 _ => throw new ArgumentException($"unknown nemesis '{kind}' ({string.Join(", ", Kinds)})"),
             };

