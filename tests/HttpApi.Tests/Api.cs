@@ -74,8 +74,21 @@ internal static class Http
     /// <summary>
     /// Sends one call. <paramref name="body"/>: a string is sent as raw JSON text, an <see cref="HttpContent"/>
     /// as is, anything else serialised as JSON. The call is bounded by <paramref name="bound"/> (30 s by default).
+    /// A 503 Unavailable ("definitely not applied": an election is under way) is retried, as a client would,
+    /// for up to 15 s, unless the body is an <see cref="HttpContent"/>, which can be sent only once.
     /// </summary>
     public static async Task<Reply> CallAsync(HttpClient client, HttpMethod method, string path, object? body = null, string? token = null, TimeSpan? bound = null)
+    {
+        var retryUntil = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            var reply = await CallOnceAsync(client, method, path, body, token, bound);
+            if (reply.Status != HttpStatusCode.ServiceUnavailable || body is HttpContent || DateTime.UtcNow > retryUntil) return reply;
+            await Task.Delay(200);
+        }
+    }
+
+    private static async Task<Reply> CallOnceAsync(HttpClient client, HttpMethod method, string path, object? body, string? token, TimeSpan? bound)
     {
         using var request = new HttpRequestMessage(method, path);
         request.Content = body switch
