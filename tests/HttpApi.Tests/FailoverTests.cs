@@ -69,7 +69,7 @@ public sealed class FailoverTests
         var holder = await Granted(client, new { sessionId = session, resource = "kept", mode = "PW", requestId = 1 });
         var lvb = Convert.ToBase64String(Enumerable.Range(1, 16).Select(i => (byte)i).ToArray());
         Assert.Equal(HttpStatusCode.OK, (await Api.PostAsync(client, $"/v1/lockspaces/{Space}/locks/{holder}/convert", new { mode = "PW", lvb, requestId = 2 })).Status);
-        var hashBefore = await cluster.WaitForSameStateAsync();
+        await cluster.WaitForSameStateAsync();
 
         foreach (var id in cluster.Ids) cluster.Kill(id);
         foreach (var id in cluster.Ids) cluster.Start(id);
@@ -84,8 +84,7 @@ public sealed class FailoverTests
         Assert.Equal(lvb, kept["lvb"]!.GetValue<string>());
         var (_, spaces) = await Api.GetAsync(client, "/v1/lockspaces");
         Assert.Equal(16, spaces!["lockspaces"]![0]!["lvbBytes"]!.GetValue<int>());
-        var hashAfter = await cluster.WaitForSameStateAsync();
-        Assert.NotEqual(hashBefore, hashAfter); // the new leader's grace entry was applied on top
+        await cluster.WaitForSameStateAsync();
     }
 
     [Fact]
