@@ -61,7 +61,7 @@ internal static class ClientScenarios
             var pid = int.Parse(await File.ReadAllTextAsync($"./data/{leader}.pid"), System.Globalization.CultureInfo.InvariantCulture);
             var survivors = options.Endpoints.Where(endpoint => !endpoint.EndsWith(RaftDlmTarget.HttpPortOf(leader), StringComparison.Ordinal)).ToList();
             await using var target = new RaftDlmTarget(survivors, 1);
-            await using var worker = await target.OpenWorkerAsync(1, CancellationToken.None);
+            await using var worker = await target.OpenWorkerAsync(0, CancellationToken.None);
             var killed = Stopwatch.StartNew();
             Process.GetProcessById(pid).Kill();
             for (var attempt = 0; ; attempt++)

@@ -23,8 +23,8 @@ public sealed class ServerOptions
     /// </summary>
     public string Members { get; set; } = "";
 
-    public int ElectionTimeoutMinMs { get; set; } = 1000;
-    public int ElectionTimeoutMaxMs { get; set; } = 2000;
+    public int ElectionTimeoutMinMs { get; set; } = 800;
+    public int ElectionTimeoutMaxMs { get; set; } = 1600;
     public long SnapshotEveryEntries { get; set; } = 100_000;
     public int? RaftRequestTimeoutMs { get; set; }
     public int ProposalTimeoutMs { get; set; } = 5000;
