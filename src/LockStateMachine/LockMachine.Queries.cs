@@ -14,7 +14,7 @@ public sealed partial class LockMachine
         return new SessionView(session.Id, session.Name, session.TtlMs, session.DeadlineMs, session.Ended, session.LastEventSeq, locks);
     }
 
-    /// <summary>Live sessions with their replicated deadlines, by id: what the leader starts its expiry clock from.</summary>
+    /// <summary>Live sessions with their replicated deadlines, by id (for operators and tests; the leader's scan uses <see cref="VisitLiveSessions"/>).</summary>
     public IReadOnlyList<(long SessionId, int TtlMs, long DeadlineMs)> SessionDeadlines() =>
         _sessions.Values.Where(session => !session.Ended)
             .Select(session => (session.Id, session.TtlMs, session.DeadlineMs))

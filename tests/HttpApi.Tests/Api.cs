@@ -10,25 +10,13 @@ namespace RaftDlm.HttpApi.Tests;
 internal static class Api
 {
     /// <summary>
-    /// Sends one request. A 503 Unavailable means "definitely not applied" (an election is under way), so it
-    /// is retried, as a client would, for up to 15 s; every other answer is returned as it is.
+    /// Sends one request through <see cref="Http.CallAsync"/> (which retries 503 Unavailable as a client
+    /// would) and returns the status with the JSON body.
     /// </summary>
     public static async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(HttpClient client, HttpMethod method, string path, object? body = null)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            using var request = new HttpRequestMessage(method, path);
-            if (body is string raw) request.Content = new StringContent(raw, Encoding.UTF8, "application/json");
-            else if (body is not null) request.Content = JsonContent.Create(body);
-            using var response = await client.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline)
-            {
-                return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
-            }
-            await Task.Delay(200);
-        }
+        var reply = await Http.CallAsync(client, method, path, body);
+        return (reply.Status, reply.Body);
     }
 
     public static Task<(HttpStatusCode Status, JsonNode? Body)> PostAsync(HttpClient client, string path, object? body = null) =>
