@@ -28,7 +28,7 @@ public sealed partial class RaftNode : IAsyncDisposable
     private long lastStampedTimeMs;
     private int lifecycle;
     private StateMachineAdapter? adapter;
-    private WriteAheadLog? wal;
+    private DurableWriteAheadLog? wal;
     private RaftCluster? cluster;
 
     public RaftNode(RaftNodeOptions options, IReplicatedStateMachine machine, ILoggerFactory? loggerFactory = null)
@@ -123,7 +123,7 @@ public sealed partial class RaftNode : IAsyncDisposable
         adapter = new StateMachineAdapter(new DirectoryInfo(Path.Combine(dataDirectory, "snapshots")), machine,
             options.SnapshotEveryEntries, metrics, logger);
         await adapter.RestoreAsync(ct).ConfigureAwait(false);
-        wal = new WriteAheadLog(new WriteAheadLog.Options
+        wal = new DurableWriteAheadLog(new WriteAheadLog.Options
         {
             Location = Path.Combine(dataDirectory, "wal"),
             ChunkSize = options.ChunkSizeBytes,
