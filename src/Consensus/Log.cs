@@ -26,8 +26,8 @@ internal static partial class Log
     [LoggerMessage(7111, LogLevel.Critical, "Log entry {Index} ({Length} bytes) is not a RaftDlm envelope; skipped on every node")]
     public static partial void UndecodableEntry(ILogger logger, long index, long length);
 
-    [LoggerMessage(7120, LogLevel.Information, "Snapshot taken at index {Index} ({SizeBytes} bytes)")]
-    public static partial void SnapshotTaken(ILogger logger, long index, long sizeBytes);
+    [LoggerMessage(7120, LogLevel.Information, "Snapshot taken at index {Index} ({SizeBytes} bytes, SHA-256 {Digest})")]
+    public static partial void SnapshotTaken(ILogger logger, long index, long sizeBytes, string digest);
 
     [LoggerMessage(7121, LogLevel.Error, "Snapshot at index {Index} failed; will retry later")]
     public static partial void SnapshotFailed(ILogger logger, long index, Exception exception);

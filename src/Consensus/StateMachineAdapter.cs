@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Logging;
@@ -98,9 +99,11 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
             BinaryPrimitives.WriteInt64LittleEndian(header[12..], lastLeaderTimeMs);
             buffer.Write(header);
             machine.WriteSnapshot(buffer);
-            Volatile.Write(ref pendingSnapshot, buffer.ToArray());
+            var snapshot = buffer.ToArray();
+            Volatile.Write(ref pendingSnapshot, snapshot);
             Volatile.Write(ref lastSnapshotIndex, index);
-            Log.SnapshotTaken(logger, index, buffer.Length);
+            // The digest lets replicas be compared from their logs alone: same index, same digest.
+            Log.SnapshotTaken(logger, index, snapshot.Length, Convert.ToHexStringLower(SHA256.HashData(snapshot))[..16]);
             metrics.SnapshotTaken();
             return true;
         }

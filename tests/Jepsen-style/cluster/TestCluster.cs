@@ -155,6 +155,9 @@ public sealed class TestCluster : IDisposable
         return states;
     }
 
+    /// <summary>When set, <see cref="Dispose"/> moves the nodes' data directories here instead of deleting them.</summary>
+    public string? KeepDataIn { get; set; }
+
     public void Dispose()
     {
         for (var node = 0; node < Size; node++)
@@ -162,7 +165,11 @@ public sealed class TestCluster : IDisposable
             _nodes[node]?.Dispose();
             _nodes[node] = null;
         }
-        try { Directory.Delete(_dataRoot, recursive: true); }
+        try
+        {
+            if (KeepDataIn is null) Directory.Delete(_dataRoot, recursive: true);
+            else Directory.Move(_dataRoot, KeepDataIn);
+        }
         catch (IOException) { }
     }
 

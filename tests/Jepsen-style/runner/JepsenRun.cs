@@ -114,6 +114,8 @@ public sealed class JepsenRun(RunOptions options)
             if (states.Distinct().Count() == 1 && states[0] != "unavailable") return new CheckResult("replicas-converge", true, "all replicas at " + states[0], []);
             await Task.Delay(500, abort);
         }
+        // Kept for the post-mortem: the snapshots and logs show where the replicas parted.
+        _cluster!.KeepDataIn = Path.Combine(_outDirectory, "data");
         return new CheckResult("replicas-converge", false, $"replicas differ after healing (healthy={healthy}): {string.Join(", ", states)}", ["replicas did not converge: " + string.Join(", ", states)]);
     }
 
