@@ -121,7 +121,7 @@ public sealed partial class RaftNode : IAsyncDisposable
         // Order matters: DotNext reads the restored snapshot index in the WAL constructor to decide where
         // replay starts, so the snapshot must be restored first.
         adapter = new StateMachineAdapter(new DirectoryInfo(Path.Combine(dataDirectory, "snapshots")), machine,
-            options.SnapshotEveryEntries, metrics, logger);
+            options.SnapshotEveryEntries, metrics, logger, options.ApplyTraceFile);
         await adapter.RestoreAsync(ct).ConfigureAwait(false);
         wal = new DurableWriteAheadLog(new WriteAheadLog.Options
         {

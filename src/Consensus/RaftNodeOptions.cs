@@ -32,6 +32,13 @@ public sealed class RaftNodeOptions
     /// </summary>
     public int? RequestTimeoutMs { get; init; }
 
+    /// <summary>
+    /// Diagnostics: when set, every entry handed to the state machine is appended to this file as one line,
+    /// "index term applied|skipped leaderTimeMs digest" (digest = first 8 bytes of the command's SHA-256), so the logs of two
+    /// replicas can be compared entry by entry. Off by default; it costs a hash and a write per entry.
+    /// </summary>
+    public string? ApplyTraceFile { get; init; }
+
     /// <summary>Upper bound on the wait of <see cref="RaftNode.ProposeAsync"/> and <see cref="RaftNode.ReadBarrierAsync"/>.</summary>
     public int ProposalTimeoutMs { get; init; } = 5000;
 

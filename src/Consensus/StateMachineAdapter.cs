@@ -24,10 +24,14 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
     private long lastSnapshotIndex;
     private long lastLeaderTimeMs;
     private byte[]? pendingSnapshot;
+    private readonly StreamWriter? applyTrace;
 
-    public StateMachineAdapter(DirectoryInfo location, IReplicatedStateMachine machine, long snapshotEveryEntries, ConsensusMetrics metrics, ILogger logger)
+    public StateMachineAdapter(DirectoryInfo location, IReplicatedStateMachine machine, long snapshotEveryEntries, ConsensusMetrics metrics, ILogger logger,
+        string? applyTraceFile = null)
         : base(location)
     {
+        if (applyTraceFile is not null)
+            applyTrace = new StreamWriter(new FileStream(applyTraceFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         this.machine = machine;
         this.snapshotEveryEntries = snapshotEveryEntries;
         this.metrics = metrics;
@@ -54,8 +58,10 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
             return ValueTask.FromResult(false);
         }
 
-        if (entry.Index > machine.LastAppliedIndex)
+        var applied = entry.Index > machine.LastAppliedIndex;
+        if (applied)
             ApplyCommand(entry, header, command.Span);
+        applyTrace?.WriteLine($"{entry.Index} {entry.Term} {(applied ? "applied" : "skipped")} {header.LeaderTimeMs} {Convert.ToHexStringLower(SHA256.HashData(command.Span)[..8])}");
 
         return ValueTask.FromResult(TryPrepareSnapshot(entry.Index));
     }
@@ -141,6 +147,7 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
             Volatile.Write(ref lastSnapshotIndex, index);
             Volatile.Write(ref lastLeaderTimeMs, leaderTimeMs);
             Log.SnapshotRestored(logger, index, snapshotFile.Length);
+            applyTrace?.WriteLine($"{index} - restored {snapshotFile.Length}");
             metrics.SnapshotRestored();
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -26,6 +26,9 @@ public sealed class ServerOptions
     public int ElectionTimeoutMinMs { get; set; } = 800;
     public int ElectionTimeoutMaxMs { get; set; } = 1600;
     public long SnapshotEveryEntries { get; set; } = 100_000;
+
+    /// <summary>Diagnostics: a file that receives one line per applied log entry (see RaftNodeOptions.ApplyTraceFile).</summary>
+    public string? ApplyTraceFile { get; set; }
     public int? RaftRequestTimeoutMs { get; set; }
     public int ProposalTimeoutMs { get; set; } = 5000;
 
@@ -71,6 +74,7 @@ public sealed class ServerOptions
         SnapshotEveryEntries = SnapshotEveryEntries,
         ProposalTimeoutMs = ProposalTimeoutMs,
         RequestTimeoutMs = RaftRequestTimeoutMs,
+        ApplyTraceFile = string.IsNullOrEmpty(ApplyTraceFile) ? null : Path.GetFullPath(ApplyTraceFile),
     };
 
     private static IPEndPoint ParseEndpoint(string text)

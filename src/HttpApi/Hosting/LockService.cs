@@ -79,7 +79,8 @@ internal sealed partial class LockService : IReplicatedStateMachine
             }
             if (decoded is null && decodeError is not null) LogUndecodable(index, decodeError);
             notified = _machine.NotifiedSessions.Count == 0 ? [] : [.. _machine.NotifiedSessions];
-            Volatile.Write(ref _lastAppliedIndex, index);
+            // The machine's own index: an entry it refused as already applied must not move this back.
+            Volatile.Write(ref _lastAppliedIndex, _machine.LastAppliedIndex);
         }
         _metrics.Applied();
         Signals.Wake(notified);

@@ -65,6 +65,8 @@ public sealed class TestCluster : IDisposable
             "--raft", $"{Host(node)}:{_ports[node].Raft}",
             "--data", DataDirectory(node),
             "--members", members,
+            // One line per applied entry: two replicas' traces show whether their logs or their states parted.
+            "--ApplyTraceFile", Path.Combine(_logDirectory, Id(node) + ".apply"),
         };
         arguments.AddRange(_extraArguments);
         _nodes[node] = NodeProcess.Start(_network?.Namespace(node), _serverDll, arguments, Path.Combine(_logDirectory, Id(node) + ".log"));
