@@ -61,4 +61,5 @@ for round in 1 2; do
   run raft-dlm "$OURS" sessions 16 --sessions 10000
   run etcd "$ETCD" sessions 16 --sessions 10000
 done
-$LOADGEN report "$RESULTS"
+$LOADGEN report "$RESULTS" --svg "$OUT/chart.svg"
+echo "chart: $OUT/chart.svg"

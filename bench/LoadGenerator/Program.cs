@@ -6,9 +6,10 @@ using RaftDlm.LoadGenerator;
 // dotnet run -c Release --project bench/LoadGenerator -- <scenario> [--target raft-dlm|etcd]
 //   [--endpoints url,url] [--workers N] [--seconds S] [--sessions N]
 // Scenarios: uncontended, contended, modes, sessions. Prints one JSON line of results.
-if (args.Length == 2 && args[0] == "report")
+if (args.Length is 2 or 4 && args[0] == "report")
 {
     Report.Print(args[1]);
+    if (args.Length == 4 && args[2] == "--svg") Report.WriteChart(args[1], args[3]);
     return;
 }
 var options = Options.Parse(args);
@@ -162,6 +163,40 @@ internal static class Report
                 $"{Median(ours.Select(result => result.P50Ms)):F2} / {Median(ours.Select(result => result.P99Ms)):F2} | " +
                 $"{Median(etcd.Select(result => result.P50Ms)):F2} / {Median(etcd.Select(result => result.P99Ms)):F2} |"));
         }
+    }
+
+    /// <summary>
+    /// A bar chart of the same medians: per scenario, ours and etcd's ops/s as bars scaled to the larger of
+    /// the two (the scenarios' scales differ by orders of magnitude), each labelled with its value.
+    /// </summary>
+    public static void WriteChart(string resultsPath, string svgPath)
+    {
+        var results = File.ReadLines(resultsPath).Where(line => line.StartsWith('{'))
+            .Select(line => JsonSerializer.Deserialize<Result>(line)!).ToList();
+        var groups = results.GroupBy(result => (result.Scenario, result.Workers)).ToList();
+        const int rowHeight = 56, left = 190, width = 420;
+        var svg = new System.Text.StringBuilder();
+        var height = 40 + (groups.Count * rowHeight);
+        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{left + width + 120}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">");
+        svg.Append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
+        svg.Append("<text x=\"10\" y=\"20\" font-size=\"14\">ops/s, medians (blue: Raft DLM, grey: etcd)</text>");
+        for (var row = 0; row < groups.Count; row++)
+        {
+            var group = groups[row];
+            var ours = Median(group.Where(result => result.Target == "raft-dlm").Select(result => result.OpsPerSecond));
+            var etcd = Median(group.Where(result => result.Target == "etcd").Select(result => result.OpsPerSecond));
+            var max = Math.Max(double.IsNaN(ours) ? 0 : ours, double.IsNaN(etcd) ? 0 : etcd);
+            var y = 36 + (row * rowHeight);
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"10\" y=\"{y + 22}\">{group.Key.Scenario}, workers: {group.Key.Workers}</text>");
+            foreach (var (value, offset, colour) in new[] { (ours, 0, "#2f6db5"), (etcd, 22, "#9a9a9a") })
+            {
+                var length = max > 0 && !double.IsNaN(value) ? width * value / max : 0;
+                svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{left}\" y=\"{y + offset}\" width=\"{length:F1}\" height=\"18\" fill=\"{colour}\"/>");
+                svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left + length + 6:F1}\" y=\"{y + offset + 14}\">{value:F0}</text>");
+            }
+        }
+        svg.Append("</svg>");
+        File.WriteAllText(svgPath, svg.ToString());
     }
 
     private static double Median(IEnumerable<double> values)
