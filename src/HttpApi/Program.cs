@@ -4,7 +4,9 @@ using RaftDlm.HttpApi.Api;
 using RaftDlm.HttpApi.Hosting;
 
 // One Raft DLM node: the lock table replicated by Raft, served over the HTTP API v1.
-var builder = WebApplication.CreateBuilder(args);
+// The content root is the program's folder, so its appsettings.json (log levels, defaults) applies from
+// whatever directory the server is started; relative data paths still resolve against the current directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddEnvironmentVariables("RAFTDLM_").AddCommandLine(args, ServerOptions.SwitchMappings);
 var options = builder.Configuration.Get<ServerOptions>() ?? new ServerOptions();
 builder.WebHost.UseUrls(options.HttpUrl);
