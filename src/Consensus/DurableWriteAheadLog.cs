@@ -13,7 +13,7 @@ namespace RaftDlm.Consensus;
 /// only a commit waits for the flush. Entries above the follower's commit index were acknowledged while still
 /// unflushed, and a restarted WAL recovers only what its checkpoint names. When every node crashed at once,
 /// a node holding a committed entry could then lose an election to two nodes that had both "forgotten" it,
-/// and the new leader overwrote an entry some replica had already applied (bug B1 in docs/jepsen/README.md).
+/// and the new leader overwrote an entry some replica had already applied (bug B1 in tests/Jepsen-style/README.md).
 /// Raft counts a follower's acknowledgement towards a commit only if the entry survives the follower's crash,
 /// so the follower's append now waits for the flush. The leader's own entries need nothing more: DotNext
 /// flushes them before its commit index moves.

@@ -128,6 +128,13 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         return writer.Invoke(snapshot, token);
     }
 
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync().ConfigureAwait(false);
+        if (applyTrace is not null)
+            await applyTrace.DisposeAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Called at startup (the newest snapshot on disk) and when a leader installs a snapshot.</summary>
     protected override async ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
     {
