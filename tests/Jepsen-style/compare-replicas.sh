@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Compares the replicas of a finished Jepsen-style run from their logs alone, including divergences that a
+# later wipe healed before the end-of-run check:
+#   1. snapshot digests: every "Snapshot taken at index N (… SHA-256 D)" line; one index, one digest;
+#   2. apply traces (logs/nN.apply): one index, one (term, command digest) across nodes and restarts.
+# Usage: tests/Jepsen-style/compare-replicas.sh <run folder>   (exit 1 when replicas differ)
+set -euo pipefail
+shopt -s nullglob
+logs="${1:?usage: compare-replicas.sh <run folder>}/logs"
+[ -d "$logs" ] || { echo "no logs folder in $1" >&2; exit 2; }
+status=0
+
+digests=$(for log in "$logs"/n*.log; do
+  node=$(basename "$log" .log)
+  { grep -o 'Snapshot taken at index [0-9]* ([0-9]* bytes, SHA-256 [0-9a-f]*)' "$log" || true; } \
+    | awk -v node="$node" '{ gsub(/\)/, "", $9); print $5, node, $9 }'
+done | sort -k1,1n -k2 -u)
+split=$(awk '{ if ($1 in seen && seen[$1] != $3) print $1; seen[$1] = $3 }' <<<"$digests" | sort -nu | head -n 1)
+if [ -n "$split" ]; then
+  echo "snapshot digests differ first at index $split:"
+  awk -v index_="$split" '$1 == index_' <<<"$digests"
+  status=1
+else
+  echo "snapshot digests agree ($(awk 'NF { print $1 }' <<<"$digests" | sort -u | wc -l) indexes)"
+fi
+
+traces=("$logs"/n*.apply)
+if ((${#traces[@]} > 0)); then
+  conflicts=$(for trace in "$logs"/n*.apply; do
+    awk '$2 != "-" { print $1, $2, $5 }' "$trace"
+  done | sort -u | awk '{ n[$1]++ } n[$1] == 2 { print $1 }' | sort -n | head -n 5)
+  if [ -n "$conflicts" ]; then
+    echo "applied entries differ (index: node term digest) first at:"
+    for index in $conflicts; do grep -H "^$index " "$logs"/n*.apply | sed 's|.*/||'; done
+    status=1
+  else
+    echo "apply traces agree ($(cat "$logs"/n*.apply | awk '$2 != "-" { print $1 }' | sort -u | wc -l) indexes)"
+  fi
+fi
+exit "$status"
