@@ -1,34 +1,184 @@
+using System.Buffers.Binary;
+using System.Reflection;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.Win32.SafeHandles;
 
 namespace RaftDlm.Consensus;
 
 /// <summary>
-/// DotNext's <see cref="WriteAheadLog"/>, except that entries a follower appends for its leader are on disk,
-/// and named in the WAL's checkpoint, before the follower answers.
+/// DotNext's <see cref="WriteAheadLog"/> with three follower-side fixes that Raft's safety argument needs:
+/// entries appended for a leader are on disk before the follower answers; an installed snapshot discards the
+/// log behind it; and rewriting the tail of the log cannot leave a crash a mixture of old and new entries.
 /// </summary>
 /// <remarks>
-/// DotNext's follower path appends the leader's entries and then commits up to the leader's commit index;
-/// only a commit waits for the flush. Entries above the follower's commit index were acknowledged while still
-/// unflushed, and a restarted WAL recovers only what its checkpoint names. When every node crashed at once,
-/// a node holding a committed entry could then lose an election to two nodes that had both "forgotten" it,
-/// and the new leader overwrote an entry some replica had already applied (bug B1 in tests/Jepsen-style/README.md).
-/// Raft counts a follower's acknowledgement towards a commit only if the entry survives the follower's crash,
-/// so the follower's append now waits for the flush. The leader's own entries need nothing more: DotNext
-/// flushes them before its commit index moves.
-/// This class re-implements <see cref="IAuditTrail{TEntryImpl}"/> to replace that one method; every other
-/// member maps to the base class.
+/// <para>1. Durable acknowledgement (bug B1 in tests/Jepsen-style/README.md). DotNext's follower path appends the
+/// leader's entries and then commits up to the leader's commit index; only a commit waits for the flush, and a
+/// restarted WAL recovers only what its checkpoint names. Entries above the follower's commit index were
+/// acknowledged while still unflushed, so after every node crashed at once a committed entry could be lost.
+/// The follower's append now waits for the flush. The leader's own entries need nothing more: DotNext flushes
+/// them before its commit index moves.</para>
+/// <para>2. Snapshot install discards the log (bug B2). DotNext keeps the follower's entries beyond an installed
+/// snapshot (<c>LastEntryIndex = max(tail, snapshot)</c>), though they followed the follower's own, possibly
+/// different, entries at lower indexes. Raft (§7) discards them: kept, they can be committed by a later
+/// heartbeat without ever being compared with the leader's, or win an election with a log no leader wrote.
+/// Here the tail beyond the commit index is cut before the snapshot is installed.</para>
+/// <para>3. Crash-safe overwrite. DotNext rewrites a conflicting tail in place and names the new end in its
+/// checkpoint only at the next flush; a crash in between recovers the old end over partly rewritten pages, a
+/// log whose entries come from two different leaders. Here the tail is cut first, and the checkpoint names
+/// the cut before any entry is rewritten.</para>
+/// <para>Cutting the tail needs three members DotNext does not expose (its lock manager, the last entry index
+/// setter, the first unflushed index) and its checkpoint file handle; <see cref="Internals"/> binds them by name
+/// once, for DotNext.Net.Cluster 6.12.0, and fails the node's start with a clear message if they moved.
+/// The checkpoint layout is DotNext's version 1: [version:4][commit index:8][last index:8], little-endian.
+/// This class re-implements <see cref="IAuditTrail{TEntryImpl}"/> for the two follower append methods; every
+/// other member maps to the base class.</para>
 /// </remarks>
 internal sealed class DurableWriteAheadLog(WriteAheadLog.Options options, IStateMachine stateMachine)
     : WriteAheadLog(options, stateMachine), IAuditTrail<IRaftLogEntry>
 {
+    private readonly Internals internals = Internals.Bind();
+
     /// <summary>Appends the leader's entries, then waits until they and the checkpoint that names them are on disk.</summary>
     public new async ValueTask AppendAsync<TEntry>(ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted = false,
         CancellationToken token = default)
         where TEntry : IRaftLogEntry
     {
+        // An append that writes below the current end rewrites the tail (entries at or below the commit
+        // index are skipped, never rewritten).
+        var firstWritten = long.Max(startIndex, skipCommitted ? LastCommittedEntryIndex + 1 : startIndex);
+        if (entries.RemainingCount > firstWritten - startIndex && firstWritten <= LastEntryIndex)
+            await TruncateAsync(firstWritten - 1, firstWritten, token).ConfigureAwait(false);
+
         await base.AppendAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
         await FlushAsync(token).ConfigureAwait(false);
+    }
+
+    /// <summary>Installs a snapshot from the leader after cutting the log back to the commit index; other entries go to the base class.</summary>
+    public new async ValueTask AppendAsync<TEntry>(TEntry entry, long startIndex, CancellationToken token = default)
+        where TEntry : IRaftLogEntry
+    {
+        if (!entry.IsSnapshot || startIndex <= LastCommittedEntryIndex)
+        {
+            await base.AppendAsync(entry, startIndex, token).ConfigureAwait(false);
+            return;
+        }
+
+        // Entries up to the snapshot's index count as flushed from here on: the snapshot covers them. Without
+        // that, DotNext's flusher can read the old snapshot index and the new last index around the install and
+        // flush pages this node never had (MissingPageException, after which the log refuses every append).
+        await TruncateAsync(LastCommittedEntryIndex, firstUnflushedIndex: startIndex + 1, token).ConfigureAwait(false);
+        try
+        {
+            await base.AppendAsync(entry, startIndex, token).ConfigureAwait(false);
+        }
+        catch
+        {
+            await TruncateAsync(LastEntryIndex, LastEntryIndex + 1, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes every entry after <paramref name="lastIndex"/> (which must not be below the commit index) and
+    /// writes a checkpoint that names the new end, before anything else can append or flush; the flusher then
+    /// starts again from <paramref name="firstUnflushedIndex"/>.
+    /// </summary>
+    internal async Task TruncateAsync(long lastIndex, long firstUnflushedIndex, CancellationToken token = default)
+    {
+        // Everything up to the old end is flushed first, so the entries kept are durable once the checkpoint says so.
+        await FlushAsync(token).ConfigureAwait(false);
+        await internals.LockAsync(this, token).ConfigureAwait(false);
+        try
+        {
+            var commitIndex = LastCommittedEntryIndex;
+            if (lastIndex < commitIndex || lastIndex > LastEntryIndex)
+                throw new ArgumentOutOfRangeException(nameof(lastIndex), lastIndex, $"The log can be cut only between its commit index {commitIndex} and its end {LastEntryIndex}.");
+
+            // The flusher writes checkpoints only while it holds a read lock, which the overwrite lock excludes.
+            internals.WriteCheckpoint(this, commitIndex, lastIndex);
+            internals.SetLastEntryIndex(this, lastIndex);
+            internals.SetUnflushedIndex(this, firstUnflushedIndex);
+        }
+        finally
+        {
+            internals.Unlock(this);
+        }
+    }
+
+    /// <summary>The non-public members of DotNext 6.12.0's <see cref="WriteAheadLog"/> that cutting the tail needs.</summary>
+    private sealed class Internals
+    {
+        private const BindingFlags Instance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
+        private const uint CheckpointVersion = 1;
+        private static Internals? bound;
+
+        private readonly FieldInfo lockManager;
+        private readonly MethodInfo acquireAppendLock;
+        private readonly MethodInfo upgradeToOverwriteLock;
+        private readonly MethodInfo releaseAppendLock;
+        private readonly MethodInfo lastEntryIndexSetter;
+        private readonly MethodInfo unflushedIndexSetter;
+        private readonly FieldInfo checkpoint;
+        private readonly FieldInfo checkpointHandle;
+
+        private Internals()
+        {
+            var wal = typeof(WriteAheadLog);
+            lockManager = Field(wal, "lockManager");
+            acquireAppendLock = Method(lockManager.FieldType, "AcquireAppendLockAsync");
+            upgradeToOverwriteLock = Method(lockManager.FieldType, "UpgradeToOverwriteLockAsync");
+            releaseAppendLock = Method(lockManager.FieldType, "ReleaseAppendLock");
+            lastEntryIndexSetter = wal.GetProperty(nameof(LastEntryIndex), Instance)?.GetSetMethod(nonPublic: true) ?? throw Missing("LastEntryIndex setter");
+            unflushedIndexSetter = wal.GetProperty("UnflushedIndex", Instance)?.GetSetMethod(nonPublic: true) ?? throw Missing("UnflushedIndex setter");
+            checkpoint = Field(wal, "checkpoint");
+            checkpointHandle = Field(checkpoint.FieldType, "handle");
+            if (checkpointHandle.FieldType != typeof(SafeFileHandle))
+                throw Missing("Checkpoint.handle of type SafeFileHandle");
+        }
+
+        public static Internals Bind() => bound ??= new Internals();
+
+        public async Task LockAsync(WriteAheadLog log, CancellationToken token)
+        {
+            var manager = lockManager.GetValue(log);
+            await ((ValueTask)acquireAppendLock.Invoke(manager, [token])!).ConfigureAwait(false);
+            try
+            {
+                await ((ValueTask)upgradeToOverwriteLock.Invoke(manager, [token])!).ConfigureAwait(false);
+            }
+            catch
+            {
+                releaseAppendLock.Invoke(manager, null);
+                throw;
+            }
+        }
+
+        // Releasing the append lock releases the overwrite lock with it.
+        public void Unlock(WriteAheadLog log) => releaseAppendLock.Invoke(lockManager.GetValue(log), null);
+
+        public void SetLastEntryIndex(WriteAheadLog log, long index) => lastEntryIndexSetter.Invoke(log, [index]);
+
+        public void SetUnflushedIndex(WriteAheadLog log, long index) => unflushedIndexSetter.Invoke(log, [index]);
+
+        public void WriteCheckpoint(WriteAheadLog log, long commitIndex, long lastIndex)
+        {
+            var handle = (SafeFileHandle)checkpointHandle.GetValue(checkpoint.GetValue(log))!;
+            Span<byte> record = stackalloc byte[4 + 8 + 8];
+            BinaryPrimitives.WriteUInt32LittleEndian(record, CheckpointVersion);
+            BinaryPrimitives.WriteInt64LittleEndian(record[4..], commitIndex);
+            BinaryPrimitives.WriteInt64LittleEndian(record[12..], lastIndex);
+            RandomAccess.Write(handle, record, fileOffset: 0);
+            RandomAccess.FlushToDisk(handle);
+        }
+
+        private static FieldInfo Field(Type type, string name) => type.GetField(name, Instance) ?? throw Missing($"{type.Name}.{name}");
+
+        private static MethodInfo Method(Type type, string name) =>
+            type.GetMethod(name, Instance) ?? throw Missing($"{type.Name}.{name}");
+
+        private static InvalidOperationException Missing(string member) =>
+            new($"DotNext's WriteAheadLog has no member {member}: RaftDlm.Consensus supports DotNext.Net.Cluster 6.12.0 only.");
     }
 }

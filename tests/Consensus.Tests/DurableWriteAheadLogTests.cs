@@ -1,3 +1,4 @@
+using DotNext.IO;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
@@ -5,8 +6,9 @@ using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 namespace RaftDlm.Consensus.Tests;
 
 /// <summary>
-/// A follower's acknowledgement counts towards a commit, so what it acknowledged must survive its crash
-/// (bug B1: after every node was killed at once, committed entries were lost and a replica diverged).
+/// The follower side of the log as Raft's safety argument needs it: what a follower acknowledged survives its
+/// crash (bug B1), an installed snapshot discards the log behind it, and a rewritten tail cannot come back from
+/// a crash mixed with the old one (bug B2). A crash is a copy of the files taken while the log is still open.
 /// </summary>
 public sealed class DurableWriteAheadLogTests : IDisposable
 {
@@ -42,6 +44,121 @@ public sealed class DurableWriteAheadLogTests : IDisposable
         Assert.Equal(0, recovered.LastCommittedEntryIndex);
         var terms = await recovered.ReadAsync(new TermsReader(), 1, 5);
         Assert.Equal([1L, 1L, 1L, 1L, 1L], terms);
+    }
+
+    [Fact]
+    public async Task A_snapshot_installed_over_a_longer_log_discards_the_entries_beyond_it_also_after_a_crash()
+    {
+        var follower = await OpenAsync("live");
+        await AppendAsync(follower, 1, term: 1, count: 20);
+        await follower.CommitAsync(5);
+
+        // The leader's snapshot at index 10 (term 2): entries 11..20 followed this node's own 6..10, not the leader's.
+        await ((IAuditTrail<IRaftLogEntry>)follower).AppendAsync(new SnapshotEntry(Term: 2), 10);
+
+        Assert.Equal(10, follower.LastCommittedEntryIndex);
+        Assert.Equal(10, follower.LastEntryIndex);
+        // A heartbeat's commit index can no longer reach entries the leader never sent.
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => follower.CommitAsync(15).AsTask());
+
+        CopyDirectory(Path.Combine(root, "live"), Path.Combine(root, "crashed"));
+        var recovered = await OpenAsync("crashed");
+        Assert.Equal(10, recovered.LastEntryIndex);
+        Assert.Equal(10, recovered.LastCommittedEntryIndex);
+        await DisposeAsync(follower, recovered);
+    }
+
+    [Fact]
+    public async Task A_lagging_follower_installs_a_snapshot_and_appends_after_it_durably()
+    {
+        var follower = await OpenAsync("live");
+        await AppendAsync(follower, 1, term: 1, count: 5);
+        await follower.CommitAsync(5);
+
+        await ((IAuditTrail<IRaftLogEntry>)follower).AppendAsync(new SnapshotEntry(Term: 2), 30);
+        await AppendAsync(follower, 31, term: 2, count: 3);
+
+        CopyDirectory(Path.Combine(root, "live"), Path.Combine(root, "crashed"));
+        var recovered = await OpenAsync("crashed");
+        Assert.Equal(33, recovered.LastEntryIndex);
+        var terms = await recovered.ReadAsync(new TermsReader(), 31, 33);
+        Assert.Equal([2L, 2L, 2L], terms);
+        await DisposeAsync(follower, recovered);
+    }
+
+    [Fact]
+    public async Task A_crash_while_a_conflicting_tail_is_rewritten_recovers_the_cut_log_not_a_mixture()
+    {
+        var follower = await OpenAsync("live");
+        await AppendAsync(follower, 1, term: 1, count: 20);
+        await follower.CommitAsync(5);
+
+        // A new leader's entries 11..13 (term 2) replace 11..20, and the node dies after writing the first one.
+        var entries = new BinaryLogEntry[] { new() { Term = 2, Content = new byte[] { 1 } }, new() { Term = 2, Content = new byte[] { 2 } }, new() { Term = 2, Content = new byte[] { 3 } } };
+        await Assert.ThrowsAsync<IOException>(() => ((IAuditTrail<IRaftLogEntry>)follower)
+            .AppendAsync(new CrashingProducer(entries, crashAfter: 1), 11, skipCommitted: true).AsTask());
+        CopyDirectory(Path.Combine(root, "live"), Path.Combine(root, "crashed"));
+
+        var recovered = await OpenAsync("crashed");
+        Assert.Equal(10, recovered.LastEntryIndex);
+        var terms = await recovered.ReadAsync(new TermsReader(), 1, 10);
+        Assert.All(terms, term => Assert.Equal(1L, term));
+        await DisposeAsync(follower, recovered);
+    }
+
+    /// <summary>Yields <paramref name="crashAfter"/> entries, then fails as a connection dropped mid-request would.</summary>
+    private sealed class CrashingProducer(IReadOnlyList<BinaryLogEntry> entries, int crashAfter) : ILogEntryProducer<BinaryLogEntry>
+    {
+        private int position = -1;
+
+        public long RemainingCount => entries.Count - position - 1;
+
+        public BinaryLogEntry Current => entries[position];
+
+        public ValueTask<bool> MoveNextAsync() =>
+            ++position < crashAfter ? ValueTask.FromResult(true) : ValueTask.FromException<bool>(new IOException("connection lost"));
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private async Task<DurableWriteAheadLog> OpenAsync(string name)
+    {
+        var machine = new EmptyMachine(new DirectoryInfo(Path.Combine(root, name, "snapshots")));
+        await machine.RestoreAsync();
+        var log = new DurableWriteAheadLog(new WriteAheadLog.Options { Location = Path.Combine(root, name, "wal") }, machine);
+        await log.InitializeAsync();
+        return log;
+    }
+
+    // What DotNext's follower path does with an AppendEntries request (commit index left where it is).
+    private static async Task AppendAsync(DurableWriteAheadLog log, long startIndex, long term, int count)
+    {
+        var entries = Enumerable.Range(0, count)
+            .Select(i => new BinaryLogEntry { Term = term, Content = new byte[] { (byte)i } })
+            .ToList();
+        await ((IAuditTrail<IRaftLogEntry>)log).AppendAsync(new LogEntryProducer<BinaryLogEntry>(entries), startIndex, skipCommitted: true);
+    }
+
+    private static async Task DisposeAsync(params DurableWriteAheadLog[] logs)
+    {
+        foreach (var log in logs)
+            await log.DisposeAsync();
+    }
+
+    private sealed record SnapshotEntry(long Term) : IRaftLogEntry
+    {
+        bool ILogEntry.IsSnapshot => true;
+        bool IDataTransferObject.IsReusable => true;
+        long? IDataTransferObject.Length => 4;
+        ValueTask IDataTransferObject.WriteToAsync<TWriter>(TWriter writer, CancellationToken token) => writer.Invoke(new byte[] { 1, 2, 3, 4 }, token);
+    }
+
+    /// <summary>A state machine that only keeps the snapshot files DotNext hands it.</summary>
+    private sealed class EmptyMachine(DirectoryInfo location) : SimpleStateMachine(location)
+    {
+        protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token) => ValueTask.FromResult(false);
+        protected override ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token) => ValueTask.CompletedTask;
+        protected override ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token) => ValueTask.CompletedTask;
     }
 
     private static void CopyDirectory(string from, string to)
