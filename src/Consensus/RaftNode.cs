@@ -30,6 +30,7 @@ public sealed partial class RaftNode : IAsyncDisposable
     private StateMachineAdapter? adapter;
     private DurableWriteAheadLog? wal;
     private RaftCluster? cluster;
+    private long leaderTerm = -1;
 
     public RaftNode(RaftNodeOptions options, IReplicatedStateMachine machine, ILoggerFactory? loggerFactory = null)
     {
@@ -192,6 +193,10 @@ public sealed partial class RaftNode : IAsyncDisposable
     private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
     {
         var member = leader is null ? null : FindMember(leader.EndPoint);
+        // DotNext raises this under its transition lock, right after it made this node leader: the term read
+        // here is the term it leads, which every proposal of this leadership must carry (see ProposeAsync).
+        if (member == self)
+            Volatile.Write(ref leaderTerm, Term);
         metrics.LeaderChanged();
         Log.LeaderChanged(logger, member?.Id ?? "(none)", Term);
         try
