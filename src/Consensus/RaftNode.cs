@@ -148,7 +148,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             UpperElectionTimeout = options.ElectionTimeoutMaxMs,
             // Heartbeats at a third of the minimum election timeout leave room for one lost heartbeat.
             HeartbeatThreshold = 0.3,
-            RequestTimeout = TimeSpan.FromMilliseconds(options.RequestTimeoutMs ?? options.ElectionTimeoutMaxMs),
+            RequestTimeout = TimeSpan.FromMilliseconds(options.RequestTimeoutMs ?? options.ElectionTimeoutMinMs / 2),
             ConfigurationStorage = null, // null selects the in-memory storage, filled below
             LoggerFactory = loggerFactory,
         };

@@ -26,9 +26,11 @@ public sealed class RaftNodeOptions
     public int ChunkSizeBytes { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// How long one Raft request (append, vote, snapshot install) may take. DotNext's default is the lower
-    /// election timeout, which a cold process installing its first snapshot can exceed; a timed-out install
-    /// is retried from scratch. Null takes the upper election timeout.
+    /// How long one Raft request (append, vote, snapshot install) may take; null takes half the lower election
+    /// timeout. It must stay below the lower election timeout: DotNext's candidate counts its votes only once
+    /// every member answered or timed out, and gives up at its election timeout, so a member that is stalled
+    /// rather than dead (paused, frozen VM, blackholed link) would otherwise make every election fail until it
+    /// comes back. A snapshot install must fit in it too (a timed-out install is retried from scratch).
     /// </summary>
     public int? RequestTimeoutMs { get; init; }
 
@@ -61,5 +63,10 @@ public sealed class RaftNodeOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(SnapshotEveryEntries, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ChunkSizeBytes, 64 * 1024);
         ArgumentOutOfRangeException.ThrowIfLessThan(ProposalTimeoutMs, 1);
+        if (RequestTimeoutMs is { } requestTimeoutMs && (requestTimeoutMs < 1 || requestTimeoutMs >= ElectionTimeoutMinMs))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RequestTimeoutMs), requestTimeoutMs,
+                $"The Raft request timeout must be at least 1 ms and below the lower election timeout ({ElectionTimeoutMinMs} ms), or no election can succeed while a member is stalled.");
+        }
     }
 }

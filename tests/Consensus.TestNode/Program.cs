@@ -9,7 +9,8 @@ using RaftDlm.Consensus.TestNode;
 //   id=node1 members=node1@127.0.0.1:7001,node2@127.0.0.1:7002 data=/tmp/x
 //   [snapshotEvery=N] [electionMinMs=N] [electionMaxMs=N] [proposalTimeoutMs=N] [logLevel=Warning]
 // Then one request per stdin line, one reply per stdout line ("OK ..." or "ERR <kind> ..."):
-//   propose <text> | has <text> | status | barrier | ready <timeoutMs> | quit
+//   propose <text> | flood <count> <prefix> | has <text> | status | barrier | ready <timeoutMs> | quit
+// (flood proposes <prefix>-0 … <prefix>-<count-1> all at once and counts the outcomes)
 var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 foreach (var pair in args.Select(a => a.Split('=', 2)))
     settings[pair[0]] = pair.Length > 1 ? pair[1] : ""; // a later argument overrides an earlier one
@@ -54,6 +55,7 @@ while (Console.ReadLine() is { } line)
         reply = verb switch
         {
             "propose" => "OK " + Encoding.UTF8.GetString(await node.ProposeAsync(Encoding.UTF8.GetBytes(argument), CancellationToken.None)),
+            "flood" => await Flood(node, argument),
             "has" => "OK " + (machine.Contains(argument) ? "true" : "false"),
             "status" => $"OK isLeader={(node.IsLeader ? "true" : "false")} leader={node.Leader?.Id ?? "-"} term={node.Term} commit={node.CommitIndex} applied={node.LastAppliedIndex} snapshot={node.LastSnapshotIndex} {machine.Status()}",
             "barrier" => await Barrier(node),
@@ -95,6 +97,29 @@ static async Task<string> Ready(RaftNode node, int timeoutMs)
     using var timeout = new CancellationTokenSource(timeoutMs);
     await node.WaitForLeaderReadyAsync(timeout.Token);
     return "OK ready";
+}
+
+static async Task<string> Flood(RaftNode node, string argument)
+{
+    var parts = argument.Split(' ', 2);
+    var proposals = Enumerable.Range(0, int.Parse(parts[0], CultureInfo.InvariantCulture)).Select(async i =>
+    {
+        try
+        {
+            await node.ProposeAsync(Encoding.UTF8.GetBytes($"{parts[1]}-{i}"), CancellationToken.None);
+            return "ok";
+        }
+        catch (RaftDlm.Consensus.NotLeaderException)
+        {
+            return "notLeader";
+        }
+        catch (OutcomeUnknownException)
+        {
+            return "unknown";
+        }
+    }).ToList();
+    var outcomes = await Task.WhenAll(proposals);
+    return "OK " + string.Join(' ', outcomes.CountBy(o => o).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
 }
 
 static string OneLine(string text) => text.ReplaceLineEndings(" ");

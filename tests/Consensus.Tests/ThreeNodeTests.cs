@@ -105,4 +105,56 @@ public sealed class ThreeNodeTests
         var statuses = await cluster.WaitForConvergenceAsync(maybe ? 7 : 6, ConvergenceTimeout);
         Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
     }
+
+    /// <summary>
+    /// A leader is paused long enough for the others to elect a new one, and wakes up with a burst of its own
+    /// proposals in flight while it learns the newer term. Whatever it appends then must carry the term it was
+    /// elected in: under the newer term, its entries would sit at the indexes where the new leader put its
+    /// own, with the same term, and a replica could apply a command the others never had (bug B2).
+    /// </summary>
+    [Fact]
+    public async Task A_paused_leader_waking_into_a_newer_term_with_proposals_in_flight_leaves_every_replica_identical()
+    {
+        const int Rounds = 4;
+        await using var cluster = new TestCluster(3);
+        await cluster.StartAllAsync();
+        for (var round = 0; round < Rounds; round++)
+        {
+            var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+            await cluster.ProposeAllAsync(leader, Commands($"r{round}", 5));
+            cluster.Node(leader).Pause();
+            try
+            {
+                await WaitForAnotherLeaderAsync(cluster, leader);
+                // Queued on the paused node's input: it reads them as soon as it runs again.
+                var flood = cluster.SendAsync(leader, $"flood 64 f{round}");
+                cluster.Node(leader).Resume();
+                Assert.StartsWith("OK ", await flood, StringComparison.Ordinal);
+            }
+            finally
+            {
+                cluster.Node(leader).Resume();
+            }
+        }
+
+        var last = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        await cluster.ProposeAllAsync(last, ["last"]);
+        var statuses = await cluster.WaitForConvergenceAsync((int)(await cluster.StatusAsync(last)).Count, ConvergenceTimeout);
+        Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
+    }
+
+    private static async Task WaitForAnotherLeaderAsync(TestCluster cluster, string paused)
+    {
+        var deadline = DateTime.UtcNow + ElectionTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var id in cluster.RunningIds.Where(id => id != paused).ToList())
+            {
+                if ((await cluster.StatusAsync(id)).IsLeader)
+                    return;
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"No new leader while {paused} was paused.\n{await cluster.DescribeAsync()}");
+    }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace RaftDlm.Consensus.Tests.Processes;
@@ -112,6 +113,24 @@ internal sealed class TestNodeProcess : IDisposable
             throw new TimeoutException($"Node {Id} did not answer within {timeout}.\n{StderrTail}");
         }
     }
+
+    /// <summary>SIGSTOP: the process stops mid-flight, as in a long GC pause or a VM stall.</summary>
+    public void Pause() => Signal(SigStop);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(SigCont);
+
+    private const int SigCont = 18;
+    private const int SigStop = 19;
+
+    private void Signal(int signal)
+    {
+        if (SendSignal(process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill -{signal} {process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     /// <summary>kill -9: no chance to flush or say goodbye.</summary>
     public void Kill()
