@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Quick pass of the Jepsen-style suite: every workload once with every nemesis, short runs.
 # Exits non-zero if any run finds a violation, if the expected-to-fail workload (unfenced-store) does
-# NOT report its violation, or if a run errors. Bounded: each run has a hard timeout.
-# Usage: scripts/jepsen-quick.sh [seed]   (TIME_LIMIT=seconds per run, default 40: room for one fault of
-# each of the five kinds, which come round-robin; NODES=3|5)
+# NOT report its violation, if a run errors, or if the replicas' snapshot digests or apply traces differ
+# at any point of a run (tests/Jepsen-style/compare-replicas.sh). Bounded: each run has a hard timeout.
+# Usage: scripts/jepsen-quick.sh [seed]   (TIME_LIMIT=seconds per run, default 45: room for one fault of
+# each of the six kinds, which come round-robin; NODES=3|5)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seed="${1:-${SEED:-1}}"
-time_limit="${TIME_LIMIT:-40}"
+time_limit="${TIME_LIMIT:-45}"
 nodes="${NODES:-3}"
-nemeses="kill,pause,partition,restart-all,wipe"
+nemeses="kill,pause,partition,restart-all,restart-all-crash,wipe"
 workloads=(mutex fenced-store unfenced-store lvb-counter modes sessions)
 out_root="tests/Jepsen-style/runs/quick-$(date -u +%Y%m%d-%H%M%S)"
 
@@ -27,6 +28,9 @@ for workload in "${workloads[@]}"; do
     --time-limit "$time_limit" --seed "$seed" --nodes "$nodes" --out "$out_root/$workload-$seed" > "$out_root.$workload.log" 2>&1 \
     || true
   verdict=$(grep -h "verdict:" "$out_root.$workload.log" | tail -1 | sed 's/.*verdict: //')
+  if [[ "$verdict" == PASS* ]] && ! tests/Jepsen-style/compare-replicas.sh "$out_root/$workload-$seed" >> "$out_root.$workload.log" 2>&1; then
+    verdict="FAIL: replicas differed during the run (compare-replicas.sh, see $out_root.$workload.log)"
+  fi
   printf '%-15s %4ss  %s\n' "$workload" $((SECONDS - begin)) "${verdict:-no verdict (see $out_root.$workload.log)}"
   case "$verdict" in PASS*) ;; *) failed+=("$workload") ;; esac
 done
