@@ -19,7 +19,7 @@ namespace RaftDlm.Consensus;
 /// acknowledged while still unflushed, so after every node crashed at once a committed entry could be lost.
 /// The follower's append now waits for the flush. The leader's own entries need nothing more: DotNext flushes
 /// them before its commit index moves.</para>
-/// <para>2. Snapshot install discards the log (bug B2). DotNext keeps the follower's entries beyond an installed
+/// <para>2. Snapshot install discards the log (found while looking for bug B2). DotNext keeps the follower's entries beyond an installed
 /// snapshot (<c>LastEntryIndex = max(tail, snapshot)</c>), though they followed the follower's own, possibly
 /// different, entries at lower indexes. Raft (§7) discards them: kept, they can be committed by a later
 /// heartbeat without ever being compared with the leader's, or win an election with a log no leader wrote.

@@ -148,6 +148,11 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
             new RaftNodeOptions { NodeId = "b", Members = members, DataDirectory = dataDirectory }, machine));
         Assert.ThrowsAny<ArgumentException>(() => new RaftNode(
             new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = dataDirectory, ChunkSizeBytes = 4096 }, machine));
+        // A Raft request may not outlast the shortest election, or a stalled member blocks every election.
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new RaftNode(
+            new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = dataDirectory, ElectionTimeoutMinMs = 800, RequestTimeoutMs = 800 }, machine));
+        Assert.Contains("below the lower election timeout", error.Message, StringComparison.Ordinal);
+        _ = new RaftNode(new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = dataDirectory, ElectionTimeoutMinMs = 800, RequestTimeoutMs = 799 }, machine);
     }
 
     private static RaftNodeOptions Options(string dataDirectory)
