@@ -77,7 +77,7 @@ public sealed class Nemesis(TestCluster cluster, DlmClient client, HistoryLog hi
                 await RestartAllAsync(fault, "restart-all", "every node stopped (SIGTERM), then started", cluster.Stop, stop);
                 break;
             case ("restart-all-crash", _):
-                // Every node crashes at once; not in the quick pass while bug B2 (README) is open.
+                // Every node crashes at once (what found bug B1 in the README).
                 await RestartAllAsync(fault, "restart-all-crash", "every node kill -9, then start", cluster.Kill, stop);
                 break;
             case ("wipe", _):
