@@ -20,11 +20,20 @@ public sealed partial class RaftNode
     public async Task<byte[]> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken ct)
     {
         var c = RunningCluster;
+        var id = new ProposalId(incarnation, Interlocked.Increment(ref proposalSequence));
+        var payload = EntryEnvelope.Encode(new EnvelopeHeader(id, NextLeaderTimeMs()), command.Span);
+        var context = new ProposalContext(id);
+        var started = Stopwatch.GetTimestamp();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.ProposalTimeoutMs);
+
         // The entry carries the term this node was elected in, never the node's current term: DotNext's own
         // ReplicateAsync(payload) reads the current term, and a leader that had just seen a higher term (a
         // candidate's vote request) but not yet stepped down appended its command under the new leader's term
         // at the index where that leader put its own entry: two entries with one index and term, which broke
-        // log matching and let one replica apply a command the others never had (bug B2).
+        // log matching and let one replica apply a command the others never had (bug B2). Checked right
+        // before DotNext takes its leader state, with nothing awaited in between: if the term moved on, this
+        // node is no longer (or not yet again) the leader of the term the entry would carry.
         var term = Volatile.Read(ref leaderTerm);
         if (!IsLeader || term != Term)
         {
@@ -32,20 +41,9 @@ public sealed partial class RaftNode
             throw new NotLeaderException(Leader);
         }
 
-        var id = new ProposalId(incarnation, Interlocked.Increment(ref proposalSequence));
-        var payload = EntryEnvelope.Encode(new EnvelopeHeader(id, NextLeaderTimeMs()), command.Span);
-        var context = new ProposalContext(id);
-        var entry = new BinaryLogEntry { Content = payload, Term = term, Context = context };
-        var started = Stopwatch.GetTimestamp();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.ProposalTimeoutMs);
         try
         {
-            // Checked again with nothing awaited before DotNext takes its leader state: if the term moved on
-            // meanwhile, this node is no longer (or not yet again) the leader of the term the entry carries.
-            if (term != Term)
-                throw new DotNextNotLeaderException();
-            await c.ReplicateAsync(entry, timeout.Token).ConfigureAwait(false);
+            await c.ReplicateAsync(new BinaryLogEntry { Content = payload, Term = term, Context = context }, timeout.Token).ConfigureAwait(false);
         }
         catch (DotNextNotLeaderException e) when (e.InnerException is null)
         {
