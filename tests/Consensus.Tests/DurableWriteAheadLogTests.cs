@@ -23,35 +23,22 @@ public sealed class DurableWriteAheadLogTests : IDisposable
     [Fact]
     public async Task Entries_appended_for_a_leader_survive_a_crash_before_the_follower_learns_they_are_committed()
     {
-        var live = Path.Combine(root, "live");
-        var crashed = Path.Combine(root, "crashed");
-        await using var follower = new DurableWriteAheadLog(new WriteAheadLog.Options { Location = live }, IStateMachine.CreateNoOp());
-        await follower.InitializeAsync();
-        var entries = Enumerable.Range(1, 5)
-            .Select(i => new BinaryLogEntry { Term = 1, Content = new byte[] { (byte)i, 0xAB } })
-            .ToList();
+        // The leader's commit index is 0 here: none of the five entries is known to be committed.
+        var follower = await OpenFollowerAsync(entries: 5, commitIndex: 0);
 
-        // What DotNext's follower path does with an AppendEntries request: append, then commit to the leader's index (0 here).
-        await ((IAuditTrail<IRaftLogEntry>)follower).AppendAsync(new LogEntryProducer<BinaryLogEntry>(entries), 1, skipCommitted: true);
-        await follower.CommitAsync(0);
-
-        // The crash: the files exactly as they are now, without the flush a clean shutdown makes.
-        CopyDirectory(live, crashed);
-        await using var recovered = new WriteAheadLog(new WriteAheadLog.Options { Location = crashed }, IStateMachine.CreateNoOp());
-        await recovered.InitializeAsync();
+        var recovered = await CrashAsync();
 
         Assert.Equal(5, recovered.LastEntryIndex);
         Assert.Equal(0, recovered.LastCommittedEntryIndex);
         var terms = await recovered.ReadAsync(new TermsReader(), 1, 5);
         Assert.Equal([1L, 1L, 1L, 1L, 1L], terms);
+        await DisposeAsync(follower, recovered);
     }
 
     [Fact]
     public async Task A_snapshot_installed_over_a_longer_log_discards_the_entries_beyond_it_also_after_a_crash()
     {
-        var follower = await OpenAsync("live");
-        await AppendAsync(follower, 1, term: 1, count: 20);
-        await follower.CommitAsync(5);
+        var follower = await OpenFollowerAsync(entries: 20, commitIndex: 5);
 
         // The leader's snapshot at index 10 (term 2): entries 11..20 followed this node's own 6..10, not the leader's.
         await ((IAuditTrail<IRaftLogEntry>)follower).AppendAsync(new SnapshotEntry(Term: 2), 10);
@@ -61,8 +48,7 @@ public sealed class DurableWriteAheadLogTests : IDisposable
         // A heartbeat's commit index can no longer reach entries the leader never sent.
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => follower.CommitAsync(15).AsTask());
 
-        CopyDirectory(Path.Combine(root, "live"), Path.Combine(root, "crashed"));
-        var recovered = await OpenAsync("crashed");
+        var recovered = await CrashAsync();
         Assert.Equal(10, recovered.LastEntryIndex);
         Assert.Equal(10, recovered.LastCommittedEntryIndex);
         await DisposeAsync(follower, recovered);
@@ -71,15 +57,12 @@ public sealed class DurableWriteAheadLogTests : IDisposable
     [Fact]
     public async Task A_lagging_follower_installs_a_snapshot_and_appends_after_it_durably()
     {
-        var follower = await OpenAsync("live");
-        await AppendAsync(follower, 1, term: 1, count: 5);
-        await follower.CommitAsync(5);
+        var follower = await OpenFollowerAsync(entries: 5, commitIndex: 5);
 
         await ((IAuditTrail<IRaftLogEntry>)follower).AppendAsync(new SnapshotEntry(Term: 2), 30);
         await AppendAsync(follower, 31, term: 2, count: 3);
 
-        CopyDirectory(Path.Combine(root, "live"), Path.Combine(root, "crashed"));
-        var recovered = await OpenAsync("crashed");
+        var recovered = await CrashAsync();
         Assert.Equal(33, recovered.LastEntryIndex);
         var terms = await recovered.ReadAsync(new TermsReader(), 31, 33);
         Assert.Equal([2L, 2L, 2L], terms);
@@ -89,19 +72,16 @@ public sealed class DurableWriteAheadLogTests : IDisposable
     [Fact]
     public async Task A_crash_while_a_conflicting_tail_is_rewritten_recovers_the_cut_log_not_a_mixture()
     {
-        var follower = await OpenAsync("live");
-        await AppendAsync(follower, 1, term: 1, count: 20);
-        await follower.CommitAsync(5);
+        var follower = await OpenFollowerAsync(entries: 20, commitIndex: 5);
 
         // A new leader's entries 11..13 (term 2) replace 11..20, and the node dies after writing the first one.
         var entries = new BinaryLogEntry[] { new() { Term = 2, Content = new byte[] { 1 } }, new() { Term = 2, Content = new byte[] { 2 } }, new() { Term = 2, Content = new byte[] { 3 } } };
         await Assert.ThrowsAsync<IOException>(() => ((IAuditTrail<IRaftLogEntry>)follower)
             .AppendAsync(new CrashingProducer(entries, crashAfter: 1), 11, skipCommitted: true).AsTask());
-        CopyDirectory(Path.Combine(root, "live"), Path.Combine(root, "crashed"));
 
         // The old entries up to the cut, then at most the one new entry written (the background flusher may
         // have flushed it before the copy); never an old entry after a new one.
-        var recovered = await OpenAsync("crashed");
+        var recovered = await CrashAsync();
         Assert.InRange(recovered.LastEntryIndex, 10, 11);
         var terms = await recovered.ReadAsync(new TermsReader(), 1, recovered.LastEntryIndex);
         Assert.Equal(Enumerable.Repeat(1L, 10).Concat(Enumerable.Repeat(2L, (int)recovered.LastEntryIndex - 10)), terms);
@@ -121,6 +101,22 @@ public sealed class DurableWriteAheadLogTests : IDisposable
             ++position < crashAfter ? ValueTask.FromResult(true) : ValueTask.FromException<bool>(new IOException("connection lost"));
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A follower ("live") holding entries 1..<paramref name="entries"/> of term 1, committed up to <paramref name="commitIndex"/>.</summary>
+    private async Task<DurableWriteAheadLog> OpenFollowerAsync(int entries, long commitIndex)
+    {
+        var follower = await OpenAsync("live");
+        await AppendAsync(follower, 1, term: 1, count: entries);
+        await follower.CommitAsync(commitIndex);
+        return follower;
+    }
+
+    /// <summary>The crash: the live follower's files exactly as they are now (no flush a clean shutdown makes), opened as a restarted node.</summary>
+    private async Task<DurableWriteAheadLog> CrashAsync()
+    {
+        CopyDirectory(Path.Combine(root, "live"), Path.Combine(root, "crashed"));
+        return await OpenAsync("crashed");
     }
 
     private async Task<DurableWriteAheadLog> OpenAsync(string name)
