@@ -2,10 +2,14 @@
 # Side-by-side benchmark: a 3-member etcd and a 3-node Raft DLM cluster on this machine (loopback, fsync
 # on), the same scenarios against both in alternation (A B A B), then a table with ours/etcd ratios.
 #   scripts/compare-etcd.sh [seconds-per-run]      (default 10)
+# Both clusters first take 20 s of unmeasured load (the .NET servers compile their hot paths in their
+# first seconds), and each run has 3 s of unmeasured warm-up for the load generator's own process. Each
+# result also gives the servers' CPU time and the disk's write and flush requests per operation.
 # Installs etcd from the OS packages when it is missing. Results: ./data/compare/results.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
+export RAFTDLM_DATA=./data
 OUT=./data/compare
 ETCD_DATA=./data/etcd
 mkdir -p "$OUT" "$ETCD_DATA"
@@ -47,11 +51,22 @@ dotnet build -c Release -nologo -v quiet bench/LoadGenerator >/dev/null
 LOADGEN="dotnet bench/LoadGenerator/bin/Release/net10.0/RaftDlm.LoadGenerator.dll"
 OURS="http://127.0.0.1:7710,http://127.0.0.1:7720,http://127.0.0.1:7730"
 ETCD="http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379"
+OURS_PIDS=$(cat ./data/node1.pid),$(cat ./data/node2.pid),$(cat ./data/node3.pid)
+ETCD_PIDS=$(cat "$ETCD_DATA/e1.pid"),$(cat "$ETCD_DATA/e2.pid"),$(cat "$ETCD_DATA/e3.pid")
+# The block device both clusters write to (they share ./data): /dev/vda1 -> vda1.
+DISK=$(basename "$(df --output=source ./data | tail -1)")
+grep -qw "$DISK" /proc/diskstats || DISK=""
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
 run() { # target endpoints scenario workers [extra]
-  $LOADGEN "$3" --target "$1" --endpoints "$2" --workers "$4" --seconds "$SECONDS_PER_RUN" "${@:5}" | tee -a "$RESULTS"
+  local pids=$OURS_PIDS
+  [ "$1" = etcd ] && pids=$ETCD_PIDS
+  $LOADGEN "$3" --target "$1" --endpoints "$2" --workers "$4" --seconds "$SECONDS_PER_RUN" --pids "$pids" \
+    ${DISK:+--disk "$DISK"} "${@:5}" | tee -a "$RESULTS"
 }
+echo "warming both clusters up (20 s each, not measured)"
+$LOADGEN uncontended --target raft-dlm --endpoints "$OURS" --workers 8 --seconds 20 --warmup 0 >/dev/null
+$LOADGEN uncontended --target etcd --endpoints "$ETCD" --workers 8 --seconds 20 --warmup 0 >/dev/null
 for round in 1 2; do
   for spec in "uncontended 1" "uncontended 8" "uncontended 32" "contended 32"; do
     set -- $spec

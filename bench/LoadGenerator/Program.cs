@@ -4,8 +4,13 @@ using System.Text.Json;
 using RaftDlm.LoadGenerator;
 
 // dotnet run -c Release --project bench/LoadGenerator -- <scenario> [--target raft-dlm|etcd]
-//   [--endpoints url,url] [--workers N] [--seconds S] [--sessions N]
-// Scenarios: uncontended, contended, modes, sessions. Prints one JSON line of results.
+//   [--endpoints url,url] [--workers N] [--seconds S] [--warmup S] [--sessions N] [--pids pid,pid] [--disk vda]
+// Scenarios: uncontended, contended, modes, sessions. Prints one JSON line of results. The workers first run
+// for --warmup seconds (default 3) unmeasured: both the servers and this process compile their hot paths
+// in their first seconds, which a short run would otherwise measure. On Linux the result also gives what
+// one operation cost in the measured window: CPU time of the servers (--pids) and of this process, and the
+// write and flush requests that reached the block device the servers write to (--disk, from
+// /proc/diskstats: the whole machine's, so keep it otherwise idle).
 if (args.Length is 2 or 4 && args[0] == "report")
 {
     Report.Print(args[1]);
@@ -30,7 +35,8 @@ Console.WriteLine(JsonSerializer.Serialize(result));
 
 /// <param name="AnyNode">Raft DLM only: spread workers over every endpoint (followers forward) instead of
 /// sending to the leader, which a leader-aware client does.</param>
-internal sealed record Options(string Scenario, string Target, IReadOnlyList<string> Endpoints, int Workers, int Seconds, int Sessions, bool AnyNode)
+internal sealed record Options(string Scenario, string Target, IReadOnlyList<string> Endpoints, int Workers, int Seconds, int WarmupSeconds,
+    int Sessions, bool AnyNode, IReadOnlyList<int> ServerPids, string? Disk)
 {
     public static Options Parse(string[] args)
     {
@@ -43,7 +49,9 @@ internal sealed record Options(string Scenario, string Target, IReadOnlyList<str
         var target = Value("target", "raft-dlm");
         var endpoints = Value("endpoints", target == "etcd" ? "http://127.0.0.1:2379" : "http://127.0.0.1:7700");
         return new Options(args.Length > 0 ? args[0] : "uncontended", target, endpoints.Split(','), Number("workers", 1), Number("seconds", 10),
-            Number("sessions", 1000), args.Contains("--any-node"));
+            Number("warmup", 3), Number("sessions", 1000), args.Contains("--any-node"),
+            [.. Value("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(pid => int.Parse(pid, CultureInfo.InvariantCulture))],
+            Value("disk", "") is { Length: > 0 } disk ? disk : null);
     }
 }
 
@@ -52,6 +60,18 @@ internal sealed record Result(string Target, string Scenario, int Workers, int S
 {
     /// <summary>HTTP requests made by the measured loop, where a scenario counts them.</summary>
     public long? Requests { get; init; }
+
+    /// <summary>CPU time of the server processes given by --pids, summed, per operation (ms).</summary>
+    public double? ServerCpuMsPerOp { get; init; }
+
+    /// <summary>CPU time of the load generator itself per operation (ms).</summary>
+    public double? ClientCpuMsPerOp { get; init; }
+
+    /// <summary>Write requests completed by the --disk device per operation.</summary>
+    public double? DiskWritesPerOp { get; init; }
+
+    /// <summary>Flush (cache flush / FUA barrier) requests completed by the --disk device per operation.</summary>
+    public double? DiskFlushesPerOp { get; init; }
 }
 
 internal static class Scenarios
@@ -63,30 +83,30 @@ internal static class Scenarios
         for (var i = 0; i < options.Workers; i++) workers.Add(await target.OpenWorkerAsync(i, CancellationToken.None));
         var latencies = new List<double>[options.Workers];
         var errors = 0L;
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.Seconds));
-        var clock = Stopwatch.StartNew();
+        using var window = new Window(options);
         await Task.WhenAll(workers.Select((worker, index) => Task.Run(async () =>
         {
             var mine = latencies[index] = new List<double>(100_000);
             var random = new Random(index);
-            while (!stop.IsCancellationRequested)
+            while (!window.Stop.IsCancellationRequested)
             {
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
                     await worker.LockAsync(resource(index), mode(random), CancellationToken.None);
                     await worker.UnlockAsync(CancellationToken.None);
-                    mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    if (window.Measures(started)) mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
                 catch (Exception error) when (error is HttpRequestException or Grpc.Core.RpcException or InvalidOperationException)
                 {
-                    Interlocked.Increment(ref errors);
+                    if (window.Measures(started) && Interlocked.Increment(ref errors) == 1) Console.Error.WriteLine($"first error: {error.Message}");
                 }
             }
         })));
-        var elapsed = clock.Elapsed.TotalSeconds;
+        var elapsed = window.MeasuredSeconds;
+        var result = await window.WithUsageAsync(Summarise(target, options, latencies.SelectMany(list => list).ToList(), errors, elapsed));
         foreach (var worker in workers) await worker.DisposeAsync();
-        return Summarise(target, options, latencies.SelectMany(list => list).ToList(), errors, elapsed);
+        return result;
     }
 
     /// <summary>N sessions each kept alive every second by a pool of workers; measures keep-alive latency.</summary>
@@ -104,34 +124,65 @@ internal static class Scenarios
         }
         var latencies = new List<double>[options.Workers];
         var errors = 0L;
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.Seconds));
-        var clock = Stopwatch.StartNew();
+        using var window = new Window(options);
         await Task.WhenAll(Enumerable.Range(0, options.Workers).Select(index => Task.Run(async () =>
         {
             var mine = latencies[index] = new List<double>();
-            while (!stop.IsCancellationRequested)
+            while (!window.Stop.IsCancellationRequested)
             {
                 var round = Stopwatch.StartNew();
-                for (var s = index; s < sessions.Length && !stop.IsCancellationRequested; s += options.Workers)
+                for (var s = index; s < sessions.Length && !window.Stop.IsCancellationRequested; s += options.Workers)
                 {
                     var started = Stopwatch.GetTimestamp();
                     try
                     {
                         await sessions[s].KeepAliveAsync(CancellationToken.None);
-                        mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        if (window.Measures(started)) mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                     }
                     catch (Exception error) when (error is HttpRequestException or Grpc.Core.RpcException or InvalidOperationException)
                     {
-                        Interlocked.Increment(ref errors);
+                        if (window.Measures(started) && Interlocked.Increment(ref errors) == 1) Console.Error.WriteLine($"first error: {error.Message}");
                     }
                 }
                 var rest = TimeSpan.FromSeconds(1) - round.Elapsed;
-                if (rest > TimeSpan.Zero && !stop.IsCancellationRequested) await Task.Delay(rest, CancellationToken.None);
+                if (rest > TimeSpan.Zero && !window.Stop.IsCancellationRequested) await Task.Delay(rest, CancellationToken.None);
             }
         })));
-        var elapsed = clock.Elapsed.TotalSeconds;
+        var elapsed = window.MeasuredSeconds;
+        var result = await window.WithUsageAsync(Summarise(target, options with { Workers = options.Sessions }, latencies.SelectMany(list => list).ToList(), errors, elapsed));
         await Task.WhenAll(sessions.Select(session => session.DisposeAsync().AsTask()));
-        return Summarise(target, options with { Workers = options.Sessions }, latencies.SelectMany(list => list).ToList(), errors, elapsed);
+        return result;
+    }
+
+    /// <summary>
+    /// A run's time: <see cref="Options.WarmupSeconds"/> unmeasured, then <see cref="Options.Seconds"/> in which
+    /// every operation that started counts; <see cref="Stop"/> fires at the end of both.
+    /// </summary>
+    private sealed class Window : IDisposable
+    {
+        private readonly Options options;
+        private readonly long measureFrom;
+        private readonly Task<Usage> usageAtStart;
+
+        public Window(Options options)
+        {
+            this.options = options;
+            measureFrom = Stopwatch.GetTimestamp() + (options.WarmupSeconds * Stopwatch.Frequency);
+            Stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.WarmupSeconds + options.Seconds));
+            usageAtStart = Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds)).ContinueWith(_ => Usage.Take(options), TaskScheduler.Default);
+        }
+
+        public CancellationTokenSource Stop { get; }
+
+        public bool Measures(long started) => started >= measureFrom;
+
+        public double MeasuredSeconds => Stopwatch.GetElapsedTime(measureFrom).TotalSeconds;
+
+        /// <summary>Adds the resources used per operation since the warm-up ended (see <see cref="Usage"/>).</summary>
+        public async Task<Result> WithUsageAsync(Result result) =>
+            result.Operations == 0 ? result : Usage.Take(options).Since(await usageAtStart).PerOperation(result);
+
+        public void Dispose() => Stop.Dispose();
     }
 
     private static Result Summarise(ITarget target, Options options, List<double> latencies, long errors, double seconds)
@@ -150,18 +201,21 @@ internal static class Report
     {
         var results = File.ReadLines(path).Where(line => line.StartsWith('{'))
             .Select(line => JsonSerializer.Deserialize<Result>(line)!).ToList();
-        Console.WriteLine("| scenario | workers | raft-dlm ops/s | etcd ops/s | ratio | raft-dlm p50 / p99 ms | etcd p50 / p99 ms |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
+        Console.WriteLine("| scenario | workers | raft-dlm ops/s | etcd ops/s | ratio | raft-dlm p50 / p99 ms | etcd p50 / p99 ms | server CPU ms/op, ours / etcd | disk writes/op, ours / etcd | disk flushes/op, ours / etcd |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var group in results.GroupBy(result => (result.Scenario, result.Workers)))
         {
             var ours = group.Where(result => result.Target == "raft-dlm").ToList();
             var etcd = group.Where(result => result.Target == "etcd").ToList();
             var oursOps = Median(ours.Select(result => result.OpsPerSecond));
             var etcdOps = Median(etcd.Select(result => result.OpsPerSecond));
+            string Pair(Func<Result, double?> figure, string format) =>
+                Median(ours.Select(figure)).ToString(format, CultureInfo.InvariantCulture) + " / " + Median(etcd.Select(figure)).ToString(format, CultureInfo.InvariantCulture);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {group.Key.Scenario} | {group.Key.Workers} | {oursOps:F0} | {etcdOps:F0} | {oursOps / etcdOps:F2} | " +
                 $"{Median(ours.Select(result => result.P50Ms)):F2} / {Median(ours.Select(result => result.P99Ms)):F2} | " +
-                $"{Median(etcd.Select(result => result.P50Ms)):F2} / {Median(etcd.Select(result => result.P99Ms)):F2} |"));
+                $"{Median(etcd.Select(result => result.P50Ms)):F2} / {Median(etcd.Select(result => result.P99Ms)):F2} | " +
+                $"{Pair(result => result.ServerCpuMsPerOp, "F2")} | {Pair(result => result.DiskWritesPerOp, "F1")} | {Pair(result => result.DiskFlushesPerOp, "F1")} |"));
         }
     }
 
@@ -198,6 +252,8 @@ internal static class Report
         svg.Append("</svg>");
         File.WriteAllText(svgPath, svg.ToString());
     }
+
+    private static double Median(IEnumerable<double?> values) => Median(values.OfType<double>());
 
     private static double Median(IEnumerable<double> values)
     {

@@ -90,7 +90,8 @@ internal sealed class RaftDlmTarget : ITarget
     {
         var client = _clients[index % _clients.Length];
         if (index == 0) await SendAsync(client, HttpMethod.Put, $"/v1/lockspaces/{Lockspace}", "{\"lvbBytes\":8}", ct);
-        var opened = await SendAsync(client, HttpMethod.Post, "/v1/sessions", $"{{\"name\":\"bench-{index}\",\"ttlMs\":30000}}", ct);
+        // The session outlives any run: the lock scenarios send no keep-alives.
+        var opened = await SendAsync(client, HttpMethod.Post, "/v1/sessions", $"{{\"name\":\"bench-{index}\",\"ttlMs\":600000}}", ct);
         using var document = JsonDocument.Parse(opened);
         return new Worker(client, document.RootElement.GetProperty("sessionId").GetString()!);
     }
@@ -165,7 +166,8 @@ internal sealed class EtcdTarget : ITarget
     {
         var channel = _channels[index % _channels.Length];
         var leases = new Lease.LeaseClient(channel);
-        var granted = await leases.LeaseGrantAsync(new LeaseGrantRequest { TTL = 30 }, cancellationToken: ct);
+        // The lease outlives any run, as the Raft DLM sessions do.
+        var granted = await leases.LeaseGrantAsync(new LeaseGrantRequest { TTL = 600 }, cancellationToken: ct);
         return new Worker(leases, new EtcdLock.Lock.LockClient(channel), granted.ID);
     }
 
