@@ -123,38 +123,24 @@ public sealed class ThreeNodeTests
             var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
             await cluster.ProposeAllAsync(leader, Commands($"r{round}", 5));
             cluster.Node(leader).Pause();
+            Task<string> flood;
             try
             {
-                await WaitForAnotherLeaderAsync(cluster, leader);
+                await cluster.WaitForLeaderAsync(ElectionTimeout, except: leader);
                 // Queued on the paused node's input: it reads them as soon as it runs again.
-                var flood = cluster.SendAsync(leader, $"flood 64 f{round}");
-                cluster.Node(leader).Resume();
-                Assert.StartsWith("OK ", await flood, StringComparison.Ordinal);
+                flood = cluster.SendAsync(leader, $"flood 64 f{round}");
             }
             finally
             {
                 cluster.Node(leader).Resume();
             }
+
+            Assert.StartsWith("OK ", await flood, StringComparison.Ordinal);
         }
 
         var last = await cluster.WaitForLeaderAsync(ElectionTimeout);
         await cluster.ProposeAllAsync(last, ["last"]);
         var statuses = await cluster.WaitForConvergenceAsync((int)(await cluster.StatusAsync(last)).Count, ConvergenceTimeout);
         Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
-    }
-
-    private static async Task WaitForAnotherLeaderAsync(TestCluster cluster, string paused)
-    {
-        var deadline = DateTime.UtcNow + ElectionTimeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            foreach (var id in cluster.RunningIds.Where(id => id != paused).ToList())
-            {
-                if ((await cluster.StatusAsync(id)).IsLeader)
-                    return;
-            }
-            await Task.Delay(50);
-        }
-        throw new TimeoutException($"No new leader while {paused} was paused.\n{await cluster.DescribeAsync()}");
     }
 }

@@ -77,13 +77,16 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public async Task<NodeStatus> StatusAsync(string id) => NodeStatus.Parse(id, await SendAsync(id, "status"));
 
-    /// <summary>Waits until a running node is leader and has applied everything from earlier terms.</summary>
-    public async Task<string> WaitForLeaderAsync(TimeSpan timeout)
+    /// <summary>
+    /// Waits until a running node is leader and has applied everything from earlier terms. A node named in
+    /// <paramref name="except"/> is not asked (a paused one would not answer).
+    /// </summary>
+    public async Task<string> WaitForLeaderAsync(TimeSpan timeout, string? except = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            foreach (var id in running.Keys.ToList())
+            foreach (var id in running.Keys.Where(id => id != except).ToList())
             {
                 var status = await StatusAsync(id);
                 if (status.IsLeader && await SendAsync(id, "ready 5000") == "OK ready")
