@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace RaftDlm.LoadGenerator;
@@ -17,7 +16,7 @@ internal readonly record struct Usage(TimeSpan? ServerCpu, TimeSpan ClientCpu, l
 
     public static Usage Take(Options options) =>
         new(options.ServerPids.Count == 0 ? null : TimeSpan.FromSeconds(options.ServerPids.Sum(ProcessTicks) / ClockTicksPerSecond),
-            Process.GetCurrentProcess().TotalProcessorTime,
+            Environment.CpuUsage.TotalTime,
             options.Disk is null ? null : DiskCounter(options.Disk, WritesCompleted),
             options.Disk is null ? null : DiskCounter(options.Disk, FlushesCompleted));
 
