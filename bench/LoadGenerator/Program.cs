@@ -160,27 +160,27 @@ internal static class Scenarios
     /// </summary>
     private sealed class Window : IDisposable
     {
-        private readonly Options options;
-        private readonly long measureFrom;
-        private readonly Task<Usage> usageAtStart;
+        private readonly Options _options;
+        private readonly long _measureFrom;
+        private readonly Task<Usage> _usageAtStart;
 
         public Window(Options options)
         {
-            this.options = options;
-            measureFrom = Stopwatch.GetTimestamp() + (options.WarmupSeconds * Stopwatch.Frequency);
+            _options = options;
+            _measureFrom = Stopwatch.GetTimestamp() + (options.WarmupSeconds * Stopwatch.Frequency);
             Stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.WarmupSeconds + options.Seconds));
-            usageAtStart = Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds)).ContinueWith(_ => Usage.Take(options), TaskScheduler.Default);
+            _usageAtStart = Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds)).ContinueWith(_ => Usage.Take(options), TaskScheduler.Default);
         }
 
         public CancellationTokenSource Stop { get; }
 
-        public bool Measures(long started) => started >= measureFrom;
+        public bool Measures(long started) => started >= _measureFrom;
 
-        public double MeasuredSeconds => Stopwatch.GetElapsedTime(measureFrom).TotalSeconds;
+        public double MeasuredSeconds => Stopwatch.GetElapsedTime(_measureFrom).TotalSeconds;
 
         /// <summary>Adds the resources used per operation since the warm-up ended (see <see cref="Usage"/>).</summary>
         public async Task<Result> WithUsageAsync(Result result) =>
-            result.Operations == 0 ? result : Usage.Take(options).Since(await usageAtStart).PerOperation(result);
+            result.Operations == 0 ? result : Usage.Take(_options).Since(await _usageAtStart).PerOperation(result);
 
         public void Dispose() => Stop.Dispose();
     }

@@ -8,51 +8,51 @@ internal sealed class ConsensusMetrics : IDisposable
 {
     public const string MeterName = "RaftDlm.Consensus";
 
-    private readonly Meter meter;
-    private readonly KeyValuePair<string, object?> nodeTag;
-    private readonly Histogram<double> commitLatencyMs;
-    private readonly Counter<long> proposals;
-    private readonly Counter<long> leaderChanges;
-    private readonly Counter<long> entriesApplied;
-    private readonly Counter<long> snapshotsTaken;
-    private readonly Counter<long> snapshotsRestored;
+    private readonly Meter _meter;
+    private readonly KeyValuePair<string, object?> _nodeTag;
+    private readonly Histogram<double> _commitLatencyMs;
+    private readonly Counter<long> _proposals;
+    private readonly Counter<long> _leaderChanges;
+    private readonly Counter<long> _entriesApplied;
+    private readonly Counter<long> _snapshotsTaken;
+    private readonly Counter<long> _snapshotsRestored;
 
     public ConsensusMetrics(string nodeId)
     {
-        meter = new Meter(MeterName);
-        nodeTag = new("raftdlm.node", nodeId);
-        commitLatencyMs = meter.CreateHistogram<double>("raftdlm.consensus.commit_latency", "ms",
+        _meter = new Meter(MeterName);
+        _nodeTag = new("raftdlm.node", nodeId);
+        _commitLatencyMs = _meter.CreateHistogram<double>("raftdlm.consensus.commit_latency", "ms",
             "Time from proposal to commit and local apply, for successful proposals.");
-        proposals = meter.CreateCounter<long>("raftdlm.consensus.proposals", "{proposal}",
+        _proposals = _meter.CreateCounter<long>("raftdlm.consensus.proposals", "{proposal}",
             "Proposals by outcome: ok, not_leader, unknown, canceled.");
-        leaderChanges = meter.CreateCounter<long>("raftdlm.consensus.leader_changes", "{change}",
+        _leaderChanges = _meter.CreateCounter<long>("raftdlm.consensus.leader_changes", "{change}",
             "Changes of the leader as seen by this node (including losing the leader).");
-        entriesApplied = meter.CreateCounter<long>("raftdlm.consensus.entries_applied", "{entry}",
+        _entriesApplied = _meter.CreateCounter<long>("raftdlm.consensus.entries_applied", "{entry}",
             "Commands handed to the replicated state machine.");
-        snapshotsTaken = meter.CreateCounter<long>("raftdlm.consensus.snapshots_taken", "{snapshot}");
-        snapshotsRestored = meter.CreateCounter<long>("raftdlm.consensus.snapshots_restored", "{snapshot}",
+        _snapshotsTaken = _meter.CreateCounter<long>("raftdlm.consensus.snapshots_taken", "{snapshot}");
+        _snapshotsRestored = _meter.CreateCounter<long>("raftdlm.consensus.snapshots_restored", "{snapshot}",
             "Snapshots restored at startup or installed from the leader.");
     }
 
     public void ProposalCommitted(TimeSpan elapsed)
     {
-        commitLatencyMs.Record(elapsed.TotalMilliseconds, nodeTag);
+        _commitLatencyMs.Record(elapsed.TotalMilliseconds, _nodeTag);
         Proposal("ok");
     }
 
     public void Proposal(string outcome)
     {
-        var tags = new TagList { nodeTag, { "outcome", outcome } };
-        proposals.Add(1, tags);
+        var tags = new TagList { _nodeTag, { "outcome", outcome } };
+        _proposals.Add(1, tags);
     }
 
-    public void LeaderChanged() => leaderChanges.Add(1, nodeTag);
+    public void LeaderChanged() => _leaderChanges.Add(1, _nodeTag);
 
-    public void EntryApplied() => entriesApplied.Add(1, nodeTag);
+    public void EntryApplied() => _entriesApplied.Add(1, _nodeTag);
 
-    public void SnapshotTaken() => snapshotsTaken.Add(1, nodeTag);
+    public void SnapshotTaken() => _snapshotsTaken.Add(1, _nodeTag);
 
-    public void SnapshotRestored() => snapshotsRestored.Add(1, nodeTag);
+    public void SnapshotRestored() => _snapshotsRestored.Add(1, _nodeTag);
 
-    public void Dispose() => meter.Dispose();
+    public void Dispose() => _meter.Dispose();
 }

@@ -38,7 +38,7 @@ namespace RaftDlm.Consensus;
 internal sealed class DurableWriteAheadLog(WriteAheadLog.Options options, IStateMachine stateMachine)
     : WriteAheadLog(options, stateMachine), IAuditTrail<IRaftLogEntry>
 {
-    private readonly Internals internals = Internals.Bind();
+    private readonly Internals _internals = Internals.Bind();
 
     /// <summary>Appends the leader's entries, then waits until they and the checkpoint that names them are on disk.</summary>
     public new async ValueTask AppendAsync<TEntry>(ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted = false,
@@ -49,7 +49,9 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options options, IState
         // index are skipped, never rewritten).
         var firstWritten = long.Max(startIndex, skipCommitted ? LastCommittedEntryIndex + 1 : startIndex);
         if (entries.RemainingCount > firstWritten - startIndex && firstWritten <= LastEntryIndex)
+        {
             await TruncateAsync(firstWritten - 1, firstWritten, token).ConfigureAwait(false);
+        }
 
         await base.AppendAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
         await FlushAsync(token).ConfigureAwait(false);
@@ -89,21 +91,23 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options options, IState
     {
         // Everything up to the old end is flushed first, so the entries kept are durable once the checkpoint says so.
         await FlushAsync(token).ConfigureAwait(false);
-        await internals.LockAsync(this, token).ConfigureAwait(false);
+        await _internals.LockAsync(this, token).ConfigureAwait(false);
         try
         {
             var commitIndex = LastCommittedEntryIndex;
             if (lastIndex < commitIndex || lastIndex > LastEntryIndex)
+            {
                 throw new ArgumentOutOfRangeException(nameof(lastIndex), lastIndex, $"The log can be cut only between its commit index {commitIndex} and its end {LastEntryIndex}.");
+            }
 
             // The flusher writes checkpoints only while it holds a read lock, which the overwrite lock excludes.
-            internals.WriteCheckpoint(this, commitIndex, lastIndex);
-            internals.SetLastEntryIndex(this, lastIndex);
-            internals.SetUnflushedIndex(this, firstUnflushedIndex);
+            _internals.WriteCheckpoint(this, commitIndex, lastIndex);
+            _internals.SetLastEntryIndex(this, lastIndex);
+            _internals.SetUnflushedIndex(this, firstUnflushedIndex);
         }
         finally
         {
-            internals.Unlock(this);
+            _internals.Unlock(this);
         }
     }
 
@@ -112,59 +116,61 @@ internal sealed class DurableWriteAheadLog(WriteAheadLog.Options options, IState
     {
         private const BindingFlags Instance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
         private const uint CheckpointVersion = 1;
-        private static Internals? bound;
+        private static Internals? _bound;
 
-        private readonly FieldInfo lockManager;
-        private readonly MethodInfo acquireAppendLock;
-        private readonly MethodInfo upgradeToOverwriteLock;
-        private readonly MethodInfo releaseAppendLock;
-        private readonly MethodInfo lastEntryIndexSetter;
-        private readonly MethodInfo unflushedIndexSetter;
-        private readonly FieldInfo checkpoint;
-        private readonly FieldInfo checkpointHandle;
+        private readonly FieldInfo _lockManager;
+        private readonly MethodInfo _acquireAppendLock;
+        private readonly MethodInfo _upgradeToOverwriteLock;
+        private readonly MethodInfo _releaseAppendLock;
+        private readonly MethodInfo _lastEntryIndexSetter;
+        private readonly MethodInfo _unflushedIndexSetter;
+        private readonly FieldInfo _checkpoint;
+        private readonly FieldInfo _checkpointHandle;
 
         private Internals()
         {
             var wal = typeof(WriteAheadLog);
-            lockManager = Field(wal, "lockManager");
-            acquireAppendLock = Method(lockManager.FieldType, "AcquireAppendLockAsync");
-            upgradeToOverwriteLock = Method(lockManager.FieldType, "UpgradeToOverwriteLockAsync");
-            releaseAppendLock = Method(lockManager.FieldType, "ReleaseAppendLock");
-            lastEntryIndexSetter = wal.GetProperty(nameof(LastEntryIndex), Instance)?.GetSetMethod(nonPublic: true) ?? throw Missing("LastEntryIndex setter");
-            unflushedIndexSetter = wal.GetProperty("UnflushedIndex", Instance)?.GetSetMethod(nonPublic: true) ?? throw Missing("UnflushedIndex setter");
-            checkpoint = Field(wal, "checkpoint");
-            checkpointHandle = Field(checkpoint.FieldType, "handle");
-            if (checkpointHandle.FieldType != typeof(SafeFileHandle))
+            _lockManager = Field(wal, "lockManager");
+            _acquireAppendLock = Method(_lockManager.FieldType, "AcquireAppendLockAsync");
+            _upgradeToOverwriteLock = Method(_lockManager.FieldType, "UpgradeToOverwriteLockAsync");
+            _releaseAppendLock = Method(_lockManager.FieldType, "ReleaseAppendLock");
+            _lastEntryIndexSetter = wal.GetProperty(nameof(LastEntryIndex), Instance)?.GetSetMethod(nonPublic: true) ?? throw Missing("LastEntryIndex setter");
+            _unflushedIndexSetter = wal.GetProperty("UnflushedIndex", Instance)?.GetSetMethod(nonPublic: true) ?? throw Missing("UnflushedIndex setter");
+            _checkpoint = Field(wal, "checkpoint");
+            _checkpointHandle = Field(_checkpoint.FieldType, "handle");
+            if (_checkpointHandle.FieldType != typeof(SafeFileHandle))
+            {
                 throw Missing("Checkpoint.handle of type SafeFileHandle");
+            }
         }
 
-        public static Internals Bind() => bound ??= new Internals();
+        public static Internals Bind() => _bound ??= new Internals();
 
         public async Task LockAsync(WriteAheadLog log, CancellationToken token)
         {
-            var manager = lockManager.GetValue(log);
-            await ((ValueTask)acquireAppendLock.Invoke(manager, [token])!).ConfigureAwait(false);
+            var manager = _lockManager.GetValue(log);
+            await ((ValueTask)_acquireAppendLock.Invoke(manager, [token])!).ConfigureAwait(false);
             try
             {
-                await ((ValueTask)upgradeToOverwriteLock.Invoke(manager, [token])!).ConfigureAwait(false);
+                await ((ValueTask)_upgradeToOverwriteLock.Invoke(manager, [token])!).ConfigureAwait(false);
             }
             catch
             {
-                releaseAppendLock.Invoke(manager, null);
+                _releaseAppendLock.Invoke(manager, null);
                 throw;
             }
         }
 
         // Releasing the append lock releases the overwrite lock with it.
-        public void Unlock(WriteAheadLog log) => releaseAppendLock.Invoke(lockManager.GetValue(log), null);
+        public void Unlock(WriteAheadLog log) => _releaseAppendLock.Invoke(_lockManager.GetValue(log), null);
 
-        public void SetLastEntryIndex(WriteAheadLog log, long index) => lastEntryIndexSetter.Invoke(log, [index]);
+        public void SetLastEntryIndex(WriteAheadLog log, long index) => _lastEntryIndexSetter.Invoke(log, [index]);
 
-        public void SetUnflushedIndex(WriteAheadLog log, long index) => unflushedIndexSetter.Invoke(log, [index]);
+        public void SetUnflushedIndex(WriteAheadLog log, long index) => _unflushedIndexSetter.Invoke(log, [index]);
 
         public void WriteCheckpoint(WriteAheadLog log, long commitIndex, long lastIndex)
         {
-            var handle = (SafeFileHandle)checkpointHandle.GetValue(checkpoint.GetValue(log))!;
+            var handle = (SafeFileHandle)_checkpointHandle.GetValue(_checkpoint.GetValue(log))!;
             Span<byte> record = stackalloc byte[4 + 8 + 8];
             BinaryPrimitives.WriteUInt32LittleEndian(record, CheckpointVersion);
             BinaryPrimitives.WriteInt64LittleEndian(record[4..], commitIndex);

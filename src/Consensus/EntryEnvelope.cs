@@ -34,7 +34,9 @@ internal static class EntryEnvelope
     public static void WriteHeader(Span<byte> destination, EnvelopeHeader header)
     {
         if (destination.Length < HeaderSizeBytes)
+        {
             throw new ArgumentException("Destination is shorter than the header.", nameof(destination));
+        }
         destination[0] = FormatV1;
         BinaryPrimitives.WriteInt64LittleEndian(destination[1..], header.ProposalId.Incarnation);
         BinaryPrimitives.WriteInt64LittleEndian(destination[9..], header.ProposalId.Sequence);
@@ -69,7 +71,9 @@ internal static class EntryEnvelope
         Span<byte> headerBytes = stackalloc byte[HeaderSizeBytes];
         payload.Slice(0, HeaderSizeBytes).CopyTo(headerBytes);
         if (!TryReadHeader(headerBytes, out header))
+        {
             return false;
+        }
 
         var body = payload.Slice(HeaderSizeBytes);
         command = body.IsSingleSegment ? body.First : body.ToArray();

@@ -6,20 +6,20 @@ namespace RaftDlm.Consensus;
 /// </summary>
 internal sealed class ProposalContext(ProposalId proposalId)
 {
-    private byte[]? reply;
-    private Exception? fault;
+    private byte[]? _reply;
+    private Exception? _fault;
 
     public ProposalId ProposalId { get; } = proposalId;
 
-    public void SetReply(byte[] value) => Volatile.Write(ref reply, value);
+    public void SetReply(byte[] value) => Volatile.Write(ref _reply, value);
 
-    public void SetFault(Exception value) => Volatile.Write(ref fault, value);
+    public void SetFault(Exception value) => Volatile.Write(ref _fault, value);
 
     /// <summary>True with the reply when the applier completed this proposal; otherwise the fault, if any.</summary>
     public bool TryGetReply(out byte[] value, out Exception? error)
     {
-        error = Volatile.Read(ref fault);
-        var result = Volatile.Read(ref reply);
+        error = Volatile.Read(ref _fault);
+        var result = Volatile.Read(ref _reply);
         value = result ?? [];
         return error is null && result is not null;
     }

@@ -20,12 +20,12 @@ public sealed partial class RaftNode
     public async Task<byte[]> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken ct)
     {
         var c = RunningCluster;
-        var id = new ProposalId(incarnation, Interlocked.Increment(ref proposalSequence));
+        var id = new ProposalId(_incarnation, Interlocked.Increment(ref _proposalSequence));
         var payload = EntryEnvelope.Encode(new EnvelopeHeader(id, NextLeaderTimeMs()), command.Span);
         var context = new ProposalContext(id);
         var started = Stopwatch.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.ProposalTimeoutMs);
+        timeout.CancelAfter(_options.ProposalTimeoutMs);
 
         // The entry carries the term this node was elected in, never the node's current term: DotNext's own
         // ReplicateAsync(payload) reads the current term, and a leader that had just seen a higher term (a
@@ -34,10 +34,10 @@ public sealed partial class RaftNode
         // log matching and let one replica apply a command the others never had (bug B2). Checked right
         // before DotNext takes its leader state, with nothing awaited in between: if the term moved on, this
         // node is no longer (or not yet again) the leader of the term the entry would carry.
-        var term = Volatile.Read(ref leaderTerm);
+        var term = Volatile.Read(ref _leaderTerm);
         if (!IsLeader || term != Term)
         {
-            metrics.Proposal("not_leader");
+            _metrics.Proposal("not_leader");
             throw new NotLeaderException(Leader);
         }
 
@@ -48,7 +48,7 @@ public sealed partial class RaftNode
         catch (DotNextNotLeaderException e) when (e.InnerException is null)
         {
             // Thrown before anything was appended: DotNext checks its leader state first.
-            metrics.Proposal("not_leader");
+            _metrics.Proposal("not_leader");
             throw new NotLeaderException(Leader, e);
         }
         catch (DotNextNotLeaderException e)
@@ -57,12 +57,12 @@ public sealed partial class RaftNode
         }
         catch (OperationCanceledException e) when (ct.IsCancellationRequested)
         {
-            metrics.Proposal("canceled");
+            _metrics.Proposal("canceled");
             throw new OperationCanceledException("The proposal was canceled; its outcome is unknown.", e, ct);
         }
         catch (OperationCanceledException e)
         {
-            throw Unknown(id, $"no commit within {options.ProposalTimeoutMs} ms", e);
+            throw Unknown(id, $"no commit within {_options.ProposalTimeoutMs} ms", e);
         }
         catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or IOException)
         {
@@ -71,7 +71,7 @@ public sealed partial class RaftNode
 
         if (context.TryGetReply(out var reply, out var fault))
         {
-            metrics.ProposalCommitted(Stopwatch.GetElapsedTime(started));
+            _metrics.ProposalCommitted(Stopwatch.GetElapsedTime(started));
             return reply;
         }
 
@@ -82,8 +82,8 @@ public sealed partial class RaftNode
 
     private OutcomeUnknownException Unknown(ProposalId id, string reason, Exception? inner)
     {
-        metrics.Proposal("unknown");
-        Log.ProposalOutcomeUnknown(logger, id.Sequence, reason, inner);
+        _metrics.Proposal("unknown");
+        Log.ProposalOutcomeUnknown(_logger, id.Sequence, reason, inner);
         return new OutcomeUnknownException($"The outcome of the proposal is unknown: {reason}.", inner);
     }
 
@@ -97,17 +97,19 @@ public sealed partial class RaftNode
     {
         var c = RunningCluster;
         if (!IsLeader)
+        {
             throw new NotLeaderException(Leader);
+        }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.ProposalTimeoutMs);
+        timeout.CancelAfter(_options.ProposalTimeoutMs);
         try
         {
             await c.ApplyReadBarrierAsync(ReadBarrierType.Strong, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw new TimeoutException($"No read barrier within {options.ProposalTimeoutMs} ms.", e);
+            throw new TimeoutException($"No read barrier within {_options.ProposalTimeoutMs} ms.", e);
         }
         catch (QuorumUnreachableException e)
         {
@@ -121,7 +123,9 @@ public sealed partial class RaftNode
         // If leadership moved during the barrier DotNext falls back to syncing with the new leader; a read
         // served here would then not be the leader's, so refuse it.
         if (!IsLeader)
+        {
             throw new NotLeaderException(Leader);
+        }
     }
 
     /// <summary>
@@ -136,18 +140,20 @@ public sealed partial class RaftNode
             ct.ThrowIfCancellationRequested();
             var leadership = await c.WaitForLeadershipAsync(ct).ConfigureAwait(false);
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct, leadership);
-            attempt.CancelAfter(options.ProposalTimeoutMs);
+            attempt.CancelAfter(_options.ProposalTimeoutMs);
             try
             {
                 // The new leader's no-op is already in its log, so a barrier on the last entry covers
                 // every entry of earlier terms.
                 await c.ApplyReadBarrierAsync(ReadBarrierType.Strong, attempt.Token).ConfigureAwait(false);
                 if (!leadership.IsCancellationRequested && IsLeader)
+                {
                     return;
+                }
             }
             catch (Exception e) when (!ct.IsCancellationRequested && e is OperationCanceledException or QuorumUnreachableException or DotNextNotLeaderException)
             {
-                logger.LogDebug(e, "Leader readiness attempt failed; retrying");
+                _logger.LogDebug(e, "Leader readiness attempt failed; retrying");
             }
 
             await Task.Delay(RetryDelayMs, ct).ConfigureAwait(false);

@@ -52,7 +52,9 @@ public sealed class RaftNodeOptions
         ArgumentException.ThrowIfNullOrWhiteSpace(NodeId);
         ArgumentException.ThrowIfNullOrWhiteSpace(DataDirectory);
         if (Members.Count == 0)
+        {
             throw new ArgumentException("Members must contain at least this node.", nameof(Members));
+        }
         if (Members.Select(m => m.Id).Distinct(StringComparer.Ordinal).Count() != Members.Count)
             throw new ArgumentException("Member ids must be unique.", nameof(Members));
         if (Members.Select(m => m.RaftEndpoint).Distinct().Count() != Members.Count)

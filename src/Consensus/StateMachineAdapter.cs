@@ -17,51 +17,58 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
     private const uint SnapshotMagic = 0x31534452; // "RDS1"
     private const int SnapshotHeaderSizeBytes = 4 + 8 + 8;
 
-    private readonly IReplicatedStateMachine machine;
-    private readonly ILogger logger;
-    private readonly ConsensusMetrics metrics;
-    private readonly long snapshotEveryEntries;
-    private long lastSnapshotIndex;
-    private long lastLeaderTimeMs;
-    private byte[]? pendingSnapshot;
-    private readonly StreamWriter? applyTrace;
+    private readonly IReplicatedStateMachine _machine;
+    private readonly ILogger _logger;
+    private readonly ConsensusMetrics _metrics;
+    private readonly long _snapshotEveryEntries;
+    private long _lastSnapshotIndex;
+    private long _lastLeaderTimeMs;
+    private byte[]? _pendingSnapshot;
+    private readonly StreamWriter? _applyTrace;
 
     public StateMachineAdapter(DirectoryInfo location, IReplicatedStateMachine machine, long snapshotEveryEntries, ConsensusMetrics metrics, ILogger logger,
         string? applyTraceFile = null)
         : base(location)
     {
         if (applyTraceFile is not null)
-            applyTrace = new StreamWriter(new FileStream(applyTraceFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-        this.machine = machine;
-        this.snapshotEveryEntries = snapshotEveryEntries;
-        this.metrics = metrics;
-        this.logger = logger;
+        {
+            _applyTrace = new StreamWriter(new FileStream(applyTraceFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        }
+
+        _machine = machine;
+        _snapshotEveryEntries = snapshotEveryEntries;
+        _metrics = metrics;
+        _logger = logger;
     }
 
     /// <summary>The leader time of the most recently applied command (after the monotonic clamp).</summary>
-    public long LastLeaderTimeMs => Volatile.Read(ref lastLeaderTimeMs);
+    public long LastLeaderTimeMs => Volatile.Read(ref _lastLeaderTimeMs);
 
     /// <summary>The index of the most recent snapshot taken or installed here.</summary>
-    public long LastSnapshotIndex => Volatile.Read(ref lastSnapshotIndex);
+    public long LastSnapshotIndex => Volatile.Read(ref _lastSnapshotIndex);
 
     protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
     {
         // Configuration entries reach the state machine only as empty entries (DotNext hands their payload to
         // its configuration storage); election no-ops are empty too and are normally filtered by the WAL.
         if (entry.IsConfiguration || !entry.TryGetPayload(out var payload) || payload.IsEmpty)
+        {
             return ValueTask.FromResult(false);
+        }
 
         if (!EntryEnvelope.TryDecode(payload, out var header, out var command))
         {
             // Deterministic on every node, so skipping keeps replicas identical.
-            Log.UndecodableEntry(logger, entry.Index, payload.Length);
+            Log.UndecodableEntry(_logger, entry.Index, payload.Length);
             return ValueTask.FromResult(false);
         }
 
-        var applied = entry.Index > machine.LastAppliedIndex;
+        var applied = entry.Index > _machine.LastAppliedIndex;
         if (applied)
+        {
             ApplyCommand(entry, header, command.Span);
-        applyTrace?.WriteLine($"{entry.Index} {entry.Term} {(applied ? "applied" : "skipped")} {header.LeaderTimeMs} {Convert.ToHexStringLower(SHA256.HashData(command.Span)[..8])}");
+        }
+        _applyTrace?.WriteLine($"{entry.Index} {entry.Term} {(applied ? "applied" : "skipped")} {header.LeaderTimeMs} {Convert.ToHexStringLower(SHA256.HashData(command.Span)[..8])}");
 
         return ValueTask.FromResult(TryPrepareSnapshot(entry.Index));
     }
@@ -70,29 +77,31 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
     {
         // The clamp depends only on log order, so every node passes the same time for the same entry,
         // and time never goes backwards even if a new leader's clock is behind the old one's.
-        var leaderTimeMs = long.Max(header.LeaderTimeMs, lastLeaderTimeMs);
-        Volatile.Write(ref lastLeaderTimeMs, leaderTimeMs);
+        var leaderTimeMs = long.Max(header.LeaderTimeMs, _lastLeaderTimeMs);
+        Volatile.Write(ref _lastLeaderTimeMs, leaderTimeMs);
 
         // Trap: after a log overwrite an old context can be handed to a different entry at the same index.
         var context = entry.Context is ProposalContext c && c.ProposalId == header.ProposalId ? c : null;
         try
         {
-            var reply = machine.Apply(entry.Index, leaderTimeMs, command);
+            var reply = _machine.Apply(entry.Index, leaderTimeMs, command);
             context?.SetReply(reply ?? []);
         }
         catch (Exception e)
         {
-            Log.ApplyFailed(logger, entry.Index, e);
+            Log.ApplyFailed(_logger, entry.Index, e);
             context?.SetFault(e);
         }
 
-        metrics.EntryApplied();
+        _metrics.EntryApplied();
     }
 
     private bool TryPrepareSnapshot(long index)
     {
-        if (index - lastSnapshotIndex < snapshotEveryEntries)
+        if (index - _lastSnapshotIndex < _snapshotEveryEntries)
+        {
             return false;
+        }
 
         // Serialize now, on the applier, so the snapshot is exactly the state at this index; the file I/O
         // happens later in PersistAsync. A failure here only postpones the snapshot.
@@ -102,28 +111,28 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
             Span<byte> header = stackalloc byte[SnapshotHeaderSizeBytes];
             BinaryPrimitives.WriteUInt32LittleEndian(header, SnapshotMagic);
             BinaryPrimitives.WriteInt64LittleEndian(header[4..], index);
-            BinaryPrimitives.WriteInt64LittleEndian(header[12..], lastLeaderTimeMs);
+            BinaryPrimitives.WriteInt64LittleEndian(header[12..], _lastLeaderTimeMs);
             buffer.Write(header);
-            machine.WriteSnapshot(buffer);
+            _machine.WriteSnapshot(buffer);
             var snapshot = buffer.ToArray();
-            Volatile.Write(ref pendingSnapshot, snapshot);
-            Volatile.Write(ref lastSnapshotIndex, index);
+            Volatile.Write(ref _pendingSnapshot, snapshot);
+            Volatile.Write(ref _lastSnapshotIndex, index);
             // The digest lets replicas be compared from their logs alone: same index, same digest.
-            Log.SnapshotTaken(logger, index, snapshot.Length, Convert.ToHexStringLower(SHA256.HashData(snapshot))[..16]);
-            metrics.SnapshotTaken();
+            Log.SnapshotTaken(_logger, index, snapshot.Length, Convert.ToHexStringLower(SHA256.HashData(snapshot))[..16]);
+            _metrics.SnapshotTaken();
             return true;
         }
         catch (Exception e)
         {
-            Log.SnapshotFailed(logger, index, e);
-            lastSnapshotIndex = index; // retry after another SnapshotEveryEntries, not on every entry
+            Log.SnapshotFailed(_logger, index, e);
+            _lastSnapshotIndex = index; // retry after another SnapshotEveryEntries, not on every entry
             return false;
         }
     }
 
     protected override ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
     {
-        var snapshot = Interlocked.Exchange(ref pendingSnapshot, null)
+        var snapshot = Interlocked.Exchange(ref _pendingSnapshot, null)
             ?? throw new InvalidOperationException("No snapshot was prepared before PersistAsync.");
         return writer.Invoke(snapshot, token);
     }
@@ -131,8 +140,10 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync().ConfigureAwait(false);
-        if (applyTrace is not null)
-            await applyTrace.DisposeAsync().ConfigureAwait(false);
+        if (_applyTrace is not null)
+        {
+            await _applyTrace.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Called at startup (the newest snapshot on disk) and when a leader installs a snapshot.</summary>
@@ -146,20 +157,22 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
             var header = new byte[SnapshotHeaderSizeBytes];
             await stream.ReadExactlyAsync(header, token).ConfigureAwait(false);
             if (BinaryPrimitives.ReadUInt32LittleEndian(header) != SnapshotMagic)
+            {
                 throw new InvalidDataException($"Snapshot {snapshotFile.Name} has an unknown format.");
+            }
 
             var index = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4));
             var leaderTimeMs = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(12));
-            machine.RestoreSnapshot(stream);
-            Volatile.Write(ref lastSnapshotIndex, index);
-            Volatile.Write(ref lastLeaderTimeMs, leaderTimeMs);
-            Log.SnapshotRestored(logger, index, snapshotFile.Length);
-            applyTrace?.WriteLine($"{index} - restored {snapshotFile.Length}");
-            metrics.SnapshotRestored();
+            _machine.RestoreSnapshot(stream);
+            Volatile.Write(ref _lastSnapshotIndex, index);
+            Volatile.Write(ref _lastLeaderTimeMs, leaderTimeMs);
+            Log.SnapshotRestored(_logger, index, snapshotFile.Length);
+            _applyTrace?.WriteLine($"{index} - restored {snapshotFile.Length}");
+            _metrics.SnapshotRestored();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            Log.SnapshotRestoreFailed(logger, snapshotFile.FullName, e);
+            Log.SnapshotRestoreFailed(_logger, snapshotFile.FullName, e);
             throw;
         }
     }
