@@ -20,14 +20,22 @@ namespace RaftDlm.Consensus;
 /// </remarks>
 public interface IReplicatedStateMachine
 {
-    /// <summary>Applies one committed command and returns the reply bytes. Must never throw.</summary>
+    /// <summary>
+    /// Applies one committed command and returns its reply. Must never throw. On the node that proposed the
+    /// command the reply object itself is handed to the waiting <see cref="RaftNode.ProposeAsync"/> (it never
+    /// leaves the process, so it is not serialized); elsewhere it is dropped.
+    /// </summary>
     /// <param name="index">The Raft log index of the entry.</param>
     /// <param name="leaderTimeMs">Unix time in milliseconds stamped by the proposing leader. It never
     /// decreases from one applied command to the next, across leader changes and restarts.</param>
     /// <param name="command">The opaque command bytes given to <see cref="RaftNode.ProposeAsync"/>.</param>
-    byte[] Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command);
+    object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command);
 
-    /// <summary>The index passed to the most recent <see cref="Apply"/>, or restored from a snapshot.</summary>
+    /// <summary>
+    /// The index passed to the most recent <see cref="Apply"/>, or restored from a snapshot: the last command
+    /// this machine applied. It lags <see cref="RaftNode.LastAppliedLogIndex"/>, which also counts the entries
+    /// consensus keeps to itself.
+    /// </summary>
     long LastAppliedIndex { get; }
 
     /// <summary>Writes the state at <see cref="LastAppliedIndex"/>.</summary>

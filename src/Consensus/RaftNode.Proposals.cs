@@ -11,13 +11,13 @@ public sealed partial class RaftNode
 
     /// <summary>
     /// Leader only. Stamps leader time, appends, replicates, waits for commit and local apply, and returns the
-    /// reply of <see cref="IReplicatedStateMachine.Apply"/>. Bounded by <see cref="RaftNodeOptions.ProposalTimeoutMs"/>.
+    /// reply object of <see cref="IReplicatedStateMachine.Apply"/>. Bounded by <see cref="RaftNodeOptions.ProposalTimeoutMs"/>.
     /// </summary>
     /// <exception cref="NotLeaderException">This node is not the leader; the command was NOT proposed.</exception>
     /// <exception cref="OutcomeUnknownException">Proposed, but leadership was lost, the wait timed out, or the
     /// machine threw; the command may still be (or have been) applied.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was canceled; the outcome is unknown.</exception>
-    public async Task<byte[]> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken ct)
+    public async Task<object?> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken ct)
     {
         var c = RunningCluster;
         var id = new ProposalId(_incarnation, Interlocked.Increment(ref _proposalSequence));

@@ -41,7 +41,7 @@ public sealed partial class RaftNode : IAsyncDisposable
         _machine = machine;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("RaftDlm.Consensus");
-        _metrics = new ConsensusMetrics(_options.NodeId);
+        _metrics = new ConsensusMetrics(this, _options.NodeId);
         _self = _options.Self;
     }
 
@@ -61,8 +61,12 @@ public sealed partial class RaftNode : IAsyncDisposable
 
     public long CommitIndex => _wal?.LastCommittedEntryIndex ?? 0L;
 
-    /// <summary>The last Raft index applied (including DotNext's own no-op entries, which the machine never sees).</summary>
-    public long LastAppliedIndex => _wal?.LastAppliedIndex ?? 0L;
+    /// <summary>
+    /// The last log index applied here, counting the entries consensus keeps to itself (election no-ops,
+    /// membership), which the machine never sees: compare it, not the machine's own last index, with
+    /// <see cref="CommitIndex"/>.
+    /// </summary>
+    public long LastAppliedLogIndex => _wal?.LastAppliedIndex ?? 0L;
 
     /// <summary>The index of the newest snapshot taken or installed on this node (0 when none).</summary>
     public long LastSnapshotIndex => _adapter?.LastSnapshotIndex ?? 0L;

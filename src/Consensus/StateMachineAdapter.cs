@@ -85,7 +85,7 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         try
         {
             var reply = _machine.Apply(entry.Index, leaderTimeMs, command);
-            context?.SetReply(reply ?? []);
+            context?.SetReply(reply);
         }
         catch (Exception e)
         {

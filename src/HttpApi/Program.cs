@@ -1,4 +1,6 @@
 using System.Threading.RateLimiting;
+using OpenTelemetry.Metrics;
+using RaftDlm.Consensus;
 using RaftDlm.HttpApi;
 using RaftDlm.HttpApi.Api;
 using RaftDlm.HttpApi.Hosting;
@@ -19,8 +21,11 @@ builder.Logging.AddSimpleConsole(console =>
 
 var services = builder.Services;
 services.AddSingleton(options);
+services.AddSingleton<LockApplier>();
+services.AddSingleton(provider => new RaftNode(options.ToRaftOptions(), provider.GetRequiredService<LockApplier>(),
+    provider.GetRequiredService<ILoggerFactory>()));
+services.AddSingleton<LockProposer>();
 services.AddSingleton<ServerMetrics>();
-services.AddSingleton<LockService>();
 services.AddSingleton<LeaderWatch>();
 services.AddSingleton<Requests>();
 services.AddSingleton<Forwarding>();
@@ -28,6 +33,13 @@ services.AddHostedService<RaftHost>();
 services.AddSingleton<SessionLeases>();
 services.AddHostedService(provider => provider.GetRequiredService<SessionLeases>());
 services.AddOpenApi();
+services.AddOpenTelemetry().WithMetrics(metrics => metrics
+    .AddMeter(RaftNode.MeterName, ServerMetrics.MeterName)
+    .AddView("raftdlm.consensus.commit_latency", new ExplicitBucketHistogramConfiguration
+    {
+        Boundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    })
+    .AddPrometheusExporter());
 services.AddRateLimiter(limiter =>
 {
     limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context => RateLimitPartition.GetTokenBucketLimiter(
@@ -46,9 +58,13 @@ services.AddRateLimiter(limiter =>
 var app = builder.Build();
 app.UseRateLimiter();
 app.Use(Auth.Middleware(options));
+// Created before the first request: the metrics' gauges and the leader watch exist from the start.
+app.Services.GetRequiredService<ServerMetrics>();
+app.Services.GetRequiredService<LeaderWatch>();
 var forwarding = app.Services.GetRequiredService<Forwarding>();
 app.Use((context, next) => forwarding.InvokeAsync(context, next));
 app.MapOpenApi();
+app.MapPrometheusScrapingEndpoint("/metrics").WithTags("Operations");
 SessionEndpoints.Map(app);
 LockspaceEndpoints.Map(app);
 LockEndpoints.Map(app);

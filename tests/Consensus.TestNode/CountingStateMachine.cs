@@ -26,7 +26,7 @@ internal sealed class CountingStateMachine : IReplicatedStateMachine
         }
     }
 
-    public byte[] Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
+    public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
     {
         lock (gate)
         {
@@ -42,7 +42,7 @@ internal sealed class CountingStateMachine : IReplicatedStateMachine
             sha.AppendData(block);
             sha.AppendData(command);
             hash = sha.GetHashAndReset();
-            return Encoding.UTF8.GetBytes($"applied#{commands.Count}@{index}");
+            return $"applied#{commands.Count}@{index}";
         }
     }
 

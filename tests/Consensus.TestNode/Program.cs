@@ -54,10 +54,10 @@ while (Console.ReadLine() is { } line)
     {
         reply = verb switch
         {
-            "propose" => "OK " + Encoding.UTF8.GetString(await node.ProposeAsync(Encoding.UTF8.GetBytes(argument), CancellationToken.None)),
+            "propose" => "OK " + await node.ProposeAsync(Encoding.UTF8.GetBytes(argument), CancellationToken.None),
             "flood" => await Flood(node, argument),
             "has" => "OK " + (machine.Contains(argument) ? "true" : "false"),
-            "status" => $"OK isLeader={(node.IsLeader ? "true" : "false")} leader={node.Leader?.Id ?? "-"} term={node.Term} commit={node.CommitIndex} applied={node.LastAppliedIndex} snapshot={node.LastSnapshotIndex} {machine.Status()}",
+            "status" => $"OK isLeader={(node.IsLeader ? "true" : "false")} leader={node.Leader?.Id ?? "-"} term={node.Term} commit={node.CommitIndex} applied={node.LastAppliedLogIndex} snapshot={node.LastSnapshotIndex} {machine.Status()}",
             "barrier" => await Barrier(node),
             "ready" => await Ready(node, int.Parse(argument, CultureInfo.InvariantCulture)),
             "quit" => "OK bye",

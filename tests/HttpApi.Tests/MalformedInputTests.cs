@@ -244,9 +244,9 @@ public sealed class MalformedInputTests(MalformedInputTests.Fixture fixture, ITe
         var metrics = await Get(leader, "/metrics");
         foreach (var line in metrics.Text.Split('\n'))
         {
-            if (line.StartsWith("raftdlm_sessions ", StringComparison.Ordinal) || line.StartsWith("raftdlm_locks ", StringComparison.Ordinal)
-                || line.StartsWith("raftdlm_resources ", StringComparison.Ordinal) || line.StartsWith("raftdlm_queued_requests ", StringComparison.Ordinal)
-                || line.StartsWith("raftdlm_lockspaces ", StringComparison.Ordinal))
+            if (line.StartsWith("raftdlm_sessions{", StringComparison.Ordinal) || line.StartsWith("raftdlm_locks{", StringComparison.Ordinal)
+                || line.StartsWith("raftdlm_resources{", StringComparison.Ordinal) || line.StartsWith("raftdlm_queued_requests{", StringComparison.Ordinal)
+                || line.StartsWith("raftdlm_lockspaces{", StringComparison.Ordinal))
             {
                 text.Append(line).Append('\n');
             }

@@ -1,3 +1,4 @@
+using RaftDlm.Consensus;
 using RaftDlm.HttpApi.Hosting;
 
 namespace RaftDlm.HttpApi.Api;
@@ -10,18 +11,15 @@ internal static class ClusterEndpoints
         app.MapGet("/v1/cluster/state", State).WithTags("Cluster").Produces<StateJson>();
         app.MapGet("/healthz", () => Results.Text("ok\n")).WithTags("Operations");
         app.MapGet("/readyz", Ready).WithTags("Operations");
-        app.MapGet("/metrics", (LockService service, ServerMetrics metrics) =>
-            Results.Text(metrics.Render(service), "text/plain; version=0.0.4; charset=utf-8")).WithTags("Operations");
     }
 
-    private static IResult Cluster(LockService service, ServerOptions options)
+    private static IResult Cluster(RaftNode node, LockApplier applier, ServerOptions options)
     {
-        var node = service.Node;
         var members = node.MembersView
             .Select(entry => new MemberJson(entry.Member.Id, entry.Member.RaftEndpoint.ToString(), entry.Member.HttpEndpoint, entry.Status))
             .ToList();
         return Results.Json(
-            new ClusterJson(options.NodeId, node.Leader?.Id, node.Term, node.CommitIndex, service.LastAppliedIndex, members),
+            new ClusterJson(options.NodeId, node.Leader?.Id, node.Term, node.CommitIndex, applier.LastAppliedIndex, members),
             Wire.Json);
     }
 
@@ -29,20 +27,23 @@ internal static class ClusterEndpoints
     /// This node's applied index and the SHA-256 of its lock table at that index: replicas at the same index
     /// must show the same hash. It serialises the whole table, so it is for operators and tests.
     /// </summary>
-    private static IResult State(LockService service)
+    private static IResult State(LockApplier applier)
     {
-        var (index, hash) = service.Read(machine => (machine.LastAppliedIndex, machine.StateHash()));
+        var (index, hash) = applier.Read(machine => (machine.LastAppliedIndex, machine.StateHash()));
         return Results.Json(new StateJson(index, hash), Wire.Json);
     }
 
-    /// <summary>Ready when a leader is known and this node has applied everything it knows to be committed.</summary>
-    private static IResult Ready(LockService service)
+    /// <summary>
+    /// Ready when a leader is known and this node has applied everything it knows to be committed. The log's
+    /// applied index is compared, not the lock table's: a committed entry of consensus' own (the new leader's
+    /// no-op) never reaches the table, and would keep the table's index below the commit index.
+    /// </summary>
+    private static IResult Ready(RaftNode node)
     {
-        var node = service.Node;
         if (node.Leader is null) return Problems.Unavailable("no leader is known");
-        if (service.LastAppliedIndex < node.CommitIndex)
+        if (node.LastAppliedLogIndex < node.CommitIndex)
         {
-            return Problems.Unavailable($"applied {service.LastAppliedIndex} of {node.CommitIndex} committed entries");
+            return Problems.Unavailable($"applied {node.LastAppliedLogIndex} of {node.CommitIndex} committed entries");
         }
         return Results.Text("ready\n");
     }

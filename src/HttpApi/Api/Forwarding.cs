@@ -11,7 +11,7 @@ namespace RaftDlm.HttpApi.Api;
 /// request is never forwarded again (a node that is not the leader when it arrives answers 503), so
 /// elections cannot make requests loop.
 /// </summary>
-internal sealed partial class Forwarding(LockService service, LeaderWatch leaders, ServerOptions options, ServerMetrics metrics, ILogger<Forwarding> logger)
+internal sealed partial class Forwarding(RaftNode node, LeaderWatch leaders, ServerOptions options, ServerMetrics metrics, ILogger<Forwarding> logger)
 {
     public const string ForwardedHeader = "X-RaftDlm-Forwarded";
 
@@ -28,7 +28,7 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
 
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
-        if (!ForLeader(context.Request) || service.Node.IsLeader)
+        if (!ForLeader(context.Request) || node.IsLeader)
         {
             await next();
             return;
@@ -42,7 +42,7 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
         var leader = await leaders.WaitForLeaderAsync(TimeSpan.FromMilliseconds(options.LeaderWaitMs), context.RequestAborted);
         if (leader is null || leader.Id == options.NodeId)
         {
-            if (service.Node.IsLeader)
+            if (node.IsLeader)
             {
                 await next();
                 return;
@@ -121,6 +121,6 @@ internal sealed partial class Forwarding(LockService service, LeaderWatch leader
 
     private IResult TooLarge() => Problems.Of(413, "InvalidRequest", $"the body is larger than {options.MaxRequestBodyBytes} bytes");
 
-    [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Forwarding to leader {LeaderId} failed: {Reason}")]
+    [LoggerMessage(EventId = 2300, Level = LogLevel.Warning, Message = "Forwarding to leader {LeaderId} failed: {Reason}")]
     private partial void LogForwardFailed(string leaderId, string reason);
 }

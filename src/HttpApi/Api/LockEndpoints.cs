@@ -1,11 +1,10 @@
+using RaftDlm.HttpApi.Hosting;
 using RaftDlm.LockStateMachine;
 
 namespace RaftDlm.HttpApi.Api;
 
 internal static class LockEndpoints
 {
-    private const int MaxWaitMs = 60_000;
-
     public static void Map(WebApplication app)
     {
         var space = app.MapGroup("/v1/lockspaces/{ls}").WithTags("Locks");
@@ -25,7 +24,7 @@ internal static class LockEndpoints
         if (problem is not null) return problem;
         if (!Wire.TryParseId(body!.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
         if (Wire.First(Wire.ParseMode(body.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags)) is { } invalid) return Problems.Invalid(invalid);
-        if (body.WaitMs is < 0 or > MaxWaitMs) return Problems.Invalid($"waitMs must be from 0 to {MaxWaitMs}");
+        if (body.WaitMs is < 0 or > Requests.MaxWaitMs) return Problems.Invalid($"waitMs must be from 0 to {Requests.MaxWaitMs}");
         long parent = 0;
         if (body.ParentLockId is { Length: > 0 } parentText && !Wire.TryParseId(parentText, out parent))
         {
@@ -46,7 +45,7 @@ internal static class LockEndpoints
         {
             return Problems.Invalid(invalid);
         }
-        if (body.WaitMs is < 0 or > MaxWaitMs) return Problems.Invalid($"waitMs must be from 0 to {MaxWaitMs}");
+        if (body.WaitMs is < 0 or > Requests.MaxWaitMs) return Problems.Invalid($"waitMs must be from 0 to {Requests.MaxWaitMs}");
         if (!TrySession(body.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
         var command = new ConvertLock(sessionId, body.RequestId ?? 0, ls, id, mode, lvb, flags);
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
@@ -73,10 +72,10 @@ internal static class LockEndpoints
         };
     }
 
-    private static async Task<IResult> Get(string ls, string lockId, HttpContext context, Requests requests)
+    private static async Task<IResult> Get(string ls, string lockId, HttpContext context, Requests requests, LockApplier applier)
     {
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
-        var view = Wire.TryParseId(lockId, out var id) ? requests.Service.Read(machine => machine.GetLock(ls, id)) : null;
+        var view = Wire.TryParseId(lockId, out var id) ? applier.Read(machine => machine.GetLock(ls, id)) : null;
         return view is null ? Problems.NotFound($"lock '{lockId}' does not exist in lockspace '{ls}'") : Results.Json(LockJson.From(view), Wire.Json);
     }
 
@@ -105,12 +104,12 @@ internal static class LockEndpoints
         return result is ErrorResult error ? Problems.From(error) : Results.NoContent();
     }
 
-    private static async Task<IResult> Resource(string ls, HttpContext context, Requests requests)
+    private static async Task<IResult> Resource(string ls, HttpContext context, Requests requests, LockApplier applier)
     {
         var resource = Wire.ResourceFromRawPath(context);
         if (Names.ValidateName(resource, "resource") is { } invalid) return Problems.Invalid(invalid);
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
-        var (space, view) = requests.Service.Read(machine => (machine.GetLockspace(ls), machine.GetResource(ls, resource)));
+        var (space, view) = applier.Read(machine => (machine.GetLockspace(ls), machine.GetResource(ls, resource)));
         if (space is null) return Problems.NotFound($"lockspace '{ls}' does not exist");
         if (view is null) return Problems.NotFound($"no lock exists on '{resource}'");
         return Results.Json(
@@ -125,7 +124,7 @@ internal static class LockEndpoints
             Wire.Json);
     }
 
-    private static async Task<IResult> Fence(HttpContext context, Requests requests)
+    private static async Task<IResult> Fence(HttpContext context, Requests requests, LockApplier applier)
     {
         var (body, problem) = await Requests.ReadAsync<FenceBody>(context);
         if (problem is not null) return problem;
@@ -136,7 +135,7 @@ internal static class LockEndpoints
         if (body.FencingToken is not > 0) return Problems.Invalid("fencingToken must be a positive number");
         if (!Auth.MayUse(context, body.Lockspace!)) return Auth.Forbidden(body.Lockspace!);
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
-        var valid = requests.Service.Read(machine => machine.CheckFence(body.Lockspace!, body.Resource!, body.FencingToken.Value, mode));
+        var valid = applier.Read(machine => machine.CheckFence(body.Lockspace!, body.Resource!, body.FencingToken.Value, mode));
         return Results.Json(new FenceJson(valid), Wire.Json);
     }
 

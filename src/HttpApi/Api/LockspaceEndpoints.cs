@@ -1,3 +1,4 @@
+using RaftDlm.HttpApi.Hosting;
 using RaftDlm.LockStateMachine;
 
 namespace RaftDlm.HttpApi.Api;
@@ -26,10 +27,10 @@ internal static class LockspaceEndpoints
         };
     }
 
-    private static async Task<IResult> List(HttpContext context, Requests requests)
+    private static async Task<IResult> List(HttpContext context, Requests requests, LockApplier applier)
     {
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
-        var spaces = requests.Service.Read(machine => machine.GetLockspaces());
+        var spaces = applier.Read(machine => machine.GetLockspaces());
         return Results.Json(new LockspacesJson(spaces.Select(ToJson).ToList()), Wire.Json);
     }
 

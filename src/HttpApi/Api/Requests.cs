@@ -6,10 +6,11 @@ using RaftDlm.LockStateMachine;
 
 namespace RaftDlm.HttpApi.Api;
 
-/// <summary>What every endpoint does the same way: read a body, propose a command, pass a read barrier.</summary>
-internal sealed class Requests(LockService service, ServerMetrics metrics, ServerOptions options)
+/// <summary>What every endpoint does the same way: read a body, propose a command, pass a read barrier, wait.</summary>
+internal sealed class Requests(RaftNode node, LockApplier applier, LockProposer proposer, ServerMetrics metrics, ServerOptions options)
 {
-    public LockService Service => service;
+    /// <summary>The longest a call may wait for a grant or an event (<c>waitMs</c>).</summary>
+    public const int MaxWaitMs = 60_000;
 
     /// <summary>Reads a JSON body; a missing body gives <paramref name="empty"/>, a bad one a 400 or 413 problem.</summary>
     public static async Task<(T? Body, IResult? Problem)> ReadAsync<T>(HttpContext context, T? empty = default)
@@ -42,7 +43,7 @@ internal sealed class Requests(LockService service, ServerMetrics metrics, Serve
         if (CommandShape.Check(command, options.Limits) is { } invalid) return (null, Problems.Invalid(invalid));
         try
         {
-            return (await service.ProposeAsync(command, ct).ConfigureAwait(false), null);
+            return (await proposer.ProposeAsync(command, ct).ConfigureAwait(false), null);
         }
         catch (NotLeaderException)
         {
@@ -62,7 +63,7 @@ internal sealed class Requests(LockService service, ServerMetrics metrics, Serve
         if (string.Equals(context.Request.Query["stale"], "true", StringComparison.OrdinalIgnoreCase)) return null;
         try
         {
-            await service.Node.ReadBarrierAsync(context.RequestAborted).ConfigureAwait(false);
+            await node.ReadBarrierAsync(context.RequestAborted).ConfigureAwait(false);
             return null;
         }
         catch (Exception error) when (error is NotLeaderException or OutcomeUnknownException or TimeoutException
@@ -77,15 +78,15 @@ internal sealed class Requests(LockService service, ServerMetrics metrics, Serve
     /// Waits up to <paramref name="waitMs"/> for a queued lock to be granted, woken by the applies that
     /// touch its session. Returns the lock as it is then, or null when it ended without a grant.
     /// </summary>
-    public async Task<LockView?> WaitForGrantAsync(long sessionId, string lockspace, long lockId, int waitMs, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(waitMs);
-        while (true)
-        {
-            var signal = service.Signals.Next(sessionId);
-            var view = service.Read(machine => machine.GetLock(lockspace, lockId));
-            if (view is null || view.State is LockViewState.Granted or LockViewState.Orphan) return view;
-            if (!await EventSignals.WaitAsync(signal, deadline - DateTime.UtcNow, ct).ConfigureAwait(false)) return view;
-        }
-    }
+    public Task<LockView?> WaitForGrantAsync(long sessionId, string lockspace, long lockId, int waitMs, CancellationToken ct) =>
+        applier.ReadWhenAsync(sessionId, machine => machine.GetLock(lockspace, lockId),
+            view => view is null || view.State is LockViewState.Granted or LockViewState.Orphan, TimeSpan.FromMilliseconds(waitMs), ct);
+
+    /// <summary>
+    /// Waits up to <paramref name="waitMs"/> for the session to have an event numbered above
+    /// <paramref name="after"/>. Returns the page as it is then, or null when the session does not exist.
+    /// </summary>
+    public Task<EventPage?> WaitForEventsAsync(long sessionId, long after, int maxEvents, int waitMs, CancellationToken ct) =>
+        applier.ReadWhenAsync(sessionId, machine => machine.GetEvents(sessionId, after, maxEvents),
+            page => page is null || page.SessionEnded || page.Events.Count > 0, TimeSpan.FromMilliseconds(waitMs), ct);
 }

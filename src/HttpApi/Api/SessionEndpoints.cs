@@ -6,7 +6,6 @@ namespace RaftDlm.HttpApi.Api;
 
 internal static class SessionEndpoints
 {
-    private const int MaxWaitMs = 60_000;
     private const int MaxEventsPerPage = 1_000;
 
     public static void Map(WebApplication app)
@@ -40,10 +39,10 @@ internal static class SessionEndpoints
         return Results.Json(new KeepAliveJson(ttlMs), Wire.Json);
     }
 
-    private static async Task<IResult> Get(string sessionId, HttpContext context, Requests requests)
+    private static async Task<IResult> Get(string sessionId, HttpContext context, Requests requests, LockApplier applier)
     {
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
-        var view = Wire.TryParseId(sessionId, out var id) ? requests.Service.Read(machine => machine.GetSession(id)) : null;
+        var view = Wire.TryParseId(sessionId, out var id) ? applier.Read(machine => machine.GetSession(id)) : null;
         if (view is null || view.Expired) return Problems.SessionExpired(sessionId);
         var locks = view.Locks.Select(item => LockJson.From(item)).ToList();
         return Results.Json(new SessionJson(sessionId, view.TtlMs, view.Name, locks), Wire.Json);
@@ -64,20 +63,12 @@ internal static class SessionEndpoints
     private static async Task<IResult> Events(string sessionId, HttpContext context, Requests requests)
     {
         if (!Wire.TryParseId(sessionId, out var id)) return Problems.SessionExpired(sessionId);
-        if (!Wire.TryQuery(context, "waitMs", 0, MaxWaitMs, out var waitMs)) return Problems.Invalid($"waitMs must be a whole number from 0 to {MaxWaitMs}");
+        if (!Wire.TryQuery(context, "waitMs", 0, Requests.MaxWaitMs, out var waitMs)) return Problems.Invalid($"waitMs must be a whole number from 0 to {Requests.MaxWaitMs}");
         if (!Wire.TryQuery(context, "after", 0, long.MaxValue, out var after)) return Problems.Invalid("after must be a whole number, 0 or more");
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
-        var deadline = DateTime.UtcNow.AddMilliseconds(waitMs);
-        while (true)
-        {
-            var signal = requests.Service.Signals.Next(id);
-            var page = requests.Service.Read(machine => machine.GetEvents(id, after, MaxEventsPerPage));
-            if (page is null || (page.SessionEnded && page.Events.Count == 0)) return Problems.SessionExpired(sessionId);
-            if (page.Events.Count > 0 || !await EventSignals.WaitAsync(signal, deadline - DateTime.UtcNow, context.RequestAborted))
-            {
-                return Results.Json(new EventsJson(page.Events.Select(EventJson.From).ToList(), page.LastSeq), Wire.Json);
-            }
-        }
+        var page = await requests.WaitForEventsAsync(id, after, MaxEventsPerPage, (int)waitMs, context.RequestAborted);
+        if (page is null || (page.SessionEnded && page.Events.Count == 0)) return Problems.SessionExpired(sessionId);
+        return Results.Json(new EventsJson(page.Events.Select(EventJson.From).ToList(), page.LastSeq), Wire.Json);
     }
 
     private static string Id(long id) => id.ToString(CultureInfo.InvariantCulture);

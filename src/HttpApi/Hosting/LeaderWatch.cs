@@ -2,22 +2,24 @@ using RaftDlm.Consensus;
 
 namespace RaftDlm.HttpApi.Hosting;
 
-/// <summary>Lets calls wait, with a bound, for a leader to become known; counts and logs leader changes.</summary>
-internal sealed partial class LeaderWatch(ServerMetrics metrics, ILogger<LeaderWatch> logger)
+/// <summary>Lets calls wait, with a bound, for a leader to become known; logs leader changes.</summary>
+internal sealed partial class LeaderWatch
 {
     private readonly object _gate = new();
     private TaskCompletionSource<RaftMember> _known = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private RaftNode? _node;
+    private readonly RaftNode _node;
+    private readonly ILogger<LeaderWatch> _logger;
 
-    public void Attach(RaftNode node)
+    public LeaderWatch(RaftNode node, ILogger<LeaderWatch> logger)
     {
         _node = node;
+        _logger = logger;
         node.LeaderChanged += OnLeaderChanged;
     }
 
     public async Task<RaftMember?> WaitForLeaderAsync(TimeSpan bound, CancellationToken ct)
     {
-        if (_node?.Leader is { } leader) return leader;
+        if (_node.Leader is { } leader) return leader;
         Task<RaftMember> known;
         lock (_gate) known = _known.Task;
         try
@@ -26,13 +28,12 @@ internal sealed partial class LeaderWatch(ServerMetrics metrics, ILogger<LeaderW
         }
         catch (TimeoutException)
         {
-            return _node?.Leader;
+            return _node.Leader;
         }
     }
 
     private void OnLeaderChanged(RaftMember? leader)
     {
-        metrics.LeaderChanged();
         LogLeader(leader?.Id ?? "(none)");
         if (leader is null) return;
         TaskCompletionSource<RaftMember> known;
@@ -44,6 +45,6 @@ internal sealed partial class LeaderWatch(ServerMetrics metrics, ILogger<LeaderW
         known.TrySetResult(leader);
     }
 
-    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Leader is now {LeaderId}")]
+    [LoggerMessage(EventId = 2400, Level = LogLevel.Information, Message = "Leader is now {LeaderId}")]
     private partial void LogLeader(string leaderId);
 }

@@ -13,7 +13,9 @@ namespace RaftDlm.HttpApi.Hosting;
 /// period) and starts every session's clock afresh from a full TTL; only then does it expire anything.
 /// </summary>
 internal sealed partial class SessionLeases(
-    LockService service,
+    RaftNode node,
+    LockApplier applier,
+    LockProposer proposer,
     ServerOptions options,
     ILogger<SessionLeases> logger) : BackgroundService
 {
@@ -24,13 +26,10 @@ internal sealed partial class SessionLeases(
     private long _generation;
     private long _leaderTerm = -1;
 
-    /// <summary>True once this leader has proposed its grace entry.</summary>
-    public bool Serving { get; private set; }
-
     /// <summary>Renews a live session on the leader. False when it is unknown or ended.</summary>
     public bool Renew(long sessionId, out int ttlMs)
     {
-        var ttl = service.Read(machine => machine.LiveSessionTtl(sessionId));
+        var ttl = applier.Read(machine => machine.LiveSessionTtl(sessionId));
         ttlMs = ttl ?? 0;
         if (ttl is null) return false;
         lock (_gate) _deadlines[sessionId] = (NowMs() + ttlMs, _generation);
@@ -56,37 +55,35 @@ internal sealed partial class SessionLeases(
 
     private async Task ScanAsync(CancellationToken ct)
     {
-        var node = service.Node;
         if (!node.IsLeader)
         {
             if (_leaderTerm != -1) StepDown();
             return;
         }
-        if (_leaderTerm != node.Term) await BeginTermAsync(node, ct).ConfigureAwait(false);
+        if (_leaderTerm != node.Term) await BeginTermAsync(ct).ConfigureAwait(false);
 
         var overdue = CollectOverdue();
         foreach (var sessionId in overdue)
         {
             LogExpiring(sessionId);
-            await service.ProposeAsync(new ExpireSession(sessionId), ct).ConfigureAwait(false);
+            await proposer.ProposeAsync(new ExpireSession(sessionId), ct).ConfigureAwait(false);
         }
-        var delayDue = service.Read(machine => machine.NextDelayDueMs);
+        var delayDue = applier.Read(machine => machine.NextDelayDueMs);
         if (delayDue is { } due && due <= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
         {
-            await service.ProposeAsync(new Tick(), ct).ConfigureAwait(false);
+            await proposer.ProposeAsync(new Tick(), ct).ConfigureAwait(false);
         }
     }
 
-    private async Task BeginTermAsync(RaftNode node, CancellationToken ct)
+    private async Task BeginTermAsync(CancellationToken ct)
     {
         var term = node.Term;
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(options.ProposalTimeoutMs);
         await node.WaitForLeaderReadyAsync(bounded.Token).ConfigureAwait(false);
-        var extended = await service.ProposeAsync(new ExtendDeadlines(), ct).ConfigureAwait(false);
+        var extended = await proposer.ProposeAsync(new ExtendDeadlines(), ct).ConfigureAwait(false);
         lock (_gate) _deadlines.Clear();
         _leaderTerm = term;
-        Serving = true;
         LogGrace(term, (extended as DoneResult)?.Count ?? 0);
     }
 
@@ -94,7 +91,6 @@ internal sealed partial class SessionLeases(
     {
         lock (_gate) _deadlines.Clear();
         _leaderTerm = -1;
-        Serving = false;
     }
 
     /// <summary>
@@ -107,7 +103,7 @@ internal sealed partial class SessionLeases(
         var scan = new Scan(_deadlines, NowMs(), ++_generation);
         lock (_gate)
         {
-            service.Read(machine =>
+            applier.Read(machine =>
             {
                 machine.VisitLiveSessions(ref scan, static (ref Scan state, long sessionId, int ttlMs) => state.Visit(sessionId, ttlMs));
                 return 0;
@@ -139,12 +135,12 @@ internal sealed partial class SessionLeases(
 
     private static long NowMs() => Stopwatch.GetTimestamp() * 1000 / Stopwatch.Frequency;
 
-    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Leader of term {Term}: grace period given to {Sessions} sessions")]
+    [LoggerMessage(EventId = 2200, Level = LogLevel.Information, Message = "Leader of term {Term}: grace period given to {Sessions} sessions")]
     private partial void LogGrace(long term, int sessions);
 
-    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Session {SessionId} missed its keep-alives: proposing expiry")]
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Information, Message = "Session {SessionId} missed its keep-alives: proposing expiry")]
     private partial void LogExpiring(long sessionId);
 
-    [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "Session scan interrupted: {Reason}")]
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Debug, Message = "Session scan interrupted: {Reason}")]
     private partial void LogScanInterrupted(string reason);
 }

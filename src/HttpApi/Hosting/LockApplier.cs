@@ -1,26 +1,24 @@
-using System.Diagnostics;
 using RaftDlm.Consensus;
 using RaftDlm.LockStateMachine;
 
 namespace RaftDlm.HttpApi.Hosting;
 
 /// <summary>
-/// Joins the lock table to consensus: it is the replicated state machine (decode, apply, encode under one
-/// gate, then wake the waiters of the sessions that got events) and the one way the API proposes
-/// commands and reads state.
+/// The replicated state machine: consensus hands it every committed command, in log order, and it applies
+/// each to the lock table under one gate, then wakes the waiters of the sessions that got events. The API
+/// reads the table through it, and waits on it for a session's state to change.
 /// </summary>
-internal sealed partial class LockService : IReplicatedStateMachine
+internal sealed partial class LockApplier : IReplicatedStateMachine
 {
     private readonly object _gate = new();
-    private readonly ILogger<LockService> _logger;
-    private readonly ServerMetrics _metrics;
+    private readonly ILogger<LockApplier> _logger;
+    private readonly EventSignals _signals = new();
     private LockMachine _machine;
     private long _lastAppliedIndex;
 
-    public LockService(ServerOptions options, ServerMetrics metrics, ILogger<LockService> logger)
+    public LockApplier(ServerOptions options, ILogger<LockApplier> logger)
     {
         _machine = new LockMachine(options.Limits);
-        _metrics = metrics;
         _logger = logger;
         Warmup();
     }
@@ -46,20 +44,16 @@ internal sealed partial class LockService : IReplicatedStateMachine
         foreach (var command in commands)
         {
             var decoded = CommandCodec.TryDecode(CommandCodec.Encode(command), out _);
-            var result = scratch.Apply(new LogEntry(++index, 0, decoded));
-            CommandCodec.DecodeResult(CommandCodec.EncodeResult(result));
+            scratch.Apply(new LogEntry(++index, 0, decoded));
             LockMachine.Restore(scratch.WriteSnapshot());
         }
     }
 
-    /// <summary>Set once the Raft node exists (the node needs this object first).</summary>
-    public RaftNode Node { get; set; } = null!;
-
-    public EventSignals Signals { get; } = new();
-
+    /// <summary>The index of the last command applied to the lock table (see <see cref="RaftNode.LastAppliedLogIndex"/>).</summary>
     public long LastAppliedIndex => Volatile.Read(ref _lastAppliedIndex);
 
-    public byte[] Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
+    /// <summary>Returns the machine's <see cref="Result"/>; the proposer on this node receives the object itself.</summary>
+    public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
     {
         var decoded = CommandCodec.TryDecode(command.ToArray(), out var decodeError);
         Result result;
@@ -82,9 +76,8 @@ internal sealed partial class LockService : IReplicatedStateMachine
             // The machine's own index: an entry it refused as already applied must not move this back.
             Volatile.Write(ref _lastAppliedIndex, _machine.LastAppliedIndex);
         }
-        _metrics.Applied();
-        Signals.Wake(notified);
-        return CommandCodec.EncodeResult(result);
+        _signals.Wake(notified);
+        return result;
     }
 
     public void WriteSnapshot(Stream destination)
@@ -102,7 +95,7 @@ internal sealed partial class LockService : IReplicatedStateMachine
             _machine = restored;
             Volatile.Write(ref _lastAppliedIndex, restored.LastAppliedIndex);
         }
-        Signals.WakeAll();
+        _signals.WakeAll();
     }
 
     /// <summary>Runs a read against the current state under the gate. Keep the function short.</summary>
@@ -112,20 +105,28 @@ internal sealed partial class LockService : IReplicatedStateMachine
     }
 
     /// <summary>
-    /// Proposes a command on this node (the leader) and returns the machine's result.
-    /// Throws <see cref="NotLeaderException"/> (not applied) or <see cref="OutcomeUnknownException"/>.
+    /// The one long-poll wait: reads until <paramref name="done"/> holds or <paramref name="wait"/> has passed,
+    /// and returns the last read. It sleeps between reads until an apply touches <paramref name="sessionId"/>
+    /// (or a snapshot replaces the table); it never polls. The session's signal is taken before each read,
+    /// so an apply between the read and the wait still wakes it.
     /// </summary>
-    public async Task<Result> ProposeAsync(Command command, CancellationToken ct)
+    public async Task<T> ReadWhenAsync<T>(long sessionId, Func<LockMachine, T> read, Func<T, bool> done, TimeSpan wait, CancellationToken ct)
     {
-        var started = Stopwatch.GetTimestamp();
-        var reply = await Node.ProposeAsync(CommandCodec.Encode(command), ct).ConfigureAwait(false);
-        _metrics.Committed(Stopwatch.GetElapsedTime(started));
-        return CommandCodec.DecodeResult(reply);
+        var deadline = DateTime.UtcNow + wait;
+        while (true)
+        {
+            var signal = _signals.Next(sessionId);
+            var value = Read(read);
+            if (done(value) || !await EventSignals.WaitAsync(signal, deadline - DateTime.UtcNow, ct).ConfigureAwait(false))
+            {
+                return value;
+            }
+        }
     }
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Critical, Message = "Applying entry {Index} threw; the entry was answered with an error")]
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Critical, Message = "Applying entry {Index} threw; the entry was answered with an error")]
     private partial void LogApplyFailed(long index, Exception error);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Entry {Index} holds no valid command: {Reason}")]
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Entry {Index} holds no valid command: {Reason}")]
     private partial void LogUndecodable(long index, string reason);
 }
