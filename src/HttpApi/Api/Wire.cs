@@ -4,7 +4,7 @@ using RaftDlm.LockStateMachine;
 
 namespace RaftDlm.HttpApi.Api;
 
-// The JSON shapes of the HTTP contract (shared/spec/http-api.md). Ids travel as strings; a request may
+// The JSON shapes of the HTTP contract (docs/api.md). Ids travel as strings; a request may
 // also send them as JSON numbers. Fields that do not apply are omitted from responses.
 
 internal sealed record SessionCreateBody(string? Name, int? TtlMs);
