@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using RaftDlm.Consensus;
 using RaftDlm.HttpApi;
 using RaftDlm.HttpApi.Api;
@@ -33,7 +34,9 @@ services.AddHostedService<RaftHost>();
 services.AddSingleton<SessionLeases>();
 services.AddHostedService(provider => provider.GetRequiredService<SessionLeases>());
 services.AddOpenApi();
-services.AddOpenTelemetry().WithMetrics(metrics => metrics
+services.AddOpenTelemetry()
+    .ConfigureResource(resource => resource.AddService("raft-dlm", serviceInstanceId: options.NodeId))
+    .WithMetrics(metrics => metrics
     .AddMeter(RaftNode.MeterName, ServerMetrics.MeterName)
     .AddView("raftdlm.consensus.commit_latency", new ExplicitBucketHistogramConfiguration
     {
