@@ -6,8 +6,7 @@ public sealed partial class LockMachine
 {
     private Result Request(RequestLock command)
     {
-        if (!TryGetLiveSession(command.SessionId, out var session, out var error)) return error;
-        if (session.FindReply(command.RequestId) is { } first) return first;
+        if (Screen(command, command.SessionId, command.RequestId, out var session) is { } answered) return answered;
         return Remember(session, command.RequestId, RequestCore(session, command));
     }
 
@@ -67,21 +66,6 @@ public sealed partial class LockMachine
     private Result? ValidateRequest(Session session, Lockspace space, RequestLock command, out Lock? parent)
     {
         parent = null;
-        if (Names.ValidateName(command.Resource, "resource") is { } reason) return Error(ErrorCode.InvalidRequest, reason);
-        if (!Modes.IsValid(command.Mode)) return Error(ErrorCode.InvalidRequest, $"unknown mode {(int)command.Mode}");
-        var flags = command.Flags;
-        if (Modes.ValidateFlags(flags, Modes.NewRequestFlags, "a lock request") is { } badFlags)
-        {
-            return Error(ErrorCode.InvalidRequest, badFlags);
-        }
-        if ((flags & LockFlags.Expedite) != 0 && command.Mode != LockMode.NL)
-        {
-            return Error(ErrorCode.InvalidRequest, "expedite is only valid for NL requests");
-        }
-        if ((flags & LockFlags.NoQueueBast) != 0 && (flags & LockFlags.NoQueue) == 0)
-        {
-            return Error(ErrorCode.InvalidRequest, "noQueueBast is only valid with noQueue");
-        }
         if (command.ParentLockId != 0)
         {
             if (!_locks.TryGetValue(command.ParentLockId, out parent) || parent.Resource.Space != space)
@@ -93,7 +77,7 @@ public sealed partial class LockMachine
             {
                 return Error(ErrorCode.Conflict, $"parent lock {parent.Id} must be granted above NL");
             }
-            if ((flags & LockFlags.Persistent) != 0 && !parent.IsPersistent)
+            if ((command.Flags & LockFlags.Persistent) != 0 && !parent.IsPersistent)
             {
                 return Error(ErrorCode.InvalidRequest, "a persistent sublock needs a persistent parent");
             }
@@ -107,26 +91,18 @@ public sealed partial class LockMachine
 
     private Result Convert(ConvertLock command)
     {
-        if (!TryGetOwnedLock(command.Lockspace, command.LockId, command.SessionId, out var item, out var error))
+        if (Screen(command, command.Lockspace, command.LockId, command.SessionId, command.RequestId, out var item) is { } answered)
         {
-            return RememberIfSession(command.SessionId, command.RequestId, error);
+            return answered;
         }
-        var session = item.Owner!;
-        if (session.FindReply(command.RequestId) is { } first) return first;
-        return Remember(session, command.RequestId, ConvertCore(item, command));
+        return Remember(item.Owner!, command.RequestId, ConvertCore(item, command));
     }
 
     private Result ConvertCore(Lock item, ConvertLock command)
     {
         var mode = command.Mode;
         var flags = command.Flags;
-        if (!Modes.IsValid(mode)) return Error(ErrorCode.InvalidRequest, $"unknown mode {(int)mode}");
-        if (Modes.ValidateFlags(flags, Modes.ConvertFlags, "a conversion") is { } badFlags) return Error(ErrorCode.InvalidRequest, badFlags);
-        if ((flags & LockFlags.NoQueueBast) != 0 && (flags & LockFlags.NoQueue) == 0)
-        {
-            return Error(ErrorCode.InvalidRequest, "noQueueBast is only valid with noQueue");
-        }
-        if (ValidateValueBlock(item, command.Lvb, flags) is { } lvbError) return lvbError;
+        if (LvbSizeError(item, command.Lvb) is { } lvbError) return lvbError;
         if (item.State != LockState.Granted)
         {
             return Error(ErrorCode.Conflict, $"lock {item.Id} is {item.State.ToString().ToLowerInvariant()}, not granted");
@@ -189,21 +165,17 @@ public sealed partial class LockMachine
 
     private Result Release(Unlock command)
     {
-        if (!TryGetOwnedLock(command.Lockspace, command.LockId, command.SessionId, out var item, out var error))
+        if (Screen(command, command.Lockspace, command.LockId, command.SessionId, command.RequestId, out var item) is { } answered)
         {
-            return RememberIfSession(command.SessionId, command.RequestId, error);
+            return answered;
         }
-        var session = item.Owner!;
-        if (session.FindReply(command.RequestId) is { } first) return first;
-        return Remember(session, command.RequestId, ReleaseCore(item, command));
+        return Remember(item.Owner!, command.RequestId, ReleaseCore(item, command));
     }
 
     private Result ReleaseCore(Lock item, Unlock command)
     {
-        var flags = command.Flags;
-        if (Modes.ValidateFlags(flags, Modes.UnlockFlags, "an unlock") is { } badFlags) return Error(ErrorCode.InvalidRequest, badFlags);
-        if (ValidateValueBlock(item, command.Lvb, flags) is { } lvbError) return lvbError;
-        var writes = command.Lvb is not null || (flags & LockFlags.IvValBlk) != 0;
+        if (LvbSizeError(item, command.Lvb) is { } lvbError) return lvbError;
+        var writes = command.Lvb is not null || (command.Flags & LockFlags.IvValBlk) != 0;
         if (item.State != LockState.Granted)
         {
             if (writes) return Error(ErrorCode.Conflict, "a waiting or converting request cannot write the LVB");
@@ -236,23 +208,19 @@ public sealed partial class LockMachine
         foreach (var child in children.OrderBy(child => child.Id).ToList())
         {
             ReleaseChildren(child);
-            if (child.State == LockState.Waiting) Discard(child);
-            else Discard(child, invalidateValueBlock: true);
+            Discard(child, invalidateValueBlock: child.State != LockState.Waiting);
         }
     }
 
     private Result Adopt(AdoptOrphan command)
     {
-        if (!TryGetLiveSession(command.SessionId, out var session, out var error)) return error;
-        if (session.FindReply(command.RequestId) is { } first) return first;
+        if (Screen(command, command.SessionId, command.RequestId, out var session) is { } answered) return answered;
         return Remember(session, command.RequestId, AdoptCore(session, command));
     }
 
     private Result AdoptCore(Session session, AdoptOrphan command)
     {
         if (!TryGetLockspace(command.Lockspace, out var space, out var error)) return error;
-        if (Names.ValidateName(command.Resource, "resource") is { } reason) return Error(ErrorCode.InvalidRequest, reason);
-        if (!Modes.IsValid(command.Mode)) return Error(ErrorCode.InvalidRequest, $"unknown mode {(int)command.Mode}");
         Lock? orphan = null;
         if (space.Resources.TryGetValue(new ResourceKey(0, command.Resource), out var resource))
         {
@@ -287,7 +255,6 @@ public sealed partial class LockMachine
     private Result Purge(PurgeOrphans command)
     {
         if (!TryGetLockspace(command.Lockspace, out var space, out var error)) return error;
-        if (Names.ValidateName(command.Resource, "resource") is { } reason) return Error(ErrorCode.InvalidRequest, reason);
         if (!space.Resources.TryGetValue(new ResourceKey(0, command.Resource), out var resource)) return new DoneResult(0);
         var orphans = new List<Lock>();
         for (var item = resource.Granted.Head; item is not null; item = item.QueueNext)
@@ -302,23 +269,12 @@ public sealed partial class LockMachine
         return new DoneResult(orphans.Count);
     }
 
-    /// <summary>A session-less error is remembered under the named session, so its retry answers the same.</summary>
-    private Result RememberIfSession(long sessionId, long requestId, Result error)
+    /// <summary>An LVB must have its lockspace's size: the one LVB check that needs state.</summary>
+    private static ErrorResult? LvbSizeError(Lock item, byte[]? lvb)
     {
-        if (sessionId == 0 || !_sessions.TryGetValue(sessionId, out var session) || session.Ended) return error;
-        return session.FindReply(requestId) ?? Remember(session, requestId, error);
-    }
-
-    private Result? ValidateValueBlock(Lock item, byte[]? lvb, LockFlags flags)
-    {
-        if (lvb is not null && lvb.Length != item.Resource.Space.LvbBytes)
-        {
-            return Error(ErrorCode.InvalidRequest, $"the LVB is {lvb.Length} bytes; lockspace '{item.Resource.Space.Name}' uses {item.Resource.Space.LvbBytes}");
-        }
-        if (lvb is not null && (flags & LockFlags.IvValBlk) != 0)
-        {
-            return Error(ErrorCode.InvalidRequest, "an LVB and ivValBlk together are contradictory");
-        }
-        return null;
+        var space = item.Resource.Space;
+        return lvb is null || lvb.Length == space.LvbBytes
+            ? null
+            : Error(ErrorCode.InvalidRequest, $"the LVB is {lvb.Length} bytes; lockspace '{space.Name}' uses {space.LvbBytes}");
     }
 }

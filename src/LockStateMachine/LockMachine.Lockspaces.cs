@@ -6,12 +6,6 @@ public sealed partial class LockMachine
 {
     private Result Create(CreateLockspace command)
     {
-        if (Names.ValidateLockspace(command.Name) is { } reason) return Error(ErrorCode.InvalidRequest, reason);
-        if (Names.ValidateLvbBytes(command.LvbBytes) is { } lvbReason) return Error(ErrorCode.InvalidRequest, lvbReason);
-        if (command.LockDelayMs < 0 || command.LockDelayMs > Limits.MaxLockDelayMs)
-        {
-            return Error(ErrorCode.InvalidRequest, $"lockDelayMs must be from 0 to {Limits.MaxLockDelayMs}");
-        }
         if (_lockspaces.TryGetValue(command.Name, out var existing))
         {
             return existing.LvbBytes == command.LvbBytes && existing.LockDelayMs == command.LockDelayMs

@@ -6,11 +6,6 @@ public sealed partial class LockMachine
 {
     private Result Open(OpenSession command)
     {
-        if (Names.ValidateName(command.Name, "session") is { } reason) return Error(ErrorCode.InvalidRequest, reason);
-        if (command.TtlMs < Limits.MinTtlMs || command.TtlMs > Limits.MaxTtlMs)
-        {
-            return Error(ErrorCode.InvalidRequest, $"ttlMs must be from {Limits.MinTtlMs} to {Limits.MaxTtlMs}");
-        }
         if (_liveSessions >= Limits.MaxSessions)
         {
             return Error(ErrorCode.InvalidRequest, $"the session bound ({Limits.MaxSessions}) is reached");

@@ -74,6 +74,8 @@ public sealed partial class LockMachine
 
     private Result Dispatch(Command? command) => command switch
     {
+        // A command that names no session has no recorded replies to look up: its shape is checked first.
+        OpenSession or CreateLockspace or DeleteLockspace or PurgeOrphans when Malformed(command) is { } malformed => malformed,
         OpenSession c => Open(c),
         KeepAlive c => Renew(c),
         CloseSession c => Close(c),
@@ -91,6 +93,10 @@ public sealed partial class LockMachine
     };
 
     private static ErrorResult Error(ErrorCode code, string message) => new(code, message);
+
+    /// <summary>The reply to a command that <see cref="CommandShape"/> refuses, or null when it is well-formed.</summary>
+    private ErrorResult? Malformed(Command command) =>
+        CommandShape.Check(command, Limits) is { } reason ? Error(ErrorCode.InvalidRequest, reason) : null;
 
     private long NextId() => _nextId++;
 
@@ -113,9 +119,7 @@ public sealed partial class LockMachine
             return true;
         }
         space = null!;
-        error = Names.ValidateLockspace(name) is { } reason
-            ? Error(ErrorCode.InvalidRequest, reason)
-            : Error(ErrorCode.NotFound, $"lockspace '{name}' does not exist");
+        error = Error(ErrorCode.NotFound, $"lockspace '{name}' does not exist");
         return false;
     }
 
@@ -141,6 +145,43 @@ public sealed partial class LockMachine
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// What a command of a session (a lock request, an adoption) gets before the lock rules: an error when
+    /// the session is not live, the recorded reply of a retried request id, or the (recorded) refusal of a
+    /// malformed command. Null when the rules decide; then <paramref name="session"/> is the live session.
+    /// </summary>
+    private Result? Screen(Command command, long sessionId, long requestId, out Session session)
+    {
+        if (!TryGetLiveSession(sessionId, out session, out var error)) return error;
+        if (session.FindReply(requestId) is { } first) return first;
+        return Malformed(command) is { } malformed ? Remember(session, requestId, malformed) : null;
+    }
+
+    /// <summary>
+    /// The same for a command on a lock (a conversion, an unlock), whose recorded replies are kept by the
+    /// lock's owner or by the session it names: the lock is looked up first, and the recorded reply of a
+    /// retried request id wins over everything, so a retry finds it even when the first attempt ended the
+    /// lock. A malformed command is refused by its shape before a failed lookup, as the server refuses it.
+    /// Null when the rules decide; then <paramref name="item"/> is the lock.
+    /// </summary>
+    private Result? Screen(Command command, string? lockspace, long lockId, long sessionId, long requestId, out Lock item)
+    {
+        if (!TryGetOwnedLock(lockspace, lockId, sessionId, out item, out var error))
+        {
+            return RememberIfSession(sessionId, requestId, Malformed(command) ?? error);
+        }
+        var owner = item.Owner!;
+        if (owner.FindReply(requestId) is { } first) return first;
+        return Malformed(command) is { } malformed ? Remember(owner, requestId, malformed) : null;
+    }
+
+    /// <summary>A session-less error is remembered under the named session, so its retry answers the same.</summary>
+    private Result RememberIfSession(long sessionId, long requestId, Result error)
+    {
+        if (sessionId == 0 || !_sessions.TryGetValue(sessionId, out var session) || session.Ended) return error;
+        return session.FindReply(requestId) ?? Remember(session, requestId, error);
     }
 
     /// <summary>Keeps a reply so that a retry with the same client request id gets it instead of acting twice.</summary>

@@ -11,7 +11,7 @@ public enum LockMode : byte
     EX = 5,
 }
 
-/// <summary>Request flags. Which flags a command accepts is checked by <see cref="Modes.ValidateFlags"/>.</summary>
+/// <summary>Request flags. Which flags a command accepts is checked by <see cref="CommandShape"/>.</summary>
 [Flags]
 public enum LockFlags : ushort
 {
@@ -88,12 +88,5 @@ public static class Modes
             case "EX": mode = LockMode.EX; return true;
             default: mode = LockMode.NL; return false;
         }
-    }
-
-    /// <summary>Returns a reason when <paramref name="flags"/> has a bit outside <paramref name="allowed"/>.</summary>
-    public static string? ValidateFlags(LockFlags flags, LockFlags allowed, string operation)
-    {
-        var extra = flags & ~allowed;
-        return extra == 0 ? null : $"flags {extra} are not valid for {operation}";
     }
 }

@@ -2,7 +2,10 @@ using System.Text;
 
 namespace RaftDlm.LockStateMachine;
 
-/// <summary>Name rules. A name that breaks them is refused with a reason, never truncated.</summary>
+/// <summary>
+/// Name rules, used by <see cref="CommandShape"/> for commands and by the server for reads. A name that
+/// breaks them is refused with a reason, never truncated.
+/// </summary>
 public static class Names
 {
     public const int MaxBytes = 64;
@@ -37,8 +40,4 @@ public static class Names
         var bytes = Encoding.UTF8.GetByteCount(name);
         return bytes <= MaxBytes ? null : $"{what} name is {bytes} bytes in UTF-8, more than {MaxBytes}";
     }
-
-    /// <summary>LVB sizes: a multiple of 8 from 8 to 256.</summary>
-    public static string? ValidateLvbBytes(int lvbBytes) =>
-        lvbBytes is >= 8 and <= 256 && lvbBytes % 8 == 0 ? null : "lvbBytes must be a multiple of 8 from 8 to 256";
 }
