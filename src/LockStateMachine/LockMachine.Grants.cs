@@ -41,8 +41,8 @@ public sealed partial class LockMachine
     private bool CanHold(Resource resource, LockMode mode, LockMode? held)
     {
         if (!resource.CompatibleWithHeld(mode, held)) return false;
-        var delayed = resource.DelayUntilMs > _now && Modes.CanWriteValueBlock(mode)
-            && !(held is { } current && Modes.CanWriteValueBlock(current));
+        var delayed = resource.DelayUntilMs > _now && Modes.CanWriteLvb(mode)
+            && !(held is { } current && Modes.CanWriteLvb(current));
         return !delayed;
     }
 
@@ -184,10 +184,10 @@ public sealed partial class LockMachine
     }
 
     /// <summary>
-    /// Removes a lock from its queue and from every index. With <paramref name="invalidateValueBlock"/>, a
+    /// Removes a lock from its queue and from every index. With <paramref name="invalidateLvb"/>, a
     /// lock held in PW or EX leaves the LVB marked invalid (released without writing).
     /// </summary>
-    private void Discard(Lock item, bool invalidateValueBlock = false)
+    private void Discard(Lock item, bool invalidateLvb = false)
     {
         var resource = item.Resource;
         switch (item.State)
@@ -201,7 +201,7 @@ public sealed partial class LockMachine
         _locks.Remove(item.Id);
         item.Owner?.Locks.Remove(item.Id);
         item.Parent?.Children?.Remove(item);
-        if (invalidateValueBlock && item.HoldsMode && Modes.CanWriteValueBlock(item.GrantedMode)) InvalidateValueBlock(resource, item);
+        if (invalidateLvb && item.HoldsMode && Modes.CanWriteLvb(item.GrantedMode)) InvalidateLvb(resource, item);
         Touch(resource);
     }
 
@@ -217,12 +217,12 @@ public sealed partial class LockMachine
     }
 
     /// <summary>A write from a PW/EX holder: new contents (or invalid with ivValBlk) and a new sequence number.</summary>
-    private void WriteValueBlock(Lock item, byte[]? lvb)
+    private void WriteLvb(Lock item, byte[]? lvb)
     {
         var resource = item.Resource;
         if (lvb is null)
         {
-            InvalidateValueBlock(resource, item);
+            InvalidateLvb(resource, item);
             return;
         }
         resource.Lvb = (byte[])lvb.Clone();
@@ -231,15 +231,15 @@ public sealed partial class LockMachine
     }
 
     /// <summary>Marks the LVB not valid and tells every other holder on the resource.</summary>
-    private void InvalidateValueBlock(Resource resource, Lock cause)
+    private void InvalidateLvb(Resource resource, Lock cause)
     {
         resource.LvbValid = false;
         resource.LvbSeq++;
-        NotifyValueBlockInvalid(ref resource.Granted, cause);
-        NotifyValueBlockInvalid(ref resource.Converting, cause);
+        NotifyLvbInvalid(ref resource.Granted, cause);
+        NotifyLvbInvalid(ref resource.Converting, cause);
     }
 
-    private void NotifyValueBlockInvalid(ref LockQueue queue, Lock cause)
+    private void NotifyLvbInvalid(ref LockQueue queue, Lock cause)
     {
         for (var holder = queue.Head; holder is not null; holder = holder.QueueNext)
         {
@@ -252,7 +252,7 @@ public sealed partial class LockMachine
     {
         var resource = item.Resource;
         var holds = item.HoldsMode;
-        var readsValueBlock = holds && item.GrantedMode > LockMode.NL;
+        var readsLvb = holds && item.GrantedMode > LockMode.NL;
         return new LockView(
             item.Id,
             resource.Space.Name,
@@ -262,14 +262,14 @@ public sealed partial class LockMachine
             holds ? item.GrantedMode : null,
             item.State == LockState.Granted ? null : item.RequestedMode,
             holds ? item.FencingToken : 0,
-            readsValueBlock ? CopyValueBlock(resource) : null,
+            readsLvb ? CopyLvb(resource) : null,
             resource.LvbSeq,
             resource.LvbValid,
             item.Parent?.Id ?? 0,
             item.IsPersistent);
     }
 
-    private static byte[] CopyValueBlock(Resource resource) =>
+    private static byte[] CopyLvb(Resource resource) =>
         resource.Lvb is { } lvb ? (byte[])lvb.Clone() : new byte[resource.Space.LvbBytes];
 
     private static LockViewState ViewState(Lock item) => item.IsOrphan ? LockViewState.Orphan : item.State switch
@@ -283,7 +283,7 @@ public sealed partial class LockMachine
     private static LockEvent EventFor(EventType type, LockView view)
     {
         var granted = type == EventType.Granted;
-        var valueBlock = (granted && view.Lvb is not null) || type == EventType.LvbInvalid;
+        var carriesLvb = (granted && view.Lvb is not null) || type == EventType.LvbInvalid;
         return new LockEvent(
             0,
             type,
@@ -294,7 +294,7 @@ public sealed partial class LockMachine
             null,
             granted ? view.FencingToken : null,
             granted ? view.Lvb : null,
-            valueBlock ? view.LvbSeq : null,
-            valueBlock ? view.LvbValid : null);
+            carriesLvb ? view.LvbSeq : null,
+            carriesLvb ? view.LvbValid : null);
     }
 }

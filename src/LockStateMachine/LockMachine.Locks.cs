@@ -108,7 +108,7 @@ public sealed partial class LockMachine
             return Error(ErrorCode.Conflict, $"lock {item.Id} is {item.State.ToString().ToLowerInvariant()}, not granted");
         }
         var writes = command.Lvb is not null || (flags & LockFlags.IvValBlk) != 0;
-        if (writes && (!Modes.CanWriteValueBlock(item.GrantedMode) || !Modes.IsDownConversion(item.GrantedMode, mode)))
+        if (writes && (!Modes.CanWriteLvb(item.GrantedMode) || !Modes.IsDownConversion(item.GrantedMode, mode)))
         {
             return Error(ErrorCode.Conflict, "an LVB is written only by a conversion down from PW or EX, or to the same mode");
         }
@@ -117,7 +117,7 @@ public sealed partial class LockMachine
         Touch(resource);
         if (Modes.IsDownConversion(item.GrantedMode, mode))
         {
-            if (writes) WriteValueBlock(item, command.Lvb);
+            if (writes) WriteLvb(item, command.Lvb);
             ChangeHeldMode(item, mode, newToken: false);
             return new LockResult(View(item), false);
         }
@@ -189,13 +189,13 @@ public sealed partial class LockMachine
         {
             return Error(ErrorCode.Conflict, $"lock {item.Id} has {item.ChildCount} sublocks: unlock them first or force");
         }
-        if (writes && !Modes.CanWriteValueBlock(item.GrantedMode))
+        if (writes && !Modes.CanWriteLvb(item.GrantedMode))
         {
             return Error(ErrorCode.Conflict, $"an LVB is written only from PW or EX, not {item.GrantedMode}");
         }
 
         ReleaseChildren(item);
-        if (writes) WriteValueBlock(item, command.Lvb);
+        if (writes) WriteLvb(item, command.Lvb);
         var released = View(item, LockViewState.Released);
         Discard(item);
         return new LockResult(released, false);
@@ -208,7 +208,7 @@ public sealed partial class LockMachine
         foreach (var child in children.OrderBy(child => child.Id).ToList())
         {
             ReleaseChildren(child);
-            Discard(child, invalidateValueBlock: child.State != LockState.Waiting);
+            Discard(child, invalidateLvb: child.State != LockState.Waiting);
         }
     }
 
@@ -264,7 +264,7 @@ public sealed partial class LockMachine
         foreach (var orphan in orphans)
         {
             ReleaseChildren(orphan);
-            Discard(orphan, invalidateValueBlock: true);
+            Discard(orphan, invalidateLvb: true);
         }
         return new DoneResult(orphans.Count);
     }

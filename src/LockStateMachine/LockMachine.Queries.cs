@@ -67,7 +67,7 @@ public sealed partial class LockMachine
         if (!space.Resources.TryGetValue(new ResourceKey(0, resourceName), out var resource) || resource.LockCount == 0) return null;
         return new ResourceView(
             resource.Name,
-            CopyValueBlock(resource),
+            CopyLvb(resource),
             resource.LvbSeq,
             resource.LvbValid,
             resource.Granted.ToList().Select(item => View(item)).ToList(),

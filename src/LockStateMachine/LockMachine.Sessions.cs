@@ -61,8 +61,14 @@ public sealed partial class LockMachine
         var locks = session.LocksById();
         foreach (var item in locks)
         {
-            if (item.State == LockState.Waiting) Discard(item);
-            else if (item.State == LockState.Converting) CancelConversion(item);
+            if (item.State == LockState.Waiting)
+            {
+                Discard(item);
+            }
+            else if (item.State == LockState.Converting)
+            {
+                CancelConversion(item);
+            }
         }
 
         var held = locks.Where(item => item.State == LockState.Granted && _locks.ContainsKey(item.Id))
@@ -76,8 +82,8 @@ public sealed partial class LockMachine
                 continue;
             }
             var mode = item.GrantedMode;
-            Discard(item, invalidateValueBlock: true);
-            if (expired && Modes.CanWriteValueBlock(mode) && item.Resource.Space.LockDelayMs > 0)
+            Discard(item, invalidateLvb: true);
+            if (expired && Modes.CanWriteLvb(mode) && item.Resource.Space.LockDelayMs > 0)
             {
                 StartDelay(item.Resource, _now + item.Resource.Space.LockDelayMs);
             }

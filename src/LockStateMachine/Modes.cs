@@ -73,8 +73,8 @@ public static class Modes
     /// <summary>A conversion that only widens what others may hold: always grantable in place.</summary>
     public static bool IsDownConversion(LockMode from, LockMode to) => Covers(from, to);
 
-    /// <summary>PW and EX are the modes that may write the lock value block.</summary>
-    public static bool CanWriteValueBlock(LockMode mode) => mode >= LockMode.PW;
+    /// <summary>PW and EX are the modes that may write the LVB.</summary>
+    public static bool CanWriteLvb(LockMode mode) => mode >= LockMode.PW;
 
     public static bool TryParse(string? text, out LockMode mode)
     {

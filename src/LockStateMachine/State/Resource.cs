@@ -11,8 +11,8 @@ internal struct ModeCounts
 internal readonly record struct ResourceKey(long ParentResourceId, string Name);
 
 /// <summary>
-/// A lockable name with its three queues and its lock value block. It exists while it has a lock, or while
-/// a lock-delay on it is still running.
+/// A lockable name with its three queues and its LVB (lock value block). It exists while it has a lock, or
+/// while a lock-delay on it is still running.
 /// </summary>
 internal sealed class Resource
 {
@@ -31,7 +31,7 @@ internal sealed class Resource
     public string Name { get; }
     public ResourceKey Key => new(Parent?.Id ?? 0, Name);
 
-    /// <summary>The value block; null means all zeros (allocated on first write).</summary>
+    /// <summary>The LVB; null means all zeros (allocated on first write).</summary>
     public byte[]? Lvb { get; set; }
     public long LvbSeq { get; set; }
     public bool LvbValid { get; set; }
@@ -66,6 +66,4 @@ internal sealed class Resource
         }
         return true;
     }
-
-    public string Path => Parent is null ? Name : Parent.Path + "/" + Name;
 }

@@ -1,6 +1,6 @@
 namespace RaftDlm.LockStateMachine.Tests.Rules;
 
-public sealed class ValueBlockTests
+public sealed class LvbTests
 {
     [Fact]
     public void Grant_above_NL_reads_the_value_block_and_NL_does_not()
