@@ -149,10 +149,8 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
     internal static string LockPath(string lockspace, string lockId) =>
         $"/v1/lockspaces/{Uri.EscapeDataString(lockspace)}/locks/{Uri.EscapeDataString(lockId)}";
 
-    /// <summary>
-    /// Sends one call, moving over the nodes until one gives an answer that is not 503/504 or a transport
-    /// failure. Answers of 2xx come back; other answers become <see cref="DlmException"/>.
-    /// </summary>
+    // Sends one call, moving over the nodes until one gives an answer that is not 503/504 or a transport
+    // failure. Answers of 2xx come back; other answers become DlmException.
     internal async Task<Reply> SendAsync(Call call, CancellationToken ct)
     {
         var payload = call.Body is null ? null : JsonSerializer.Serialize(call.Body, call.Body.GetType(), WireJson.Options);
@@ -234,17 +232,17 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "{Operation}: attempt {Attempt} failed ({Failure}); retrying")]
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Debug, Message = "{Operation}: attempt {Attempt} failed ({Failure}); retrying")]
     private partial void LogRetrying(string operation, int attempt, string failure);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "{Operation}: giving up after {Attempts} attempts; last failure: {Failure}")]
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "{Operation}: giving up after {Attempts} attempts; last failure: {Failure}")]
     private partial void LogGaveUp(string operation, int attempts, string failure);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Session {SessionId} opened with a TTL of {TtlMs} ms")]
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Session {SessionId} opened with a TTL of {TtlMs} ms")]
     private partial void LogSessionOpened(string sessionId, int ttlMs);
 }
 
-/// <summary>One logical call: its path, body and retry bounds.</summary>
+// One logical call: its path, body and retry bounds.
 internal sealed record Call(HttpMethod Method, string Path, object? Body, string Operation)
 {
     public TimeSpan? AttemptTimeout { get; init; }
@@ -252,7 +250,7 @@ internal sealed record Call(HttpMethod Method, string Path, object? Body, string
     public int? MaxAttempts { get; init; }
 }
 
-/// <summary>A server's answer.</summary>
+// A server's answer.
 internal readonly record struct Reply(int Status, string Body)
 {
     public T Read<T>() => JsonSerializer.Deserialize<T>(Body, WireJson.Options)

@@ -12,24 +12,19 @@ namespace RaftDlm.Client;
 public sealed partial class DlmLock : IAsyncDisposable
 {
     private static readonly TimeSpan GrantPollInterval = TimeSpan.FromSeconds(3);
+    // Taken by a lock and given back by its unlock (or the handle's disposal): one application holder at a time.
     private readonly SemaphoreSlim _holder = new(1, 1);
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly object _sync = new();
+    // Every change to the lock at the server (lock, unlock, revoke, free) runs under it, one at a time; the
+    // event pump never takes it, it only updates _server and starts a revoke.
+    private readonly SemaphoreSlim _roundTrip = new(1, 1);
+    private readonly ServerLockState _server = new();
     private readonly CacheTuner _tuner;
     private readonly ILogger _logger;
-    private string? _lockId;
-    private LockMode? _serverMode;
-    private bool _inUse;
-    private byte[] _lvb = [];
-    private long _lvbSeq;
-    private bool _lvbValid = true;
-    private long _token;
-    private long? _lastSeenSeq;
-    private byte[]? _dirtyLvb;
-    private LockMode? _blockedMode;
-    private Exception? _invalid;
-    private TaskCompletionSource<LockEventInfo>? _waiter;
-    private bool _disposed;
+    // 1 while the application holds the lock. The hold ends by exchanging it for 0, never by writing 0, so
+    // that exactly one of an unlock and the handle's disposal gives _holder back.
+    private volatile int _inUse;
+    private volatile Exception? _invalid;
+    private volatile bool _disposed;
 
     internal DlmLock(DlmSession session, string lockspace, string resource, LockOptions options)
     {
@@ -54,40 +49,16 @@ public sealed partial class DlmLock : IAsyncDisposable
     public LockOptions Options { get; }
 
     /// <summary>The server's lock id while the handle has a lock there (held or cached).</summary>
-    public string? LockId
-    {
-        get
-        {
-            lock (_sync) return _lockId;
-        }
-    }
+    public string? LockId => _server.LockId;
 
     /// <summary>The mode granted at the server (held or cached), or null.</summary>
-    public LockMode? ServerMode
-    {
-        get
-        {
-            lock (_sync) return _serverMode;
-        }
-    }
+    public LockMode? ServerMode => _server.Mode;
 
     /// <summary>True while the application holds the lock (between a lock and its unlock).</summary>
-    public bool IsHeld
-    {
-        get
-        {
-            lock (_sync) return _inUse;
-        }
-    }
+    public bool IsHeld => _inUse == 1;
 
     /// <summary>False after the session expired or closed, or the handle was disposed.</summary>
-    public bool IsValid
-    {
-        get
-        {
-            lock (_sync) return _invalid is null && !_disposed;
-        }
-    }
+    public bool IsValid => _invalid is null && !_disposed;
 
     /// <summary>Whether an unlock would cache now: caching is configured and auto-tuning has not suspended it.</summary>
     public bool IsCaching => Options.Caching != CacheMode.None && (!Options.AutoTune || _tuner.ShouldCache);
@@ -131,17 +102,17 @@ public sealed partial class DlmLock : IAsyncDisposable
         }
         try
         {
-            await _gate.WaitAsync(token).ConfigureAwait(false);
+            await _roundTrip.WaitAsync(token).ConfigureAwait(false);
             try
             {
                 ThrowIfUnusable();
                 var grant = await AcquireAsync(mode, token).ConfigureAwait(false);
-                lock (_sync) _inUse = true;
+                _inUse = 1;
                 return grant;
             }
             finally
             {
-                _gate.Release();
+                _roundTrip.Release();
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -170,32 +141,20 @@ public sealed partial class DlmLock : IAsyncDisposable
     /// </summary>
     public async Task UnlockAsync(byte[]? lvb = null, CancellationToken ct = default)
     {
-        lock (_sync)
-        {
-            if (!_inUse && _invalid is null) throw new InvalidOperationException($"the lock on {Resource} is not held");
-        }
-        await _gate.WaitAsync(ct).ConfigureAwait(false);
-        var released = false;
+        if (_inUse == 0 && _invalid is null) throw new InvalidOperationException($"the lock on {Resource} is not held");
+        await _roundTrip.WaitAsync(ct).ConfigureAwait(false);
+        var holdEnded = false;
         try
         {
-            LockMode mode;
-            bool blocked;
-            lock (_sync)
+            if (_invalid is not null)
             {
-                if (_invalid is not null)
-                {
-                    _inUse = false;
-                    released = true;
-                    throw Session.Gone();
-                }
-                mode = _serverMode ?? LockMode.NL;
-                blocked = _blockedMode is { } wanted && !LockModes.AreCompatible(mode, wanted);
+                holdEnded = true;
+                throw Session.Gone();
             }
+            var (held, blocked) = _server.ModeAndBlocking;
+            var mode = held ?? LockMode.NL;
             if (lvb is not null && !LockModes.MayWriteLvb(mode)) throw new InvalidOperationException($"an LVB can only be written from PW or EX; this lock is {mode}");
-            if (lvb is not null)
-            {
-                lock (_sync) _dirtyLvb = lvb;
-            }
+            if (lvb is not null) _server.SetDirtyLvb(lvb);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, Session.LostToken);
             if (blocked)
             {
@@ -205,14 +164,7 @@ public sealed partial class DlmLock : IAsyncDisposable
             }
             else if (Options.Caching == CacheMode.KeepMode && IsCaching)
             {
-                lock (_sync)
-                {
-                    if (lvb is not null)
-                    {
-                        _lvb = lvb;
-                        _lvbValid = true;
-                    }
-                }
+                if (lvb is not null) _server.KeepLvbLocally(lvb);
             }
             else if (Options.Caching == CacheMode.KeepNL && IsCaching)
             {
@@ -222,40 +174,36 @@ public sealed partial class DlmLock : IAsyncDisposable
             {
                 await GiveUpAsync(demote: false, linked.Token).ConfigureAwait(false);
             }
-            lock (_sync) _inUse = false;
-            released = true;
+            holdEnded = true;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && Session.LostToken.IsCancellationRequested)
         {
-            lock (_sync) _inUse = false;
-            released = true;
+            holdEnded = true;
             throw Session.Gone();
         }
         catch (SessionExpiredException error)
         {
-            lock (_sync) _inUse = false;
-            released = true;
+            holdEnded = true;
             Session.ServerSaysExpired();
             throw Session.Gone(error);
         }
         finally
         {
-            _gate.Release();
-            if (released) _holder.Release();
+            // The hold ends before the next round trip may start, so a revoke waiting for it finds the lock idle.
+            var release = holdEnded && Interlocked.Exchange(ref _inUse, 0) == 1;
+            _roundTrip.Release();
+            if (release) _holder.Release();
         }
     }
 
     /// <summary>Frees the handle: releases its lock at the server (writing a dirty LVB), held or cached.</summary>
     public async ValueTask DisposeAsync()
     {
-        lock (_sync)
-        {
-            if (_disposed) return;
-        }
+        if (_disposed) return;
         using var bounded = new CancellationTokenSource(Session.Client.Options.RetryBudget);
         try
         {
-            await _gate.WaitAsync(bounded.Token).ConfigureAwait(false);
+            await _roundTrip.WaitAsync(bounded.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -265,9 +213,7 @@ public sealed partial class DlmLock : IAsyncDisposable
         }
         try
         {
-            bool live;
-            lock (_sync) live = _invalid is null && _lockId is not null && !_disposed;
-            if (live) await GiveUpAsync(demote: false, bounded.Token).ConfigureAwait(false);
+            if (_invalid is null && !_disposed && _server.LockId is not null) await GiveUpAsync(demote: false, bounded.Token).ConfigureAwait(false);
         }
         catch (Exception error) when (error is DlmException or OperationCanceledException)
         {
@@ -276,30 +222,296 @@ public sealed partial class DlmLock : IAsyncDisposable
         finally
         {
             MarkDisposed();
-            _gate.Release();
+            _roundTrip.Release();
+        }
+    }
+
+    // Called by the session's pump with an event for this handle's lock. It never waits: a revoke it starts
+    // runs on its own task.
+    internal void OnEvent(LockEventInfo item)
+    {
+        switch (item.Type)
+        {
+            case "granted":
+                if (_server.CompleteWaiter(item)) Raise(Granted, new LockGrantedEventArgs(_server.GrantFrom(item)));
+                break;
+            case "cancelled" or "deadlock":
+                _server.FailWaiter(new DlmException(item.Type == "deadlock" ? DlmErrorCodes.Deadlock : DlmErrorCodes.Cancelled, 409, $"the request for {Resource} was {item.Type}"));
+                break;
+            case "demoted":
+                _server.Demoted();
+                break;
+            case "lvbInvalid":
+                _server.LvbInvalidated(item.LvbSeq);
+                break;
+            case "blocking" when item.BlockedMode is { } blockedText:
+                OnBlocking(item.LockId, LockModes.Parse(blockedText));
+                break;
+        }
+    }
+
+    // Events were lost, and a blocking one may be among them: give up an idle cached lock as if it blocked somebody.
+    internal void OnGap()
+    {
+        if (_server.LockId is { } lockId) OnBlocking(lockId, LockMode.EX);
+    }
+
+    internal void Invalidate(Exception error)
+    {
+        Interlocked.CompareExchange(ref _invalid, error, null);
+        _server.Lost(error);
+    }
+
+    private async Task<LockGrant> AcquireAsync(LockMode mode, CancellationToken ct)
+    {
+        if (_server.ModeAndBlocking.BlocksWaiter)
+        {
+            // A blocking event is being handled: give the lock up first and queue behind the waiter.
+            _tuner.Loss();
+            await GiveUpAsync(demote: Options.DemoteOnRevoke, ct).ConfigureAwait(false);
+        }
+        var (lockId, cached) = _server.Current;
+        if (lockId is null || cached is not { } held)
+        {
+            Session.Client.Metrics.Miss();
+            return _server.Apply(await RequestAsync(mode, ct).ConfigureAwait(false));
+        }
+        if (CanServeLocally(held, mode))
+        {
+            Session.Client.Metrics.Hit();
+            _tuner.Win();
+            return _server.CachedGrant(lockId, held);
+        }
+        Session.Client.Metrics.Miss();
+        // Keep a cached stronger mode (a same-mode conversion refreshes the LVB); else convert to the new one.
+        var target = LockModes.Covers(held, mode) ? held : mode;
+        var dirty = _server.DirtyLvb;
+        if (dirty is not null && target != held)
+        {
+            // An LVB may only be written on a conversion down or to the same mode: flush it first.
+            _server.Apply(await ConvertAsync(lockId, held, dirty, ct).ConfigureAwait(false), wrote: true);
+            dirty = null;
+        }
+        return _server.Apply(await ConvertAsync(lockId, target, dirty, ct).ConfigureAwait(false), wrote: dirty is not null);
+    }
+
+    // A cached lock is served locally only when it covers the mode, the session is healthy, and its mode
+    // keeps LVB writers out (every mode but NL and CR excludes PW and EX), so the cached LVB is current.
+    private bool CanServeLocally(LockMode held, LockMode wanted) =>
+        Options.Caching == CacheMode.KeepMode
+        && IsCaching
+        && Session.State == SessionState.Healthy
+        && LockModes.Covers(held, wanted)
+        && (wanted == LockMode.NL || held is not (LockMode.NL or LockMode.CR));
+
+    // Releases the lock at the server, or demotes it to NL, writing a dirty LVB when the mode allows.
+    private async Task GiveUpAsync(bool demote, CancellationToken ct)
+    {
+        var (lockId, mode, dirty) = _server.ForGiveUp();
+        if (lockId is null || mode is null) return;
+        if (demote)
+        {
+            if (mode != LockMode.NL || dirty is not null)
+            {
+                var demoted = await ConvertAsync(lockId, LockMode.NL, dirty, ct).ConfigureAwait(false);
+                _server.Apply(demoted, wrote: dirty is not null);
+            }
+            _server.ClearPending();
+            return;
+        }
+        var body = new UnlockRequestBody(WireJson.Base64(dirty), null, Session.NextRequestId(), Session.SessionId);
+        try
+        {
+            await Session.Client.SendAsync(new Call(HttpMethod.Delete, DlmClient.LockPath(Lockspace, lockId), body, "unlock"), ct).ConfigureAwait(false);
+        }
+        catch (DlmException error) when (error.Code == DlmErrorCodes.NotFound)
+        {
+            // Already gone (a force-deleted lockspace, for one): nothing left to release.
+        }
+        Session.Events.Unroute(lockId);
+        _server.Released(dirty);
+    }
+
+    private async Task<ServerGrant> RequestAsync(LockMode mode, CancellationToken ct)
+    {
+        var waitMs = (int)Session.Client.Options.LockWait.TotalMilliseconds;
+        var body = new LockRequestBody(Session.SessionId, Resource, mode.ToString(), Options.ParentLockId,
+            Options.Flags.Count == 0 ? null : [.. Options.Flags], waitMs, Session.NextRequestId());
+        var waiter = _server.ArmWaiter();
+        var call = new Call(HttpMethod.Post, $"/v1/lockspaces/{Uri.EscapeDataString(Lockspace)}/locks", body, "lock")
+        {
+            AttemptTimeout = Session.Client.Options.LockWait + Session.Client.Options.RequestTimeout,
+        };
+        var reply = await Session.Client.SendAsync(call, ct).ConfigureAwait(false);
+        var info = reply.Read<LockInfo>();
+        _server.Requested(info.LockId);
+        Session.Events.Route(info.LockId, this);
+        if (reply.Status == 200) return ServerGrant.From(info);
+        return await AwaitGrantAsync(info.LockId, waiter, conversion: false, ct).ConfigureAwait(false);
+    }
+
+    private async Task<ServerGrant> ConvertAsync(string lockId, LockMode mode, byte[]? lvb, CancellationToken ct)
+    {
+        var waitMs = (int)Session.Client.Options.LockWait.TotalMilliseconds;
+        var flags = Options.Flags.Where(flag => flag != "persistent").ToArray();
+        var body = new ConvertRequestBody(mode.ToString(), WireJson.Base64(lvb), flags.Length == 0 ? null : flags, waitMs, Session.NextRequestId(), Session.SessionId);
+        var waiter = _server.ArmWaiter();
+        var call = new Call(HttpMethod.Post, DlmClient.LockPath(Lockspace, lockId) + "/convert", body, "convert")
+        {
+            AttemptTimeout = Session.Client.Options.LockWait + Session.Client.Options.RequestTimeout,
+        };
+        var reply = await Session.Client.SendAsync(call, ct).ConfigureAwait(false);
+        var info = reply.Read<LockInfo>();
+        if (reply.Status == 200) return ServerGrant.From(info);
+        return await AwaitGrantAsync(lockId, waiter, conversion: true, ct).ConfigureAwait(false);
+    }
+
+    // Waits for the granted event of a queued request. Events can be dropped (a full outbox) or stale (a
+    // deadlock event of an earlier request), so the lock itself is read every few seconds and whenever an
+    // event says the request failed. The wait ends with the grant, with the request's end at the server, or
+    // with ct, which the caller links to the session's loss; cancelling cancels the request at the server.
+    private async Task<ServerGrant> AwaitGrantAsync(string lockId, TaskCompletionSource<LockEventInfo> waiter, bool conversion, CancellationToken ct)
+    {
+        try
+        {
+            while (true)
+            {
+                var done = await Task.WhenAny(waiter.Task, Task.Delay(GrantPollInterval, ct)).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
+                if (done == waiter.Task && waiter.Task.IsCompletedSuccessfully) return ServerGrant.From(waiter.Task.Result);
+                if (done == waiter.Task && waiter.Task.Exception?.InnerException is (SessionExpiredException or ObjectDisposedException) and var fatal) throw fatal;
+                LockInfo info;
+                try
+                {
+                    info = await Session.Client.GetLockAsync(Lockspace, lockId, ct).ConfigureAwait(false);
+                }
+                catch (DlmException error) when (error.Code == DlmErrorCodes.NotFound)
+                {
+                    ForgetRequest(lockId, conversion);
+                    throw new DlmException(DlmErrorCodes.Cancelled, 409, $"the request for {Resource} ended without a grant", error);
+                }
+                if (info.State == "granted") return ServerGrant.From(info);
+                if (info.State is "waiting" or "converting")
+                {
+                    if (done == waiter.Task) waiter = _server.ArmWaiter();
+                    continue;
+                }
+                ForgetRequest(lockId, conversion);
+                throw waiter.Task.Exception?.InnerException as DlmException
+                    ?? new DlmException(DlmErrorCodes.Cancelled, 409, $"the request for {Resource} ended as {info.State}");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            await CancelRequestAsync(lockId, conversion).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    // A request that ended without a grant leaves no lock behind; a conversion that did leaves the lock in its old mode.
+    private void ForgetRequest(string lockId, bool conversion)
+    {
+        if (conversion) return;
+        Session.Events.Unroute(lockId);
+        _server.Clear();
+    }
+
+    private async Task CancelRequestAsync(string lockId, bool conversion)
+    {
+        try
+        {
+            using var bounded = new CancellationTokenSource(Session.Client.Options.RetryBudget);
+            var body = new UnlockRequestBody(null, null, Session.NextRequestId(), Session.SessionId);
+            var reply = await Session.Client.SendAsync(new Call(HttpMethod.Delete, DlmClient.LockPath(Lockspace, lockId), body, "cancel"), bounded.Token).ConfigureAwait(false);
+            // "released" means the grant won the race and the whole lock is gone; "cancelled" leaves a
+            // converting lock in its old mode.
+            if (!conversion || reply.Read<ReleasedReply>().State == "released")
+            {
+                Session.Events.Unroute(lockId);
+                _server.Clear();
+            }
+        }
+        catch (Exception error) when (error is DlmException or OperationCanceledException)
+        {
+            LogCancelFailed(Resource, error.Message);
+        }
+    }
+
+    private void OnBlocking(string? lockId, LockMode blockedMode)
+    {
+        if (!_server.MarkBlocked(lockId, blockedMode)) return;
+        var held = IsHeld;
+        LogBlocking(Resource, blockedMode, held);
+        Raise(Blocking, new LockBlockingEventArgs(blockedMode, held));
+        // A held lock is given up at its unlock, which sees the blocked request.
+        if (!held) _ = Task.Run(RevokeAsync);
+    }
+
+    // Gives up an idle cached lock that blocks somebody, as soon as no other round trip runs. It waits at
+    // most as long as the session lives.
+    private async Task RevokeAsync()
+    {
+        try
+        {
+            await _roundTrip.WaitAsync(Session.LostToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        try
+        {
+            if (_inUse == 1 || _disposed || _invalid is not null || !_server.StillBlocks()) return;
+            _tuner.Loss();
+            await GiveUpAsync(Options.DemoteOnRevoke, Session.LostToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is DlmException or OperationCanceledException)
+        {
+            LogRevokeFailed(Resource, error.Message);
+        }
+        finally
+        {
+            _roundTrip.Release();
         }
     }
 
     private void MarkDisposed()
     {
-        bool wasHeld;
-        lock (_sync)
-        {
-            _disposed = true;
-            wasHeld = _inUse;
-            _inUse = false;
-            _waiter?.TrySetException(new ObjectDisposedException(nameof(DlmLock)));
-        }
+        _disposed = true;
+        var wasHeld = Interlocked.Exchange(ref _inUse, 0) == 1;
+        _server.FailWaiter(new ObjectDisposedException(nameof(DlmLock)));
         Session.Forget(this);
         if (wasHeld) _holder.Release();
     }
 
     private void ThrowIfUnusable()
     {
-        lock (_sync)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_invalid is not null) throw Session.Gone();
+    }
+
+    private void Raise<T>(EventHandler<T>? handler, T args)
+    {
+        if (handler is null) return;
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_invalid is not null) throw Session.Gone();
+            handler(this, args);
+        }
+        catch (Exception error)
+        {
+            Session.CallbackFailed(error);
         }
     }
+
+    [LoggerMessage(EventId = 5300, Level = LogLevel.Debug, Message = "Lock on {Resource} blocks a request for {BlockedMode} (held: {Held})")]
+    private partial void LogBlocking(string resource, LockMode blockedMode, bool held);
+
+    [LoggerMessage(EventId = 5301, Level = LogLevel.Warning, Message = "Giving up the cached lock on {Resource} failed: {Reason}")]
+    private partial void LogRevokeFailed(string resource, string reason);
+
+    [LoggerMessage(EventId = 5302, Level = LogLevel.Warning, Message = "Cancelling the request for {Resource} failed: {Reason}")]
+    private partial void LogCancelFailed(string resource, string reason);
+
+    [LoggerMessage(EventId = 5303, Level = LogLevel.Warning, Message = "Freeing the lock on {Resource} failed: {Reason}")]
+    private partial void LogFreeFailed(string resource, string reason);
 }

@@ -34,19 +34,17 @@ public sealed class SessionStateChangedEventArgs(SessionState previous, SessionS
 /// </summary>
 public sealed partial class DlmSession : IAsyncDisposable
 {
-    private const int EarlyEventsMax = 4096;
-    private readonly CancellationTokenSource _stop = new();
+    // Cancelled when the session ends (expired or closed). It is LostToken, and it also stops the keep-alives
+    // and the event pump, which have nothing left to do once the session is over.
     private readonly CancellationTokenSource _lost = new();
-    private readonly object _gate = new();
+    // Guards _state together with _handles and _named, so that no handle is allocated after the session's
+    // end has invalidated the others.
+    private readonly Lock _sync = new();
     private readonly ILogger _logger;
     private readonly HashSet<DlmLock> _handles = [];
-    private readonly Dictionary<string, DlmLock> _byLockId = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<LockEventInfo>> _early = new(StringComparer.Ordinal);
-    private readonly Queue<string> _earlyOrder = new();
     private readonly Dictionary<(string, string), DlmLock> _named = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _requestId;
-    private long _lastSeq;
     private SessionState _state = SessionState.Healthy;
     private Task _keepAlives = Task.CompletedTask;
     private Task _pump = Task.CompletedTask;
@@ -59,6 +57,7 @@ public sealed partial class DlmSession : IAsyncDisposable
         Ttl = ttl;
         Options = options;
         _logger = client.Logger;
+        Events = new SessionEventPump(this);
     }
 
     /// <summary>The client this session talks through.</summary>
@@ -78,7 +77,7 @@ public sealed partial class DlmSession : IAsyncDisposable
     {
         get
         {
-            lock (_gate) return _state;
+            lock (_sync) return _state;
         }
     }
 
@@ -93,17 +92,21 @@ public sealed partial class DlmSession : IAsyncDisposable
 
     internal ILogger Logger => Client.Logger;
 
-    /// <summary>The next client request id: unique within this session, so retries can reuse it.</summary>
+    // Routes the session's events to its handles by lock id.
+    internal SessionEventPump Events { get; }
+
+    // Unique within this session, so that a retry can reuse it and get the first reply.
     internal long NextRequestId() => Interlocked.Increment(ref _requestId);
 
-    /// <summary>Test hook: stops (or resumes) sending keep-alives, as if the process were paused.</summary>
+    // Test hook: stops (or resumes) sending keep-alives, as if the process were paused.
     internal void PauseKeepAlives(bool paused) => _keepAlivesPaused = paused;
 
     internal static DlmSession Start(DlmClient client, string sessionId, TimeSpan ttl, DlmSessionOptions options)
     {
         var session = new DlmSession(client, sessionId, ttl, options);
-        session._keepAlives = Task.Run(session.KeepAliveLoopAsync);
-        session._pump = Task.Run(session.EventLoopAsync);
+        var lost = session._lost.Token;
+        session._keepAlives = Task.Run(() => session.KeepAliveLoopAsync(lost));
+        session._pump = Task.Run(() => session.Events.RunAsync(lost));
         return session;
     }
 
@@ -113,7 +116,7 @@ public sealed partial class DlmSession : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(lockspace);
         ArgumentException.ThrowIfNullOrEmpty(resource);
         var handle = new DlmLock(this, lockspace, resource, options ?? Options.DefaultLockOptions);
-        lock (_gate)
+        lock (_sync)
         {
             if (_state is SessionState.Expired or SessionState.Closed) throw Gone();
             _handles.Add(handle);
@@ -128,11 +131,11 @@ public sealed partial class DlmSession : IAsyncDisposable
     public async Task<HeldLock> LockAsync(string lockspace, string resource, LockMode mode, CancellationToken ct = default)
     {
         DlmLock? handle;
-        lock (_gate) _named.TryGetValue((lockspace, resource), out handle);
+        lock (_sync) _named.TryGetValue((lockspace, resource), out handle);
         if (handle is null)
         {
             var fresh = AllocLock(lockspace, resource);
-            lock (_gate)
+            lock (_sync)
             {
                 if (!_named.TryGetValue((lockspace, resource), out handle))
                 {
@@ -151,11 +154,9 @@ public sealed partial class DlmSession : IAsyncDisposable
     /// <summary>Frees every handle (writing dirty LVBs), closes the session at the server and stops the pumps.</summary>
     public async ValueTask DisposeAsync()
     {
-        List<DlmLock> handles;
-        lock (_gate) handles = [.. _handles];
         if (State is SessionState.Healthy or SessionState.Jeopardy)
         {
-            foreach (var handle in handles)
+            foreach (var handle in Handles())
             {
                 try
                 {
@@ -167,9 +168,8 @@ public sealed partial class DlmSession : IAsyncDisposable
                 }
             }
         }
-        var wasLive = SetState(SessionState.Closed);
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (wasLive)
+        // Ending the session cancels _lost, which stops the keep-alives and the event pump.
+        if (SetState(SessionState.Closed))
         {
             try
             {
@@ -182,50 +182,35 @@ public sealed partial class DlmSession : IAsyncDisposable
             }
         }
         await Task.WhenAll(_keepAlives, _pump).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _stop.Dispose();
+    }
+
+    internal List<DlmLock> Handles()
+    {
+        lock (_sync) return [.. _handles];
     }
 
     internal void Forget(DlmLock handle)
     {
-        lock (_gate)
+        lock (_sync)
         {
             _handles.Remove(handle);
-            if (handle.LockId is { } id && _byLockId.TryGetValue(id, out var known) && ReferenceEquals(known, handle)) _byLockId.Remove(id);
             if (_named.TryGetValue((handle.Lockspace, handle.Resource), out var named) && ReferenceEquals(named, handle)) _named.Remove((handle.Lockspace, handle.Resource));
         }
-    }
-
-    /// <summary>Routes a lock id's events to a handle, delivering any that arrived before the id was known.</summary>
-    internal void Route(string lockId, DlmLock handle)
-    {
-        List<LockEventInfo>? early;
-        lock (_gate)
-        {
-            _byLockId[lockId] = handle;
-            _early.Remove(lockId, out early);
-        }
-        foreach (var item in early ?? []) handle.OnEvent(item);
-    }
-
-    internal void Unroute(string lockId)
-    {
-        lock (_gate) _byLockId.Remove(lockId);
+        if (handle.LockId is { } id) Events.Unroute(id, handle);
     }
 
     internal SessionExpiredException Gone(Exception? inner = null) => new(State == SessionState.Closed
         ? $"session {SessionId} was closed"
         : $"session {SessionId} expired", inner);
 
-    /// <summary>A server answer said SessionExpired: the session is over, whatever the pump has seen yet.</summary>
+    // A server answer or event said SessionExpired: the session is over, whatever else has been seen yet.
     internal void ServerSaysExpired()
     {
         if (State != SessionState.Closed) SetState(SessionState.Expired);
     }
 
-    /// <summary>
-    /// Turns a lock error into SessionExpired when the session is in fact gone (the server ends a waiting
-    /// request with Conflict when its session expires under it).
-    /// </summary>
+    // Turns a lock error into SessionExpired when the session is in fact gone: the server ends a waiting
+    // request with Conflict when its session expires under it.
     internal async Task<Exception> ExplainAsync(DlmException error)
     {
         if (error is SessionExpiredException)
@@ -254,14 +239,14 @@ public sealed partial class DlmSession : IAsyncDisposable
     private bool SetState(SessionState next)
     {
         SessionState previous;
-        lock (_gate)
+        lock (_sync)
         {
             previous = _state;
             if (previous == next || previous is SessionState.Expired or SessionState.Closed) return false;
             _state = next;
         }
         LogStateChanged(SessionId, previous, next);
-        if (next is SessionState.Expired or SessionState.Closed) End(next);
+        if (next is SessionState.Expired or SessionState.Closed) End();
         try
         {
             StateChanged?.Invoke(this, new SessionStateChangedEventArgs(previous, next));
@@ -273,20 +258,16 @@ public sealed partial class DlmSession : IAsyncDisposable
         return true;
     }
 
-    private void End(SessionState how)
+    private void End()
     {
-        List<DlmLock> handles;
-        lock (_gate) handles = [.. _handles];
         var error = Gone();
-        foreach (var handle in handles) handle.Invalidate(error);
-        if (how == SessionState.Expired) _stop.Cancel();
+        foreach (var handle in Handles()) handle.Invalidate(error);
         _lost.Cancel();
         _ended.TrySetResult();
     }
 
-    private async Task KeepAliveLoopAsync()
+    private async Task KeepAliveLoopAsync(CancellationToken ct)
     {
-        var ct = _stop.Token;
         var healthyInterval = Ttl / 3;
         var retryInterval = TimeSpan.FromMilliseconds(Math.Clamp(Ttl.TotalMilliseconds / 10, 50, 500));
         // One keep-alive round may move over every node but must end in time for the next one.
@@ -325,102 +306,19 @@ public sealed partial class DlmSession : IAsyncDisposable
         }
     }
 
-    private async Task EventLoopAsync()
-    {
-        var ct = _stop.Token;
-        var wait = Client.Options.EventPollWait;
-        try
-        {
-            while (!ct.IsCancellationRequested)
-            {
-                EventsReply page;
-                try
-                {
-                    var call = new Call(HttpMethod.Get, $"/v1/sessions/{SessionId}/events?after={_lastSeq}&waitMs={(int)wait.TotalMilliseconds}", null, "events")
-                    {
-                        AttemptTimeout = wait + Client.Options.RequestTimeout,
-                    };
-                    page = (await Client.SendAsync(call, ct).ConfigureAwait(false)).Read<EventsReply>();
-                }
-                catch (SessionExpiredException)
-                {
-                    SetState(State == SessionState.Closed ? SessionState.Closed : SessionState.Expired);
-                    return;
-                }
-                catch (DlmException error)
-                {
-                    LogPumpFailed(SessionId, error.Message);
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 + Random.Shared.Next(200)), ct).ConfigureAwait(false);
-                    continue;
-                }
-                Deliver(page);
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-    }
-
-    private void Deliver(EventsReply page)
-    {
-        if (page.Events.Count > 0 && page.Events[0].Seq > _lastSeq + 1 && _lastSeq > 0)
-        {
-            // The outbox dropped events we never saw: a blocking event may be among them, so give up
-            // every idle cached lock rather than sit on one somebody waits for.
-            LogGap(SessionId, _lastSeq, page.Events[0].Seq);
-            List<DlmLock> handles;
-            lock (_gate) handles = [.. _handles];
-            foreach (var handle in handles) handle.OnGap();
-        }
-        foreach (var item in page.Events)
-        {
-            if (item.Seq <= _lastSeq) continue;
-            _lastSeq = item.Seq;
-            if (item.Type == "expired")
-            {
-                SetState(SessionState.Expired);
-                return;
-            }
-            if (item.LockId is not { } lockId) continue;
-            DlmLock? handle;
-            lock (_gate)
-            {
-                if (!_byLockId.TryGetValue(lockId, out handle))
-                {
-                    // The reply that names this lock may not have reached its handle yet.
-                    if (!_early.TryGetValue(lockId, out var list))
-                    {
-                        _early[lockId] = list = [];
-                        _earlyOrder.Enqueue(lockId);
-                        while (_earlyOrder.Count > EarlyEventsMax) _early.Remove(_earlyOrder.Dequeue());
-                    }
-                    list.Add(item);
-                    continue;
-                }
-            }
-            handle.OnEvent(item);
-        }
-    }
-
-    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Session {SessionId}: {Previous} -> {Current}")]
+    [LoggerMessage(EventId = 5100, Level = LogLevel.Information, Message = "Session {SessionId}: {Previous} -> {Current}")]
     private partial void LogStateChanged(string sessionId, SessionState previous, SessionState current);
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Session {SessionId}: keep-alive failed: {Reason}")]
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Session {SessionId}: keep-alive failed: {Reason}")]
     private partial void LogKeepAliveFailed(string sessionId, string reason);
 
-    [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "Session {SessionId}: event poll failed: {Reason}")]
-    private partial void LogPumpFailed(string sessionId, string reason);
-
-    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Session {SessionId}: events after {After} were dropped (next is {Next}); idle cached locks are given up")]
-    private partial void LogGap(string sessionId, long after, long next);
-
-    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "A session or lock callback threw: {Reason}")]
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "A session or lock callback threw: {Reason}")]
     private partial void LogCallbackFailed(string reason);
 
-    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "Session {SessionId}: close failed: {Reason}")]
+    [LoggerMessage(EventId = 5103, Level = LogLevel.Warning, Message = "Session {SessionId}: close failed: {Reason}")]
     private partial void LogCloseFailed(string sessionId, string reason);
 
-    [LoggerMessage(EventId = 16, Level = LogLevel.Warning, Message = "Freeing the lock on {Resource} failed: {Reason}")]
+    [LoggerMessage(EventId = 5104, Level = LogLevel.Warning, Message = "Freeing the lock on {Resource} failed: {Reason}")]
     private partial void LogHandleFreeFailed(string resource, string reason);
 
     internal void CallbackFailed(Exception error) => LogCallbackFailed(error.Message);
