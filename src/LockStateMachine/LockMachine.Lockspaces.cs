@@ -28,7 +28,7 @@ public sealed partial class LockMachine
     private Result Delete(DeleteLockspace command)
     {
         if (!TryGetLockspace(command.Name, out var space, out var error)) return error;
-        var resources = space.Resources.Values.OrderBy(resource => resource.Id).ToList();
+        var resources = HashOrder.Sorted(space.Resources, (a, b) => a.Id.CompareTo(b.Id));
         var locks = resources.Sum(resource => resource.LockCount);
         if (locks > 0 && !command.Force)
         {

@@ -16,9 +16,9 @@ public sealed partial class LockMachine
 
     /// <summary>Live sessions with their replicated deadlines, by id (for operators and tests; the leader's scan uses <see cref="VisitLiveSessions"/>).</summary>
     public IReadOnlyList<(long SessionId, int TtlMs, long DeadlineMs)> SessionDeadlines() =>
-        _sessions.Values.Where(session => !session.Ended)
+        HashOrder.Sorted(_sessions, (a, b) => a.Id.CompareTo(b.Id))
+            .Where(session => !session.Ended)
             .Select(session => (session.Id, session.TtlMs, session.DeadlineMs))
-            .OrderBy(entry => entry.Id)
             .ToList();
 
     /// <summary>
@@ -27,7 +27,7 @@ public sealed partial class LockMachine
     /// </summary>
     public void VisitLiveSessions<TState>(ref TState state, LiveSessionVisitor<TState> visit)
     {
-        foreach (var session in _sessions.Values)
+        foreach (var session in HashOrder.Unordered(_sessions))
         {
             if (!session.Ended) visit(ref state, session.Id, session.TtlMs);
         }
@@ -52,7 +52,7 @@ public sealed partial class LockMachine
     }
 
     public IReadOnlyList<LockspaceView> GetLockspaces() =>
-        _lockspaces.Values.OrderBy(space => space.Name, StringComparer.Ordinal).Select(space => space.ToView()).ToList();
+        HashOrder.Sorted(_lockspaces, (a, b) => string.CompareOrdinal(a.Name, b.Name)).Select(space => space.ToView()).ToList();
 
     public LockspaceView? GetLockspace(string name) =>
         _lockspaces.TryGetValue(name, out var space) ? space.ToView() : null;
@@ -96,5 +96,5 @@ public sealed partial class LockMachine
     }
 
     /// <summary>How many requests wait or convert, over all resources (for metrics).</summary>
-    public int QueuedCount => _sessions.Values.Sum(session => session.Queued.Count);
+    public int QueuedCount => HashOrder.Unordered(_sessions).Sum(session => session.Queued.Count);
 }

@@ -42,7 +42,8 @@ public sealed partial class LockMachine
     private Result ExtendAll()
     {
         var count = 0;
-        foreach (var session in _sessions.Values)
+        // Each session's deadline changes on its own, and a count has no order.
+        foreach (var session in HashOrder.Unordered(_sessions))
         {
             if (session.Ended) continue;
             session.DeadlineMs = Math.Max(session.DeadlineMs, _now + session.TtlMs);

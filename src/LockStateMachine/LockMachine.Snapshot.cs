@@ -42,20 +42,20 @@ public sealed partial class LockMachine
         writer.Write(_nextId);
         writer.Write(_locks.Count);
 
-        var sessions = _sessions.Values.OrderBy(session => session.Id).ToList();
+        var sessions = HashOrder.Sorted(_sessions, (a, b) => a.Id.CompareTo(b.Id));
         writer.WriteArrayHeader(sessions.Count);
         foreach (var session in sessions) WriteSession(ref writer, session);
         writer.WriteArrayHeader(_endedSessions.Count);
         foreach (var id in _endedSessions) writer.Write(id);
 
-        var spaces = _lockspaces.Values.OrderBy(space => space.Name, StringComparer.Ordinal).ToList();
+        var spaces = HashOrder.Sorted(_lockspaces, (a, b) => string.CompareOrdinal(a.Name, b.Name));
         writer.WriteArrayHeader(spaces.Count);
         foreach (var space in spaces)
         {
             writer.Write(space.Name);
             writer.Write(space.LvbBytes);
             writer.Write(space.LockDelayMs);
-            var resources = space.Resources.Values.OrderBy(resource => resource.Id).ToList();
+            var resources = HashOrder.Sorted(space.Resources, (a, b) => a.Id.CompareTo(b.Id));
             writer.WriteArrayHeader(resources.Count);
             foreach (var resource in resources) WriteResource(ref writer, resource);
         }
@@ -179,7 +179,8 @@ public sealed partial class LockMachine
             var byId = new Dictionary<long, Resource>(resourceCount);
             for (var j = 0; j < resourceCount; j++) machine.ReadResource(ref reader, space, byId);
         }
-        foreach (var item in machine._locks.Values) item.Children?.Sort((a, b) => a.Id.CompareTo(b.Id));
+        // Each lock's children are sorted on their own: the walk's order does not matter.
+        foreach (var item in HashOrder.Unordered(machine._locks)) item.Children?.Sort((a, b) => a.Id.CompareTo(b.Id));
         return machine;
     }
 

@@ -24,9 +24,7 @@ internal sealed class Session
 
     public List<Lock> LocksById()
     {
-        var locks = new List<Lock>(Locks.Values);
-        locks.Sort((a, b) => a.Id.CompareTo(b.Id));
-        return locks;
+        return HashOrder.Sorted(Locks, (a, b) => a.Id.CompareTo(b.Id));
     }
 
     /// <summary>The session's requests that wait or convert, for the wait-for graph.</summary>
