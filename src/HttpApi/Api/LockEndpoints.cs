@@ -24,7 +24,7 @@ internal static class LockEndpoints
         if (problem is not null) return problem;
         if (!Wire.TryParseId(body!.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
         if (Wire.First(Wire.ParseMode(body.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags)) is { } invalid) return Problems.Invalid(invalid);
-        if (body.WaitMs is < 0 or > Requests.MaxWaitMs) return Problems.Invalid($"waitMs must be from 0 to {Requests.MaxWaitMs}");
+        if (WaitMsProblem(body.WaitMs) is { } badWait) return badWait;
         long parent = 0;
         if (body.ParentLockId is { Length: > 0 } parentText && !Wire.TryParseId(parentText, out parent))
         {
@@ -45,7 +45,7 @@ internal static class LockEndpoints
         {
             return Problems.Invalid(invalid);
         }
-        if (body.WaitMs is < 0 or > Requests.MaxWaitMs) return Problems.Invalid($"waitMs must be from 0 to {Requests.MaxWaitMs}");
+        if (WaitMsProblem(body.WaitMs) is { } badWait) return badWait;
         if (!TrySession(body.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
         var command = new ConvertLock(sessionId, body.RequestId ?? 0, ls, id, mode, lvb, flags);
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
@@ -153,6 +153,10 @@ internal static class LockEndpoints
         var status = view.State is LockViewState.Waiting or LockViewState.Converting ? 202 : 200;
         return Results.Json(LockJson.From(view, locked.Demoted), Wire.Json, statusCode: status);
     }
+
+    /// <summary>The waitMs of a lock request or a conversion: how long the call waits for the grant (not part of the command).</summary>
+    private static IResult? WaitMsProblem(int? waitMs) =>
+        waitMs is < 0 or > Requests.MaxWaitMs ? Problems.Invalid($"waitMs must be from 0 to {Requests.MaxWaitMs}") : null;
 
     private static bool TrySession(string? text, out long sessionId)
     {
