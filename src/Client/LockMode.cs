@@ -48,8 +48,6 @@ public static class LockModes
     /// <summary>True for the modes that may write the LVB (PW and EX).</summary>
     public static bool MayWriteLvb(LockMode mode) => mode is LockMode.PW or LockMode.EX;
 
-    internal static string Name(LockMode mode) => mode.ToString();
-
     /// <summary>Parses a wire name (NL, CR, CW, PR, PW, EX), case-insensitively.</summary>
     public static LockMode Parse(string text) => Enum.TryParse<LockMode>(text, ignoreCase: true, out var mode) && Enum.IsDefined(mode)
         ? mode
