@@ -14,8 +14,8 @@ namespace RaftDlm.Consensus;
 internal sealed class StateMachineAdapter : SimpleStateMachine
 {
     // Snapshot file layout: [magic:4][lastIndex:8][lastLeaderTimeMs:8][host snapshot:rest], little-endian.
-    private const uint SnapshotMagic = 0x31534452; // "RDS1"
-    private const int SnapshotHeaderSizeBytes = 4 + 8 + 8;
+    private const uint SnapshotMagic = SnapshotFiles.Magic;
+    private const int SnapshotHeaderSizeBytes = SnapshotFiles.HeaderSizeBytes;
 
     private readonly IReplicatedStateMachine _machine;
     private readonly ILogger _logger;

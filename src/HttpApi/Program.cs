@@ -26,6 +26,7 @@ services.AddSingleton<LockApplier>();
 services.AddSingleton(provider => new RaftNode(options.ToRaftOptions(), provider.GetRequiredService<LockApplier>(),
     provider.GetRequiredService<ILoggerFactory>()));
 services.AddSingleton<LockProposer>();
+services.AddSingleton<SnapshotSeeder>();
 services.AddSingleton<ServerMetrics>();
 services.AddSingleton<LeaderWatch>();
 services.AddSingleton<Requests>();

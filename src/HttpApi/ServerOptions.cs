@@ -23,6 +23,15 @@ public sealed class ServerOptions
     /// </summary>
     public string Members { get; set; } = "";
 
+    /// <summary>
+    /// A node that starts with an empty data directory first fetches the newest snapshot a peer has
+    /// (<c>GET /v1/cluster/snapshot</c>) instead of waiting for Raft to install one in a single request.
+    /// </summary>
+    public bool SeedFromPeers { get; set; } = true;
+
+    /// <summary>The bound on that fetch: finding the peer with the newest snapshot and downloading it.</summary>
+    public int SeedTimeoutMs { get; set; } = 300_000;
+
     public int ElectionTimeoutMinMs { get; set; } = 800;
     public int ElectionTimeoutMaxMs { get; set; } = 1600;
     public long SnapshotEveryEntries { get; set; } = 100_000;

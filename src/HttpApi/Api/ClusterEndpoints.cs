@@ -1,3 +1,4 @@
+using System.Globalization;
 using RaftDlm.Consensus;
 using RaftDlm.HttpApi.Hosting;
 
@@ -9,6 +10,7 @@ internal static class ClusterEndpoints
     {
         app.MapGet("/v1/cluster", Cluster).WithTags("Cluster").Produces<ClusterJson>();
         app.MapGet("/v1/cluster/state", State).WithTags("Cluster").Produces<StateJson>();
+        app.MapGet("/v1/cluster/snapshot", SnapshotAsync).WithTags("Cluster").Produces(200, contentType: "application/octet-stream");
         app.MapGet("/healthz", () => Results.Text("ok\n")).WithTags("Operations");
         app.MapGet("/readyz", Ready).WithTags("Operations");
     }
@@ -19,7 +21,7 @@ internal static class ClusterEndpoints
             .Select(entry => new MemberJson(entry.Member.Id, entry.Member.RaftEndpoint.ToString(), entry.Member.HttpEndpoint, entry.Status))
             .ToList();
         return Results.Json(
-            new ClusterJson(options.NodeId, node.Leader?.Id, node.Term, node.CommitIndex, applier.LastAppliedIndex, members),
+            new ClusterJson(options.NodeId, node.Leader?.Id, node.Term, node.CommitIndex, applier.LastAppliedIndex, members, node.LastSnapshotIndex),
             Wire.Json);
     }
 
@@ -31,6 +33,41 @@ internal static class ClusterEndpoints
     {
         var (index, hash) = applier.Read(machine => (machine.LastAppliedIndex, machine.StateHash()));
         return Results.Json(new StateJson(index, hash), Wire.Json);
+    }
+
+    /// <summary>
+    /// The newest snapshot this node has on disk, streamed as it is stored, with its index, term, size and
+    /// SHA-256 in headers. A node that starts with an empty data directory fetches it from a peer
+    /// (<see cref="SnapshotSeeder"/>). Answered locally, never forwarded; admin only when auth is on.
+    /// </summary>
+    private static async Task<IResult> SnapshotAsync(HttpContext context, ServerOptions options)
+    {
+        // The node may replace its newest snapshot while this runs; an open file stays readable when it is
+        // deleted, and a file deleted between listing and opening is simply looked up again (bounded).
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            if (SnapshotFiles.Newest(Path.GetFullPath(options.DataDirectory)) is not { } newest)
+            {
+                return Problems.NotFound("this node has no snapshot yet");
+            }
+            FileStream file;
+            try
+            {
+                file = new FileStream(newest.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.Asynchronous);
+            }
+            catch (FileNotFoundException)
+            {
+                continue;
+            }
+            var sha256 = await SnapshotFiles.Sha256Async(file, context.RequestAborted);
+            file.Position = 0;
+            var headers = context.Response.Headers;
+            headers[SnapshotSeeder.IndexHeader] = newest.Index.ToString(CultureInfo.InvariantCulture);
+            headers[SnapshotSeeder.TermHeader] = newest.Term.ToString(CultureInfo.InvariantCulture);
+            headers[SnapshotSeeder.Sha256Header] = sha256;
+            return Results.Stream(file, "application/octet-stream");
+        }
+        return Problems.Unavailable("the node's snapshots kept changing; try again");
     }
 
     /// <summary>

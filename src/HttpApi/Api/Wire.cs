@@ -136,7 +136,8 @@ internal sealed record ClusterJson(
     long Term,
     long CommitIndex,
     long AppliedIndex,
-    IReadOnlyList<MemberJson> Members);
+    IReadOnlyList<MemberJson> Members,
+    long SnapshotIndex);
 
 internal sealed record StateJson(long AppliedIndex, string StateHash);
 

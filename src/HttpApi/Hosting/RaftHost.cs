@@ -2,11 +2,12 @@ using RaftDlm.Consensus;
 
 namespace RaftDlm.HttpApi.Hosting;
 
-/// <summary>Runs the Raft node for the life of the process.</summary>
-internal sealed partial class RaftHost(RaftNode node, ServerOptions options, ILogger<RaftHost> logger) : IHostedService
+/// <summary>Runs the Raft node for the life of the process; a node with an empty data directory is seeded first.</summary>
+internal sealed partial class RaftHost(RaftNode node, SnapshotSeeder seeder, ServerOptions options, ILogger<RaftHost> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        await seeder.SeedIfEmptyAsync(cancellationToken).ConfigureAwait(false);
         await node.StartAsync(cancellationToken).ConfigureAwait(false);
         LogStarted(options.NodeId, options.RaftEndpoint, options.HttpUrl, Path.GetFullPath(options.DataDirectory));
     }

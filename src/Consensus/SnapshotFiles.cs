@@ -1,0 +1,140 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+
+namespace RaftDlm.Consensus;
+
+/// <summary>One snapshot file on disk: its path, the log index and term it covers, and its size.</summary>
+public sealed record SnapshotFile(string Path, long Index, long Term, long SizeBytes);
+
+/// <summary>
+/// The snapshot files of a node's data directory, as DotNext's state machine keeps them: one file per snapshot
+/// in <c>snapshots/</c>, named <c>{index}-{term}</c>, holding this project's header
+/// ([magic "RDS1":4][index:8][leader time:8], little-endian) and then the replicated machine's own bytes.
+/// A node that starts with an empty data directory may be given the newest snapshot of a peer here
+/// (<see cref="InstallAsync"/>) before it starts, so that it does not need Raft's single-request snapshot
+/// install, which a large table cannot finish within the Raft request timeout.
+/// </summary>
+public static class SnapshotFiles
+{
+    internal const uint Magic = 0x31534452; // "RDS1"
+    internal const int HeaderSizeBytes = 4 + 8 + 8;
+    private const string SnapshotFolder = "snapshots", LogFolder = "wal", PartialName = "incoming.partial";
+
+    /// <summary>True when the data directory holds neither a log nor a snapshot: the node has never run here, or lost its disk.</summary>
+    public static bool IsEmpty(string dataDirectory)
+    {
+        var log = System.IO.Path.Combine(dataDirectory, LogFolder);
+        return (!Directory.Exists(log) || !Directory.EnumerateFileSystemEntries(log).Any()) && Newest(dataDirectory) is null;
+    }
+
+    /// <summary>The snapshot with the highest index, or null when there is none.</summary>
+    public static SnapshotFile? Newest(string dataDirectory)
+    {
+        var folder = new DirectoryInfo(System.IO.Path.Combine(dataDirectory, SnapshotFolder));
+        if (!folder.Exists) return null;
+        SnapshotFile? newest = null;
+        foreach (var file in folder.EnumerateFiles("*-*", SearchOption.TopDirectoryOnly))
+        {
+            var parts = file.Name.Split('-');
+            if (parts.Length != 2
+                || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+                || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var term))
+            {
+                continue;
+            }
+            if (newest is null || index > newest.Index) newest = new SnapshotFile(file.FullName, index, term, file.Length);
+        }
+        return newest;
+    }
+
+    /// <summary>The SHA-256 of a file, as lower-case hex.</summary>
+    public static async Task<string> Sha256Async(Stream content, CancellationToken ct) =>
+        Convert.ToHexStringLower(await SHA256.HashDataAsync(content, ct).ConfigureAwait(false));
+
+    /// <summary>
+    /// Writes a snapshot received from a peer into the data directory, crash-safely: the bytes go to a partial
+    /// file that is checked (size, SHA-256, header naming the same index), flushed to disk, and only then
+    /// renamed to its final name, and the folder is flushed. A crash at any point leaves either no snapshot
+    /// (the partial file is not a snapshot name and is replaced by the next try) or the whole one.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The bytes are not the snapshot described; nothing was installed.</exception>
+    public static async Task<SnapshotFile> InstallAsync(string dataDirectory, long index, long term, long sizeBytes, string sha256,
+        Stream content, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(index);
+        ArgumentOutOfRangeException.ThrowIfNegative(term);
+        var folder = Directory.CreateDirectory(System.IO.Path.Combine(dataDirectory, SnapshotFolder));
+        var partial = System.IO.Path.Combine(folder.FullName, PartialName);
+        var final = System.IO.Path.Combine(folder.FullName, string.Create(CultureInfo.InvariantCulture, $"{index}-{term}"));
+        try
+        {
+            await using (var file = new FileStream(partial, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[1 << 16];
+                long written = 0;
+                int read;
+                while ((read = await content.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                {
+                    written += read;
+                    if (written > sizeBytes) throw new InvalidDataException($"the snapshot is longer than the {sizeBytes} bytes announced");
+                    hash.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                }
+                if (written != sizeBytes) throw new InvalidDataException($"the snapshot ended after {written} of {sizeBytes} bytes");
+                var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+                if (!string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new InvalidDataException($"the snapshot's SHA-256 is {actual}, not {sha256}");
+                }
+                CheckHeader(file, index);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(partial, final, overwrite: true);
+            FlushFolder(folder.FullName);
+            return new SnapshotFile(final, index, term, sizeBytes);
+        }
+        catch
+        {
+            File.Delete(partial);
+            throw;
+        }
+    }
+
+    private static void CheckHeader(FileStream file, long index)
+    {
+        Span<byte> header = stackalloc byte[HeaderSizeBytes];
+        file.Position = 0;
+        file.ReadExactly(header);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header) != Magic) throw new InvalidDataException("the snapshot has an unknown format");
+        var inside = BinaryPrimitives.ReadInt64LittleEndian(header[4..]);
+        if (inside != index) throw new InvalidDataException($"the snapshot's header names index {inside}, not {index}");
+    }
+
+    /// <summary>Makes a rename durable: on Linux a file's new name is on disk only once its folder is flushed.</summary>
+    private static void FlushFolder(string folder)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var descriptor = Open(System.Text.Encoding.UTF8.GetBytes(folder + "\0"), 0);
+        if (descriptor < 0) throw new IOException($"cannot open {folder} to flush it (errno {Marshal.GetLastPInvokeError()})");
+        try
+        {
+            if (Fsync(descriptor) != 0) throw new IOException($"cannot flush {folder} (errno {Marshal.GetLastPInvokeError()})");
+        }
+        finally
+        {
+            _ = Close(descriptor);
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open(byte[] path, int flags);
+
+    [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static extern int Fsync(int descriptor);
+
+    [DllImport("libc", EntryPoint = "close")]
+    private static extern int Close(int descriptor);
+}
