@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace RaftDlm.Client;
 
-// The JSON shapes of shared/spec/http-api.md, as the client reads and writes them. Ids are strings.
+// The JSON shapes of the HTTP contract (docs/api.md), as the client reads and writes them. Ids are strings.
 
 internal sealed record OpenSessionBody(string Name, int TtlMs);
 
