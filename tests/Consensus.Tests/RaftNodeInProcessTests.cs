@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using RaftDlm.TestSupport;
 
 namespace RaftDlm.Consensus.Tests;
 
@@ -157,9 +158,7 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
 
     private static RaftNodeOptions Options(string dataDirectory)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var endpoint = (IPEndPoint)listener.LocalEndpoint;
+        var endpoint = new IPEndPoint(IPAddress.Loopback, LocalPorts.Free(1)[0]);
         return new RaftNodeOptions
         {
             NodeId = "node1",

@@ -9,7 +9,7 @@ public sealed class SingleNodeTests
     [Fact]
     public async Task SingleNode_Proposes_AndKeepsItsStateAcrossCleanRestartAndKill9()
     {
-        await using var cluster = new TestCluster(1);
+        await using var cluster = new TestNodeCluster(1);
         await cluster.StartAllAsync();
         var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
         Assert.Equal("node1", leader);

@@ -11,7 +11,7 @@ public sealed class ThreeNodeTests
     [Fact]
     public async Task ThreeNodes_ElectLeader_FollowerRefuses_AndAllReachIdenticalState()
     {
-        await using var cluster = new TestCluster(3);
+        await using var cluster = new TestNodeCluster(3);
         await cluster.StartAllAsync();
         var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
 
@@ -31,7 +31,7 @@ public sealed class ThreeNodeTests
     [Fact]
     public async Task KilledLeader_IsReplaced_NoAcknowledgedCommandIsLost_AndItCatchesUpAfterRestart()
     {
-        await using var cluster = new TestCluster(3);
+        await using var cluster = new TestNodeCluster(3);
         await cluster.StartAllAsync();
         var oldLeader = await cluster.WaitForLeaderAsync(ElectionTimeout);
         await cluster.ProposeAllAsync(oldLeader, Commands("before", 20));
@@ -58,7 +58,7 @@ public sealed class ThreeNodeTests
     [Fact]
     public async Task WipedFollower_RejoinsThroughSnapshotInstall_ToIdenticalState()
     {
-        await using var cluster = new TestCluster(3, "snapshotEvery=20");
+        await using var cluster = new TestNodeCluster(3, "snapshotEvery=20");
         await cluster.StartAllAsync();
         var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
         await cluster.ProposeAllAsync(leader, Commands("s", 50));
@@ -84,7 +84,7 @@ public sealed class ThreeNodeTests
     [Fact]
     public async Task LeaderWithoutQuorum_ReportsUnknownOutcome_AndTheClusterStillAgreesAfterwards()
     {
-        await using var cluster = new TestCluster(3, "proposalTimeoutMs=2000");
+        await using var cluster = new TestNodeCluster(3, "proposalTimeoutMs=2000");
         await cluster.StartAllAsync();
         var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
         await cluster.ProposeAllAsync(leader, Commands("q", 5));
@@ -116,7 +116,7 @@ public sealed class ThreeNodeTests
     public async Task A_paused_leader_waking_into_a_newer_term_with_proposals_in_flight_leaves_every_replica_identical()
     {
         const int Rounds = 4;
-        await using var cluster = new TestCluster(3);
+        await using var cluster = new TestNodeCluster(3);
         await cluster.StartAllAsync();
         for (var round = 0; round < Rounds; round++)
         {

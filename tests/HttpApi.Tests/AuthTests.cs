@@ -1,116 +1,28 @@
 using System.Net;
-using RaftDlm.Testing;
 using static RaftDlm.HttpApi.Tests.Http;
 
 namespace RaftDlm.HttpApi.Tests;
 
 /// <summary>
 /// A 3-node cluster with an admin token and two lockspace tokens, bound from the command line
-/// (<c>--AdminTokens:0 …</c>, <c>--LockspaceTokens:token-bc "auth-b, auth-c"</c>).
-/// ServerCluster cannot be used here: it finds the leader through /v1/cluster without a token, which
-/// auth answers 401, so it would never see a leader. This fixture starts the same processes itself with
-/// <see cref="ServerNode"/> (killed by pid on dispose) and asks /v1/cluster with the admin token.
+/// (<c>--AdminTokens:0 …</c>, <c>--LockspaceTokens:token-bc "auth-b, auth-c"</c>). Auth answers 401 to a
+/// <c>/v1/cluster</c> without a token, so the cluster's own probes (finding the leader, comparing states)
+/// send the admin token; the tests' clients send none unless a test gives one.
 /// </summary>
-public sealed class AuthClusterFixture : IAsyncLifetime
+public sealed class AuthClusterFixture : ClusterFixture
 {
     public const string Admin = "admin-secret";
     public const string TokenA = "token-a";
     public const string TokenBc = "token-bc";
-    private static readonly string[] Ids = ["node1", "node2", "node3"];
-    private readonly Dictionary<string, (int Http, int Raft)> _ports = new();
-    private readonly Dictionary<string, ServerNode> _nodes = new();
-    private readonly Dictionary<string, HttpClient> _clients = new();
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "raftdlm-tests", "auth-" + Guid.NewGuid().ToString("N"));
 
-    public async Task InitializeAsync()
+    protected override IReadOnlyDictionary<string, string>? Settings => new Dictionary<string, string>
     {
-        foreach (var id in Ids) _ports[id] = (FreePort(), FreePort());
-        var members = string.Join(',', Ids.Select(id => $"{id}=127.0.0.1:{_ports[id].Raft}={Url(id)}"));
-        foreach (var id in Ids)
-        {
-            _clients[id] = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri(Url(id)), Timeout = TimeSpan.FromSeconds(90) };
-            _nodes[id] = ServerNode.Start(id, ServerBinary.Path,
-            [
-                "--node-id", id, "--http", Url(id), "--raft", $"127.0.0.1:{_ports[id].Raft}", "--data", Path.Combine(_root, id),
-                "--members", members, "--ElectionTimeoutMinMs", "600", "--ElectionTimeoutMaxMs", "1200",
-                "--AdminTokens:0", Admin,
-                "--LockspaceTokens:" + TokenA, "auth-a",
-                "--LockspaceTokens:" + TokenBc, "auth-b, auth-c",
-            ]);
-        }
-        await LeaderAsync();
-    }
+        ["AdminTokens:0"] = Admin,
+        ["LockspaceTokens:" + TokenA] = "auth-a",
+        ["LockspaceTokens:" + TokenBc] = "auth-b, auth-c",
+    };
 
-    public Task DisposeAsync()
-    {
-        foreach (var node in _nodes.Values) node.Dispose();
-        foreach (var client in _clients.Values) client.Dispose();
-        try { Directory.Delete(_root, recursive: true); }
-        catch (IOException) { }
-        return Task.CompletedTask;
-    }
-
-    public async Task<(HttpClient Leader, HttpClient Follower)> NodesAsync()
-    {
-        var leader = await LeaderAsync();
-        return (_clients[leader], _clients[Ids.First(id => id != leader)]);
-    }
-
-    public async Task<HttpClient> ClientAsync(string target)
-    {
-        var (leader, follower) = await NodesAsync();
-        return target == "leader" ? leader : follower;
-    }
-
-    /// <summary>The leader every node agrees on (asked with the admin token), once it is ready.</summary>
-    private async Task<string> LeaderAsync()
-    {
-        var deadline = DateTime.UtcNow + ServerCluster.DefaultWait;
-        while (DateTime.UtcNow < deadline)
-        {
-            var leaders = new HashSet<string?>();
-            foreach (var id in Ids)
-            {
-                try
-                {
-                    var reply = await Http.Get(_clients[id], "/v1/cluster", Admin, TimeSpan.FromSeconds(2));
-                    leaders.Add(reply.Status == System.Net.HttpStatusCode.OK ? reply.Body?["leaderId"]?.GetValue<string>() : null);
-                }
-                catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
-                {
-                    leaders.Add(null);
-                }
-            }
-            if (leaders.Count == 1 && leaders.First() is { } leader && await AllReadyAsync()) return leader;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException("no agreed leader\n" + string.Join("\n", _nodes.Values.Select(node => $"--- {node.Id} (pid {node.ProcessId}, {(node.Running ? "running" : "exited")}) ---\n{node.Output()}")));
-    }
-
-    private async Task<bool> AllReadyAsync()
-    {
-        foreach (var id in Ids)
-        {
-            try
-            {
-                if ((await Http.Get(_clients[id], "/readyz", null, TimeSpan.FromSeconds(2))).Status != System.Net.HttpStatusCode.OK) return false;
-            }
-            catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
-            {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private string Url(string id) => $"http://127.0.0.1:{_ports[id].Http}";
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    protected override string? ProbeToken => Admin;
 }
 
 /// <summary>

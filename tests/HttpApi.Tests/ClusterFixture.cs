@@ -14,7 +14,10 @@ public class ClusterFixture : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string>? Settings => null;
 
-    public async Task InitializeAsync() => Cluster = await ServerCluster.StartAsync(Size, Settings);
+    /// <summary>The bearer token the cluster's own probes send (for a cluster that requires one).</summary>
+    protected virtual string? ProbeToken => null;
+
+    public async Task InitializeAsync() => Cluster = await ServerCluster.StartAsync(Size, Settings, ProbeToken);
 
     public async Task DisposeAsync()
     {

@@ -1,8 +1,8 @@
-using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
+using RaftDlm.TestSupport;
 
 namespace RaftDlm.Testing;
 
@@ -13,17 +13,23 @@ namespace RaftDlm.Testing;
 public sealed class ServerCluster : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
-    private readonly Dictionary<string, (int Http, int Raft)> _ports = new();
+    private readonly Dictionary<string, ServerMember> _members = new();
     private readonly Dictionary<string, ServerNode> _running = new();
     private readonly Dictionary<string, HttpClient> _clients = new();
     private readonly IReadOnlyDictionary<string, string> _settings;
+    private readonly string? _probeToken;
     private readonly string _root;
 
-    private ServerCluster(int size, IReadOnlyDictionary<string, string>? settings)
+    private ServerCluster(int size, IReadOnlyDictionary<string, string>? settings, string? probeToken)
     {
         Ids = Enumerable.Range(1, size).Select(i => "node" + i).ToList();
-        foreach (var id in Ids) _ports[id] = (FreePort(), FreePort());
+        var ports = LocalPorts.Free(2 * size);
+        for (var i = 0; i < size; i++)
+        {
+            _members[Ids[i]] = new ServerMember(Ids[i], "127.0.0.1", ports[2 * i], ports[(2 * i) + 1]);
+        }
         _settings = settings ?? new Dictionary<string, string>();
+        _probeToken = probeToken;
         _root = Path.Combine(Path.GetTempPath(), "raftdlm-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_root);
     }
@@ -31,10 +37,14 @@ public sealed class ServerCluster : IAsyncDisposable
     public IReadOnlyList<string> Ids { get; }
     public IEnumerable<string> RunningIds => _running.Keys.Order();
 
-    /// <summary>Starts every node and waits for a leader that all of them agree on.</summary>
-    public static async Task<ServerCluster> StartAsync(int size = 3, IReadOnlyDictionary<string, string>? settings = null)
+    /// <summary>
+    /// Starts every node and waits for a leader that all of them agree on. <paramref name="settings"/> are
+    /// passed as <c>--key value</c>; <paramref name="probeToken"/> is the bearer token the cluster's own
+    /// probes (<c>/v1/cluster</c>, <c>/v1/cluster/state</c>) send, for a cluster that requires one.
+    /// </summary>
+    public static async Task<ServerCluster> StartAsync(int size = 3, IReadOnlyDictionary<string, string>? settings = null, string? probeToken = null)
     {
-        var cluster = new ServerCluster(size, settings);
+        var cluster = new ServerCluster(size, settings, probeToken);
         try
         {
             foreach (var id in cluster.Ids) cluster.Start(id);
@@ -48,7 +58,7 @@ public sealed class ServerCluster : IAsyncDisposable
         }
     }
 
-    public string HttpUrl(string id) => $"http://127.0.0.1:{_ports[id].Http}";
+    public string HttpUrl(string id) => _members[id].HttpUrl;
 
     public string DataDirectory(string id) => Path.Combine(_root, id);
 
@@ -67,23 +77,14 @@ public sealed class ServerCluster : IAsyncDisposable
     public void Start(string id)
     {
         if (_running.ContainsKey(id)) return;
-        var members = string.Join(',', Ids.Select(member => $"{member}=127.0.0.1:{_ports[member].Raft}={HttpUrl(member)}"));
-        var arguments = new List<string>
-        {
-            "--node-id", id,
-            "--http", HttpUrl(id),
-            "--raft", $"127.0.0.1:{_ports[id].Raft}",
-            "--data", DataDirectory(id),
-            "--members", members,
-            "--ElectionTimeoutMinMs", "600",
-            "--ElectionTimeoutMaxMs", "1200",
-        };
+        var arguments = new List<string> { "--ElectionTimeoutMinMs", "600", "--ElectionTimeoutMaxMs", "1200" };
         foreach (var (key, value) in _settings)
         {
             arguments.Add("--" + key);
             arguments.Add(value);
         }
-        _running[id] = ServerNode.Start(id, ServerBinary.Path, arguments);
+        var members = Ids.Select(member => _members[member]).ToList();
+        _running[id] = ServerNode.Start(_members[id], members, DataDirectory(id), Path.Combine(_root, "logs", id + ".log"), arguments);
     }
 
     /// <summary>kill -9.</summary>
@@ -120,7 +121,9 @@ public sealed class ServerCluster : IAsyncDisposable
     /// <summary>This node's applied index and state hash.</summary>
     public async Task<(long AppliedIndex, string StateHash)> StateAsync(string id)
     {
-        using var document = JsonDocument.Parse(await Client(id).GetStringAsync("/v1/cluster/state"));
+        using var response = await ProbeAsync(id, "/v1/cluster/state", CancellationToken.None);
+        response.EnsureSuccessStatusCode();
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return (document.RootElement.GetProperty("appliedIndex").GetInt64(), document.RootElement.GetProperty("stateHash").GetString()!);
     }
 
@@ -144,7 +147,8 @@ public sealed class ServerCluster : IAsyncDisposable
         throw new TimeoutException("nodes did not converge: " + last + "\n" + Diagnostics());
     }
 
-    public string Diagnostics() => string.Join("\n", _running.Values.Select(node => $"--- {node.Id} (pid {node.ProcessId}) ---\n{node.Output()}"));
+    public string Diagnostics() => string.Join("\n", _running.Values.Select(node =>
+        $"--- {node.Id} (pid {node.ProcessId}, {(node.Running ? "running" : "exited")}) ---\n{node.Output()}"));
 
     public async ValueTask DisposeAsync()
     {
@@ -156,12 +160,21 @@ public sealed class ServerCluster : IAsyncDisposable
         catch (IOException) { }
     }
 
+    /// <summary>A GET of the cluster's own, with the probe token when there is one.</summary>
+    private async Task<HttpResponseMessage> ProbeAsync(string id, string path, CancellationToken cancel)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (_probeToken is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _probeToken);
+        return await Client(id).SendAsync(request, cancel);
+    }
+
     private async Task<ClusterInfo?> TryClusterAsync(string id)
     {
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            return await Client(id).GetFromJsonAsync<ClusterInfo>("/v1/cluster", timeout.Token);
+            using var response = await ProbeAsync(id, "/v1/cluster", timeout.Token);
+            return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadFromJsonAsync<ClusterInfo>(timeout.Token) : null;
         }
         catch (Exception error) when (error is HttpRequestException or TaskCanceledException or JsonException)
         {
@@ -182,28 +195,5 @@ public sealed class ServerCluster : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private sealed record ClusterInfo(string NodeId, string? LeaderId, long Term);
-}
-
-/// <summary>Finds the server built beside the tests (same configuration).</summary>
-public static class ServerBinary
-{
-    public static string Path { get; } = Find();
-
-    private static string Find()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(System.IO.Path.Combine(directory.FullName, "Raft.sln"))) directory = directory.Parent;
-        if (directory is null) throw new InvalidOperationException("Raft.sln not found above " + AppContext.BaseDirectory);
-        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-        var path = System.IO.Path.Combine(directory.FullName, "src", "HttpApi", "bin", configuration, "net10.0", "RaftDlm.Server.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException("build src/HttpApi first", path);
-    }
 }

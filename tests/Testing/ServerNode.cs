@@ -1,78 +1,76 @@
-using System.Diagnostics;
-using System.Text;
+using RaftDlm.TestSupport;
 
 namespace RaftDlm.Testing;
 
-/// <summary>One server process. Its output is kept (the last lines) for failure messages.</summary>
+/// <summary>
+/// One server process (src/HttpApi) started with <see cref="ChildProcess"/>: its command line comes from the
+/// cluster's members, its output goes to a log file. Disposal kills it by pid.
+/// </summary>
 public sealed class ServerNode : IDisposable
 {
+    /// <summary>How many lines of the log <see cref="Output"/> keeps.</summary>
     private const int KeptLines = 400;
-    private readonly Process _process;
-    private readonly Queue<string> _lines = new();
 
-    private ServerNode(string id, Process process)
+    private readonly ChildProcess _process;
+
+    private ServerNode(string id, ChildProcess process)
     {
         Id = id;
         _process = process;
-        _process.OutputDataReceived += (_, line) => Keep(line.Data);
-        _process.ErrorDataReceived += (_, line) => Keep(line.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
     }
 
     public string Id { get; }
+
     public int ProcessId => _process.Id;
+
     public bool Running => !_process.HasExited;
 
-    public static ServerNode Start(string id, string serverDll, IEnumerable<string> arguments)
+    /// <summary>
+    /// Starts <paramref name="self"/> of <paramref name="members"/> with its data in <paramref name="dataDirectory"/>,
+    /// <paramref name="extraArguments"/> after the standard ones. <paramref name="options"/> may add a wrapper
+    /// (a network namespace) and environment variables, which override the defaults: server GC off (several
+    /// nodes share two cores) and log level Information.
+    /// </summary>
+    public static ServerNode Start(
+        ServerMember self, IReadOnlyList<ServerMember> members, string dataDirectory, string logPath,
+        IEnumerable<string> extraArguments, ChildProcessOptions? options = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        options ??= new ChildProcessOptions();
+        string[] arguments =
+        [
+            "--node-id", self.Id,
+            "--http", self.HttpUrl,
+            "--raft", self.RaftEndpoint,
+            "--data", dataDirectory,
+            "--members", ServerMember.MembersArgument(members),
+            .. extraArguments,
+        ];
+        var environment = new Dictionary<string, string>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["DOTNET_gcServer"] = "0",
+            ["Logging__LogLevel__Default"] = "Information",
         };
-        start.ArgumentList.Add(serverDll);
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        start.Environment["DOTNET_gcServer"] = "0";
-        start.Environment["Logging__LogLevel__Default"] = "Information";
-        var process = Process.Start(start) ?? throw new InvalidOperationException("the server process did not start");
-        return new ServerNode(id, process);
+        foreach (var (name, value) in options.Environment)
+        {
+            environment[name] = value;
+        }
+        return new ServerNode(self.Id, ChildProcess.Start(ServerBinary.Path, arguments, logPath, options with { Environment = environment }));
     }
 
-    public string Output()
-    {
-        lock (_lines) return string.Join('\n', _lines);
-    }
+    /// <summary>The last lines this process logged, for failure messages and log assertions.</summary>
+    public string Output() => _process.LogTail(KeptLines);
 
     /// <summary>SIGKILL: the process gets no chance to flush or say goodbye.</summary>
-    public void Kill()
-    {
-        if (_process.HasExited) return;
-        _process.Kill(entireProcessTree: true);
-        _process.WaitForExit(10_000);
-    }
+    public void Kill() => _process.Kill();
 
-    /// <summary>SIGSTOP / SIGCONT, for pauses.</summary>
-    public void Signal(string signal)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit(5_000);
-    }
+    /// <summary>SIGTERM, so the server shuts down cleanly; kill -9 if it has not exited within the bound.</summary>
+    public void Stop() => _process.Stop();
 
-    public void Dispose()
-    {
-        Kill();
-        _process.Dispose();
-    }
+    /// <summary>SIGSTOP; false when the process is gone.</summary>
+    public bool Pause() => _process.Pause();
 
-    private void Keep(string? line)
-    {
-        if (line is null) return;
-        lock (_lines)
-        {
-            _lines.Enqueue(line);
-            while (_lines.Count > KeptLines) _lines.Dequeue();
-        }
-    }
+    /// <summary>SIGCONT; false when the process is gone.</summary>
+    public bool Resume() => _process.Resume();
+
+    public void Dispose() => _process.Dispose();
 }

@@ -1,79 +1,48 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Text;
+using RaftDlm.TestSupport;
 
 namespace RaftDlm.Consensus.Tests.Processes;
 
 /// <summary>
-/// One Consensus.TestNode running as a separate OS process, spoken to with its stdin/stdout line protocol.
-/// Every wait is bounded; disposal kills the process by its pid.
+/// One Consensus.TestNode running as a separate OS process (started with <see cref="ChildProcess"/>), spoken
+/// to with its stdin/stdout line protocol; what it logs to stderr goes to a log file. Every wait is bounded;
+/// disposal kills the process by its pid.
 /// </summary>
 internal sealed class TestNodeProcess : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
-    private readonly Process process;
-    private readonly StringBuilder stderr = new();
-    private readonly SemaphoreSlim exchange = new(1, 1);
+    private const int TailLines = 40;
+    private readonly ChildProcess _process;
+    private readonly SemaphoreSlim _exchange = new(1, 1);
 
-    private TestNodeProcess(string id, Process process)
+    private TestNodeProcess(string id, ChildProcess process)
     {
         Id = id;
-        this.process = process;
+        _process = process;
     }
 
     public string Id { get; }
 
-    public int Pid => process.Id;
+    public int Pid => _process.Id;
 
-    public bool HasExited => process.HasExited;
+    public bool HasExited => _process.HasExited;
 
     /// <summary>Whether the node logged <paramref name="text"/> to stderr.</summary>
-    public bool StderrContains(string text)
-    {
-        lock (stderr)
-            return stderr.ToString().Contains(text, StringComparison.Ordinal);
-    }
+    public bool StderrContains(string text) => _process.LogContains(text);
 
     /// <summary>The tail of what the node logged to stderr, for failure messages.</summary>
-    public string StderrTail
-    {
-        get
-        {
-            lock (stderr)
-                return stderr.Length <= 4000 ? stderr.ToString() : stderr.ToString(stderr.Length - 4000, 4000);
-        }
-    }
+    public string StderrTail => _process.LogTail(TailLines);
 
-    public static async Task<TestNodeProcess> StartAsync(string id, IEnumerable<string> arguments)
+    public static async Task<TestNodeProcess> StartAsync(string id, IEnumerable<string> arguments, string logPath)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-        };
-        info.ArgumentList.Add(TestNodeBinary.DllPath);
-        foreach (var argument in arguments)
-            info.ArgumentList.Add(argument);
-
-        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the test node.");
+        var process = ChildProcess.Start(TestNodeBinary.DllPath, arguments, logPath, new ChildProcessOptions { TalksOnStandardIo = true });
         var node = new TestNodeProcess(id, process);
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-                return;
-            lock (node.stderr)
-                node.stderr.AppendLine(e.Data);
-        };
-        process.BeginErrorReadLine();
-
         try
         {
             var first = await node.ReadLineAsync(StartTimeout);
             if (first != "READY")
+            {
                 throw new InvalidOperationException($"Node {id} did not start: {first}\n{node.StderrTail}");
+            }
         }
         catch
         {
@@ -87,17 +56,19 @@ internal sealed class TestNodeProcess : IDisposable
     /// <summary>Sends one request line and returns the one reply line.</summary>
     public async Task<string> SendAsync(string request, TimeSpan timeout)
     {
-        if (!await exchange.WaitAsync(timeout))
+        if (!await _exchange.WaitAsync(timeout))
+        {
             throw new TimeoutException($"Node {Id} is busy.");
+        }
         try
         {
-            await process.StandardInput.WriteLineAsync(request);
-            await process.StandardInput.FlushAsync();
+            await _process.StandardInput.WriteLineAsync(request);
+            await _process.StandardInput.FlushAsync();
             return await ReadLineAsync(timeout);
         }
         finally
         {
-            exchange.Release();
+            _exchange.Release();
         }
     }
 
@@ -105,7 +76,7 @@ internal sealed class TestNodeProcess : IDisposable
     {
         try
         {
-            return await process.StandardOutput.ReadLineAsync().WaitAsync(timeout)
+            return await _process.StandardOutput.ReadLineAsync().WaitAsync(timeout)
                 ?? throw new IOException($"Node {Id} closed its output.\n{StderrTail}");
         }
         catch (TimeoutException)
@@ -115,38 +86,25 @@ internal sealed class TestNodeProcess : IDisposable
     }
 
     /// <summary>SIGSTOP: the process stops mid-flight, as in a long GC pause or a VM stall.</summary>
-    public void Pause() => Signal(SigStop);
+    public void Pause()
+    {
+        if (!_process.Pause())
+        {
+            throw new InvalidOperationException($"kill -STOP {Pid} failed: errno {ProcessSignals.LastError}");
+        }
+    }
 
     /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
-    public void Resume() => Signal(SigCont);
-
-    private const int SigCont = 18;
-    private const int SigStop = 19;
-
-    private void Signal(int signal)
+    public void Resume()
     {
-        if (SendSignal(process.Id, signal) != 0)
-            throw new InvalidOperationException($"kill -{signal} {process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
+        if (!_process.Resume())
+        {
+            throw new InvalidOperationException($"kill -CONT {Pid} failed: errno {ProcessSignals.LastError}");
+        }
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
 
     /// <summary>kill -9: no chance to flush or say goodbye.</summary>
-    public void Kill()
-    {
-        try
-        {
-            if (!process.HasExited)
-                process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // already gone
-        }
-
-        process.WaitForExit(10_000);
-    }
+    public void Kill() => _process.Kill();
 
     /// <summary>Asks the node to stop cleanly, and kills it if it does not within the timeout.</summary>
     public async Task QuitAsync(TimeSpan timeout)
@@ -154,8 +112,10 @@ internal sealed class TestNodeProcess : IDisposable
         try
         {
             await SendAsync("quit", timeout);
-            using var cts = new CancellationTokenSource(timeout);
-            await process.WaitForExitAsync(cts.Token);
+            if (!await _process.WaitForExitAsync(timeout))
+            {
+                Kill();
+            }
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException or IOException)
         {
@@ -165,8 +125,7 @@ internal sealed class TestNodeProcess : IDisposable
 
     public void Dispose()
     {
-        Kill();
-        process.Dispose();
-        exchange.Dispose();
+        _process.Dispose();
+        _exchange.Dispose();
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RaftDlm.TestSupport;
 
 namespace RaftDlm.Jepsen.Cluster;
 
@@ -16,7 +17,7 @@ public static class Shell
             var error = process.StandardError.ReadToEndAsync();
             if (!process.WaitForExit(15_000))
             {
-                process.Kill(entireProcessTree: true);
+                ProcessSignals.Send(process.Id, UnixSignal.Kill);
                 return (-1, "timed out: " + file + " " + string.Join(' ', arguments));
             }
             return (process.ExitCode, output.Result + error.Result);
@@ -34,7 +35,4 @@ public static class Shell
         if (code != 0) throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} failed ({code}): {output}");
         return output;
     }
-
-    public static void Signal(int pid, string signal) =>
-        Run("kill", "-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -1,37 +1,49 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text.Json;
 using RaftDlm.Jepsen.Client;
+using RaftDlm.Testing;
+using RaftDlm.TestSupport;
 
 namespace RaftDlm.Jepsen.Cluster;
 
 /// <summary>
-/// The cluster under test: 3 or 5 server processes, each in its own network namespace when
-/// <see cref="Network"/> is given, else on 127.0.0.1 with free ports. Every process is stopped by pid
-/// on dispose, and the data folders are deleted.
+/// The cluster under test: 3 or 5 server processes (<see cref="ServerNode"/>), each in its own network
+/// namespace when <see cref="Network"/> is given, else on 127.0.0.1 with free ports. Every process is
+/// stopped by pid on dispose, and the data folders are deleted.
 /// </summary>
 public sealed class TestCluster : IDisposable
 {
+    private static readonly ChildProcessOptions ServerLogging = new()
+    {
+        Environment = new Dictionary<string, string>
+        {
+            ["DOTNET_TieredPGO"] = "0",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__RaftDlm"] = "Information",
+        },
+    };
+
     private readonly Network? _network;
-    private readonly string _serverDll;
     private readonly string _dataRoot;
     private readonly string _logDirectory;
     private readonly IReadOnlyList<string> _extraArguments;
-    private readonly (int Http, int Raft)[] _ports;
-    private readonly NodeProcess?[] _nodes;
+    private readonly ServerMember[] _members;
+    private readonly ServerNode?[] _nodes;
     private readonly bool[] _paused;
 
-    public TestCluster(int size, Network? network, string serverDll, string logDirectory, IReadOnlyList<string> extraArguments)
+    public TestCluster(int size, Network? network, string logDirectory, IReadOnlyList<string> extraArguments)
     {
         Size = size;
         _network = network;
-        _serverDll = serverDll;
         _logDirectory = logDirectory;
         _extraArguments = extraArguments;
         _dataRoot = Path.Combine(Path.GetTempPath(), $"rdlm-jepsen-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        _ports = Enumerable.Range(0, size).Select(_ => network is null ? (FreePort(), FreePort()) : (7700, 7701)).ToArray();
-        _nodes = new NodeProcess?[size];
+        var ports = network is null ? LocalPorts.Free(2 * size) : null;
+        _members = Enumerable.Range(0, size)
+            .Select(node => ports is null
+                ? new ServerMember(Id(node), network!.Address(node), 7700, 7701)
+                : new ServerMember(Id(node), "127.0.0.1", ports[2 * node], ports[(2 * node) + 1]))
+            .ToArray();
+        _nodes = new ServerNode?[size];
         _paused = new bool[size];
         Directory.CreateDirectory(_dataRoot);
         Directory.CreateDirectory(logDirectory);
@@ -44,8 +56,7 @@ public sealed class TestCluster : IDisposable
     public bool IsRunning(int node) => _nodes[node] is { Running: true };
     public bool IsPaused(int node) => _paused[node];
 
-    private string Host(int node) => _network?.Address(node) ?? "127.0.0.1";
-    public string HttpUrl(int node) => $"http://{Host(node)}:{_ports[node].Http}";
+    public string HttpUrl(int node) => _members[node].HttpUrl;
     private string DataDirectory(int node) => Path.Combine(_dataRoot, Id(node));
 
     public void StartAll()
@@ -57,19 +68,14 @@ public sealed class TestCluster : IDisposable
     {
         if (IsRunning(node)) return;
         _nodes[node]?.Dispose();
-        var members = string.Join(',', Enumerable.Range(0, Size).Select(m => $"{Id(m)}={Host(m)}:{_ports[m].Raft}={HttpUrl(m)}"));
-        var arguments = new List<string>
-        {
-            "--node-id", Id(node),
-            "--http", HttpUrl(node),
-            "--raft", $"{Host(node)}:{_ports[node].Raft}",
-            "--data", DataDirectory(node),
-            "--members", members,
+        string[] arguments =
+        [
             // One line per applied entry: two replicas' traces show whether their logs or their states parted.
             "--ApplyTraceFile", Path.Combine(_logDirectory, Id(node) + ".apply"),
-        };
-        arguments.AddRange(_extraArguments);
-        _nodes[node] = NodeProcess.Start(_network?.Namespace(node), _serverDll, arguments, Path.Combine(_logDirectory, Id(node) + ".log"));
+            .. _extraArguments,
+        ];
+        var options = _network is null ? ServerLogging : ServerLogging with { Wrapper = ["ip", "netns", "exec", _network.Namespace(node)] };
+        _nodes[node] = ServerNode.Start(_members[node], _members, DataDirectory(node), Path.Combine(_logDirectory, Id(node) + ".log"), arguments, options);
         _paused[node] = false;
     }
 
@@ -107,7 +113,7 @@ public sealed class TestCluster : IDisposable
     }
 
     /// <summary>The leader that a majority of the answering nodes name, or null.</summary>
-    public async Task<int?> LeaderAsync(DlmClient client, CancellationToken cancel)
+    public async Task<int?> LeaderAsync(HttpLockClient client, CancellationToken cancel)
     {
         var votes = new Dictionary<string, int>();
         for (var node = 0; node < Size; node++)
@@ -123,7 +129,7 @@ public sealed class TestCluster : IDisposable
     }
 
     /// <summary>Waits (bounded) until a leader is known to a majority and every running node is ready.</summary>
-    public async Task<bool> WaitHealthyAsync(DlmClient client, TimeSpan timeout, CancellationToken cancel)
+    public async Task<bool> WaitHealthyAsync(HttpLockClient client, TimeSpan timeout, CancellationToken cancel)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline && !cancel.IsCancellationRequested)
@@ -146,7 +152,7 @@ public sealed class TestCluster : IDisposable
     }
 
     /// <summary>Applied index and state hash per running node (for a final convergence check).</summary>
-    public async Task<List<string>> StatesAsync(DlmClient client, CancellationToken cancel)
+    public async Task<List<string>> StatesAsync(HttpLockClient client, CancellationToken cancel)
     {
         var states = new List<string>();
         for (var node = 0; node < Size; node++)
@@ -174,12 +180,4 @@ public sealed class TestCluster : IDisposable
         }
         catch (IOException) { }
     }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
 }

@@ -9,7 +9,7 @@ namespace RaftDlm.Jepsen.Nemeses;
 /// duration, heal it, wait (bounded) for the cluster to be healthy again. Every fault is recorded as a
 /// window in the history. <see cref="HealAll"/> undoes anything still in effect.
 /// </summary>
-public sealed class Nemesis(TestCluster cluster, DlmClient client, HistoryLog history, ClientPauses pauses, Action<string> log)
+public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryLog history, ClientPauses pauses, Action<string> log)
 {
     private static readonly TimeSpan HealthyWait = TimeSpan.FromSeconds(20);
 

@@ -61,9 +61,9 @@ public sealed class JepsenRun(RunOptions options)
             "--ElectionTimeoutMinMs", "600", "--ElectionTimeoutMaxMs", "1200",
             "--ProposalTimeoutMs", "3000", "--LeaderWaitMs", "2000", "--SnapshotEveryEntries", "500",
         };
-        _cluster = new TestCluster(options.Nodes, _network, RaftDlm.Testing.ServerBinary.Path, Path.Combine(_outDirectory, "logs"), serverArguments);
+        _cluster = new TestCluster(options.Nodes, _network, Path.Combine(_outDirectory, "logs"), serverArguments);
         _cluster.StartAll();
-        using var client = new DlmClient(_cluster.HttpUrls);
+        using var client = new HttpLockClient(_cluster.HttpUrls);
         if (!await _cluster.WaitHealthyAsync(client, TimeSpan.FromSeconds(60), abort)) throw new InvalidOperationException("the cluster did not become healthy");
         var pauses = new ClientPauses();
         var context = new RunContext { History = _history, Client = client, Seed = options.Seed, TtlMs = options.TtlMs, Pauses = pauses, Log = Log };
@@ -105,7 +105,7 @@ public sealed class JepsenRun(RunOptions options)
     }
 
     /// <summary>After healing, every replica reaches the same applied index and state hash.</summary>
-    private async Task<CheckResult> ConvergenceAsync(DlmClient client, bool healthy, CancellationToken abort)
+    private async Task<CheckResult> ConvergenceAsync(HttpLockClient client, bool healthy, CancellationToken abort)
     {
         var states = new List<string>();
         for (var attempt = 0; attempt < 60 && !abort.IsCancellationRequested; attempt++)

@@ -8,7 +8,7 @@ namespace RaftDlm.Jepsen.Workloads;
 public sealed class RunContext
 {
     public required HistoryLog History { get; init; }
-    public required DlmClient Client { get; init; }
+    public required HttpLockClient Client { get; init; }
     public required int Seed { get; init; }
     public required int TtlMs { get; init; }
     public required ClientPauses Pauses { get; init; }

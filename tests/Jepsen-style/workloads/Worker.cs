@@ -31,7 +31,7 @@ public abstract class Worker
     protected RunContext Context { get; }
     protected Random Random { get; }
     protected int Node { get; private set; }
-    protected DlmClient Client => Context.Client;
+    protected HttpLockClient Client => Context.Client;
     protected HistoryLog History => Context.History;
     protected double Now => History.NowMs;
     protected string? SessionId => _sessionId;

@@ -7,28 +7,16 @@ using RaftDlm.Jepsen.History;
 namespace RaftDlm.Jepsen.Client;
 
 /// <summary>
-/// One HTTP answer, already classified: 2xx ok; 4xx and 503 fail (definitely not applied); 504, other
-/// 5xx, timeouts and broken connections info. A refused connection never sent the request: fail.
+/// The raw HTTP API of every node, a plain HTTP client of the suite (not the product's
+/// <c>RaftDlm.Client.HttpLockClient</c>, on purpose: the suite tests the wire contract). Each request has its own
+/// bounded timeout.
 /// </summary>
-public sealed record Reply(OpType Type, int Status, string? Code, JsonElement Body, string? Error)
-{
-    public bool Is(string code) => string.Equals(Code, code, StringComparison.Ordinal);
-    public string? Text(string name) => Body.ValueKind == JsonValueKind.Object && Body.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-    public long? Number(string name) => Body.ValueKind == JsonValueKind.Object && Body.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
-    public bool? Flag(string name) => Body.ValueKind == JsonValueKind.Object && Body.TryGetProperty(name, out var value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : null;
-    public string Describe() => Error ?? (Code is null ? Status.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{Status} {Code}");
-}
-
-/// <summary>
-/// The raw HTTP API of every node (no src/Client on purpose: the suite tests the wire contract).
-/// Each request has its own bounded timeout.
-/// </summary>
-public sealed class DlmClient : IDisposable
+public sealed class HttpLockClient : IDisposable
 {
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
     private readonly HttpClient[] _http;
 
-    public DlmClient(IReadOnlyList<string> urls)
+    public HttpLockClient(IReadOnlyList<string> urls)
     {
         Urls = urls;
         _http = urls.Select(url => new HttpClient(new SocketsHttpHandler

@@ -1,7 +1,6 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using RaftDlm.TestSupport;
 
 namespace RaftDlm.Consensus.Tests.Processes;
 
@@ -9,44 +8,47 @@ namespace RaftDlm.Consensus.Tests.Processes;
 /// A cluster of Consensus.TestNode processes on 127.0.0.1 with free ports and data under a temporary folder.
 /// Disposal kills every process it started and deletes the folder.
 /// </summary>
-internal sealed class TestCluster : IAsyncDisposable
+internal sealed class TestNodeCluster : IAsyncDisposable
 {
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(15);
     private const int PollIntervalMs = 100;
 
-    private readonly Dictionary<string, int> ports = [];
-    private readonly Dictionary<string, TestNodeProcess> running = [];
-    private readonly string root;
-    private readonly string[] extraArguments;
+    private readonly Dictionary<string, int> _ports = [];
+    private readonly Dictionary<string, TestNodeProcess> _running = [];
+    private readonly string _root;
+    private readonly string[] _extraArguments;
 
-    public TestCluster(int size, params string[] extraArguments)
+    public TestNodeCluster(int size, params string[] extraArguments)
     {
         Ids = [.. Enumerable.Range(1, size).Select(i => $"node{i}")];
-        foreach (var id in Ids)
-            ports[id] = FreePort();
-        root = Path.Combine(Path.GetTempPath(), "raftdlm-consensus-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(root);
-        this.extraArguments = extraArguments;
+        var ports = LocalPorts.Free(size);
+        for (var i = 0; i < size; i++)
+        {
+            _ports[Ids[i]] = ports[i];
+        }
+        _root = Path.Combine(Path.GetTempPath(), "raftdlm-consensus-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_root);
+        _extraArguments = extraArguments;
     }
 
     public IReadOnlyList<string> Ids { get; }
 
-    public IEnumerable<string> RunningIds => running.Keys;
+    public IEnumerable<string> RunningIds => _running.Keys;
 
-    public TestNodeProcess Node(string id) => running[id];
+    public TestNodeProcess Node(string id) => _running[id];
 
-    public string DataDirectory(string id) => Path.Combine(root, id);
+    public string DataDirectory(string id) => Path.Combine(_root, id);
 
     public async Task StartAsync(string id)
     {
-        var members = string.Join(',', Ids.Select(m => $"{m}@127.0.0.1:{ports[m]}"));
+        var members = string.Join(',', Ids.Select(m => $"{m}@127.0.0.1:{_ports[m]}"));
         string[] arguments =
         [
             $"id={id}", $"members={members}", $"data={DataDirectory(id)}",
             "electionMinMs=600", "electionMaxMs=1200", "proposalTimeoutMs=5000", "logLevel=Information",
-            .. extraArguments,
+            .. _extraArguments,
         ];
-        running[id] = await TestNodeProcess.StartAsync(id, arguments);
+        _running[id] = await TestNodeProcess.StartAsync(id, arguments, Path.Combine(_root, "logs", id + ".log"));
     }
 
     public Task StartAllAsync() => Task.WhenAll(Ids.Select(StartAsync));
@@ -54,13 +56,15 @@ internal sealed class TestCluster : IAsyncDisposable
     /// <summary>kill -9 of one node.</summary>
     public void Kill(string id)
     {
-        if (running.Remove(id, out var node))
+        if (_running.Remove(id, out var node))
+        {
             node.Dispose();
+        }
     }
 
     public async Task QuitAsync(string id)
     {
-        if (running.Remove(id, out var node))
+        if (_running.Remove(id, out var node))
         {
             await node.QuitAsync(RequestTimeout);
             node.Dispose();
@@ -70,10 +74,12 @@ internal sealed class TestCluster : IAsyncDisposable
     public void Wipe(string id)
     {
         if (Directory.Exists(DataDirectory(id)))
+        {
             Directory.Delete(DataDirectory(id), recursive: true);
+        }
     }
 
-    public Task<string> SendAsync(string id, string request) => running[id].SendAsync(request, RequestTimeout);
+    public Task<string> SendAsync(string id, string request) => _running[id].SendAsync(request, RequestTimeout);
 
     public async Task<NodeStatus> StatusAsync(string id) => NodeStatus.Parse(id, await SendAsync(id, "status"));
 
@@ -86,11 +92,13 @@ internal sealed class TestCluster : IAsyncDisposable
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            foreach (var id in running.Keys.Where(id => id != except).ToList())
+            foreach (var id in _running.Keys.Where(id => id != except).ToList())
             {
                 var status = await StatusAsync(id);
                 if (status.IsLeader && await SendAsync(id, "ready 5000") == "OK ready")
+                {
                     return id;
+                }
             }
 
             await Task.Delay(PollIntervalMs);
@@ -120,12 +128,18 @@ internal sealed class TestCluster : IAsyncDisposable
         while (true)
         {
             var statuses = new List<NodeStatus>();
-            foreach (var id in running.Keys.ToList())
+            foreach (var id in _running.Keys.ToList())
+            {
                 statuses.Add(await StatusAsync(id));
+            }
             if (statuses.All(s => s.Count == expectedCount) && statuses.Select(s => s.Hash).Distinct().Count() == 1)
+            {
                 return statuses;
+            }
             if (DateTime.UtcNow >= deadline)
+            {
                 throw new TimeoutException($"No convergence on {expectedCount} commands within {timeout}.\n{await DescribeAsync()}");
+            }
             await Task.Delay(PollIntervalMs);
         }
     }
@@ -133,7 +147,7 @@ internal sealed class TestCluster : IAsyncDisposable
     public async Task<string> DescribeAsync()
     {
         var text = new StringBuilder();
-        foreach (var (id, node) in running)
+        foreach (var (id, node) in _running)
         {
             string status;
             try
@@ -153,12 +167,14 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        foreach (var node in running.Values)
+        foreach (var node in _running.Values)
+        {
             node.Dispose();
-        running.Clear();
+        }
+        _running.Clear();
         try
         {
-            Directory.Delete(root, recursive: true);
+            Directory.Delete(_root, recursive: true);
         }
         catch (IOException)
         {
@@ -167,45 +183,4 @@ internal sealed class TestCluster : IAsyncDisposable
 
         return ValueTask.CompletedTask;
     }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-}
-
-/// <summary>The parsed reply to "status": space-separated key=value pairs after "OK".</summary>
-internal sealed record NodeStatus(string Id, IReadOnlyDictionary<string, string> Values)
-{
-    public bool IsLeader => Values["isLeader"] == "true";
-
-    public string Leader => Values["leader"];
-
-    public long Count => Long("count");
-
-    public string Hash => Values["hash"];
-
-    public long LastTimeMs => Long("lastTime");
-
-    public long Regressions => Long("regressions");
-
-    public long SnapshotIndex => Long("snapshot");
-
-    public long Term => Long("term");
-
-    public static NodeStatus Parse(string id, string reply)
-    {
-        if (!reply.StartsWith("OK ", StringComparison.Ordinal))
-            throw new InvalidOperationException($"status of {id} failed: {reply}");
-        var values = reply[3..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
-            .Select(pair => pair.Split('=', 2))
-            .ToDictionary(pair => pair[0], pair => pair[1]);
-        return new NodeStatus(id, values);
-    }
-
-    private long Long(string key) => long.Parse(Values[key], CultureInfo.InvariantCulture);
-
-    public override string ToString() => $"{Id}: " + string.Join(' ', Values.Select(p => $"{p.Key}={p.Value}"));
 }
