@@ -31,9 +31,9 @@ public sealed class LongPollTests(ClusterFixture fixture) : IClassFixture<Cluste
         var ls = await CreateLockspace(leader);
         var holder = await OpenSession(leader);
         var waiter = await OpenSession(client);
-        var held = await EndpointTests.Lock(leader, ls, holder, "lp", "EX");
+        var held = await EndpointCalls.Lock(leader, ls, holder, "lp", "EX");
         AssertStatus(held, HttpStatusCode.OK);
-        var queued = await EndpointTests.Lock(client, ls, waiter, "lp", "EX");
+        var queued = await EndpointCalls.Lock(client, ls, waiter, "lp", "EX");
         AssertStatus(queued, HttpStatusCode.Accepted);
 
         var clock = Stopwatch.StartNew();
@@ -81,8 +81,8 @@ public sealed class LongPollTests(ClusterFixture fixture) : IClassFixture<Cluste
         var ls = await CreateLockspace(leader);
         var holder = await OpenSession(follower);
         var other = await OpenSession(leader);
-        AssertStatus(await EndpointTests.Lock(leader, ls, holder, "old", "EX"), HttpStatusCode.OK);
-        AssertStatus(await EndpointTests.Lock(leader, ls, other, "old", "EX"), HttpStatusCode.Accepted);
+        AssertStatus(await EndpointCalls.Lock(leader, ls, holder, "old", "EX"), HttpStatusCode.OK);
+        AssertStatus(await EndpointCalls.Lock(leader, ls, other, "old", "EX"), HttpStatusCode.Accepted);
 
         // The blocking event exists already: answered at once.
         var clock = Stopwatch.StartNew();
@@ -110,7 +110,7 @@ public sealed class LongPollTests(ClusterFixture fixture) : IClassFixture<Cluste
         var ls = await CreateLockspace(leader);
         var holder = await OpenSession(leader);
         var waiter = await OpenSession(client);
-        var held = await EndpointTests.Lock(leader, ls, holder, "lw", "PW");
+        var held = await EndpointCalls.Lock(leader, ls, holder, "lw", "PW");
         AssertStatus(held, HttpStatusCode.OK);
 
         var clock = Stopwatch.StartNew();
@@ -140,8 +140,8 @@ public sealed class LongPollTests(ClusterFixture fixture) : IClassFixture<Cluste
         var ls = await CreateLockspace(leader);
         var a = await OpenSession(leader);
         var b = await OpenSession(follower);
-        var reader = await EndpointTests.Lock(leader, ls, a, "cv", "PR");
-        var converter = await EndpointTests.Lock(follower, ls, b, "cv", "PR");
+        var reader = await EndpointCalls.Lock(leader, ls, a, "cv", "PR");
+        var converter = await EndpointCalls.Lock(follower, ls, b, "cv", "PR");
         AssertStatus(converter, HttpStatusCode.OK);
 
         var clock = Stopwatch.StartNew();

@@ -1,183 +1,18 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text.Json.Nodes;
+using static RaftDlm.HttpApi.Tests.EndpointCalls;
 using static RaftDlm.HttpApi.Tests.Http;
 
 namespace RaftDlm.HttpApi.Tests;
 
 /// <summary>
-/// Every path of the HTTP contract (shared/spec/http-api.md) with its fields and status codes, against one
-/// shared 3-node cluster. Calls go to followers (which forward to the leader) as well as to the leader.
+/// The lock paths of the HTTP API (docs/api.md; src/HttpApi/Api/LockEndpoints.cs): requests, conversions,
+/// unlocks, orphans, resource views and the fence check, with their fields and status codes, through
+/// followers (which forward to the leader) and on the leader.
 /// </summary>
-public sealed class EndpointTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+[Collection(EndpointCluster.Name)]
+public sealed class LockEndpointTests(ClusterFixture fixture)
 {
-    private const int LongTtlMs = 600_000;
-    private static int _names;
-
-    private static string Unique(string prefix) => $"{prefix}-{Interlocked.Increment(ref _names)}";
-
-    // ---------------------------------------------------------------- sessions
-
-    [Fact]
-    public async Task Session_create_keepalive_get_delete_and_expired_answers()
-    {
-        var (leader, follower) = await fixture.NodesAsync();
-        var ls = await CreateLockspace(leader);
-
-        var created = await Post(follower, "/v1/sessions", new { name = "node-a", ttlMs = 10_000 });
-        AssertStatus(created, HttpStatusCode.Created);
-        var sessionId = Str(created.Body, "sessionId");
-        Assert.False(string.IsNullOrEmpty(sessionId));
-        Assert.Equal(10_000, Long(created.Body, "ttlMs"));
-
-        foreach (var client in new[] { follower, leader })
-        {
-            var alive = await Post(client, $"/v1/sessions/{sessionId}/keepalive");
-            AssertStatus(alive, HttpStatusCode.OK);
-            Assert.Equal(10_000, Long(alive.Body, "ttlMs"));
-        }
-
-        var locked = await Lock(follower, ls, sessionId, "r1", "EX");
-        AssertStatus(locked, HttpStatusCode.OK);
-        var lockId = Str(locked.Body, "lockId");
-
-        foreach (var client in new[] { follower, leader })
-        {
-            var view = await Get(client, $"/v1/sessions/{sessionId}");
-            AssertStatus(view, HttpStatusCode.OK);
-            Assert.Equal(sessionId, Str(view.Body, "sessionId"));
-            Assert.Equal("node-a", Str(view.Body, "name"));
-            Assert.Equal(10_000, Long(view.Body, "ttlMs"));
-            var locks = view.Body!["locks"]!.AsArray();
-            var only = Assert.Single(locks);
-            Assert.Equal(lockId, Str(only, "lockId"));
-            Assert.Equal("r1", Str(only, "resource"));
-            Assert.Equal(ls, Str(only, "lockspace"));
-            Assert.Equal("granted", Str(only, "state"));
-            Assert.Equal("EX", Str(only, "mode"));
-        }
-
-        var closed = await Delete(follower, $"/v1/sessions/{sessionId}");
-        AssertStatus(closed, HttpStatusCode.NoContent);
-        Assert.Equal("", closed.Text);
-
-        // Its non-persistent lock is released with it.
-        AssertProblem(await Get(leader, $"/v1/lockspaces/{ls}/locks/{lockId}"), HttpStatusCode.NotFound, "NotFound");
-        AssertProblem(await Get(follower, $"/v1/lockspaces/{ls}/resources/r1"), HttpStatusCode.NotFound, "NotFound");
-
-        foreach (var client in new[] { follower, leader })
-        {
-            AssertProblem(await Post(client, $"/v1/sessions/{sessionId}/keepalive"), HttpStatusCode.NotFound, "SessionExpired");
-            AssertProblem(await Get(client, $"/v1/sessions/{sessionId}"), HttpStatusCode.NotFound, "SessionExpired");
-            AssertProblem(await Get(client, $"/v1/sessions/{sessionId}/events?after=0&waitMs=0"), HttpStatusCode.NotFound, "SessionExpired");
-            AssertProblem(await Lock(client, ls, sessionId, "r2", "EX"), HttpStatusCode.NotFound, "SessionExpired");
-        }
-        AssertProblem(await Post(leader, "/v1/sessions/987654321/keepalive"), HttpStatusCode.NotFound, "SessionExpired");
-        AssertProblem(await Get(follower, "/v1/sessions/987654321"), HttpStatusCode.NotFound, "SessionExpired");
-    }
-
-    [Fact]
-    public async Task Session_events_report_blocking_and_granted_with_their_fields()
-    {
-        var (leader, follower) = await fixture.NodesAsync();
-        var ls = await CreateLockspace(leader, lvbBytes: 16);
-        var holder = await OpenSession(follower, "holder");
-        var waiter = await OpenSession(leader, "waiter");
-
-        var held = await Lock(follower, ls, holder, "ev", "EX");
-        AssertStatus(held, HttpStatusCode.OK);
-        var queued = await Lock(leader, ls, waiter, "ev", "PR");
-        AssertStatus(queued, HttpStatusCode.Accepted);
-        var waitingId = Str(queued.Body, "lockId");
-
-        var blocking = await Get(follower, $"/v1/sessions/{holder}/events?after=0&waitMs=5000");
-        AssertStatus(blocking, HttpStatusCode.OK);
-        var blockEvent = Assert.Single(blocking.Body!["events"]!.AsArray());
-        Assert.Equal("blocking", Str(blockEvent, "type"));
-        Assert.Equal(ls, Str(blockEvent, "lockspace"));
-        Assert.Equal(Str(held.Body, "lockId"), Str(blockEvent, "lockId"));
-        Assert.Equal("ev", Str(blockEvent, "resource"));
-        Assert.Equal("PR", Str(blockEvent, "blockedMode"));
-        Assert.Equal(Long(blockEvent, "seq"), Long(blocking.Body, "lastSeq"));
-
-        var released = await Delete(leader, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}");
-        AssertStatus(released, HttpStatusCode.OK);
-
-        var granted = await Get(follower, $"/v1/sessions/{waiter}/events?after=0&waitMs=5000");
-        AssertStatus(granted, HttpStatusCode.OK);
-        var grant = Assert.Single(granted.Body!["events"]!.AsArray());
-        Assert.Equal("granted", Str(grant, "type"));
-        Assert.Equal(waitingId, Str(grant, "lockId"));
-        Assert.Equal("PR", Str(grant, "mode"));
-        Assert.True(Long(grant, "fencingToken") > Long(held.Body, "fencingToken"));
-        Assert.Equal(16, Convert.FromBase64String(Str(grant, "lvb")).Length);
-        Assert.Equal(0, Long(grant, "lvbSeq"));
-        Assert.True(grant!["lvbValid"]!.GetValue<bool>());
-        Assert.Null(grant["blockedMode"]);
-
-        // Nothing newer than the last event: an empty list with the same lastSeq.
-        var lastSeq = Long(granted.Body, "lastSeq");
-        var none = await Get(leader, $"/v1/sessions/{waiter}/events?after={lastSeq}&waitMs=0");
-        AssertStatus(none, HttpStatusCode.OK);
-        Assert.Empty(none.Body!["events"]!.AsArray());
-        Assert.Equal(lastSeq, Long(none.Body, "lastSeq"));
-    }
-
-    // ---------------------------------------------------------------- lockspaces
-
-    [Fact]
-    public async Task Lockspace_put_list_conflict_and_delete()
-    {
-        var (leader, follower) = await fixture.NodesAsync();
-        var ls = Unique("space");
-
-        var created = await Put(follower, $"/v1/lockspaces/{ls}", new { lvbBytes = 16, lockDelayMs = 0 });
-        AssertStatus(created, HttpStatusCode.Created);
-        Assert.Equal(ls, Str(created.Body, "name"));
-        Assert.Equal(16, Long(created.Body, "lvbBytes"));
-        Assert.Equal(0, Long(created.Body, "lockDelayMs"));
-
-        AssertStatus(await Put(leader, $"/v1/lockspaces/{ls}", new { lvbBytes = 16, lockDelayMs = 0 }), HttpStatusCode.OK);
-        AssertStatus(await Put(follower, $"/v1/lockspaces/{ls}", new { lvbBytes = 16, lockDelayMs = 0 }), HttpStatusCode.OK);
-        AssertProblem(await Put(follower, $"/v1/lockspaces/{ls}", new { lvbBytes = 32, lockDelayMs = 0 }), HttpStatusCode.Conflict, "Conflict");
-        AssertProblem(await Put(leader, $"/v1/lockspaces/{ls}", new { lvbBytes = 16, lockDelayMs = 1000 }), HttpStatusCode.Conflict, "Conflict");
-
-        var session = await OpenSession(leader);
-        var first = await Lock(follower, ls, session, "a", "EX");
-        AssertStatus(first, HttpStatusCode.OK);
-        AssertStatus(await Lock(follower, ls, session, "b", "PR"), HttpStatusCode.OK);
-
-        foreach (var client in new[] { follower, leader })
-        {
-            var list = await Get(client, "/v1/lockspaces");
-            AssertStatus(list, HttpStatusCode.OK);
-            var entry = list.Body!["lockspaces"]!.AsArray().Single(item => Str(item, "name") == ls);
-            Assert.Equal(16, Long(entry, "lvbBytes"));
-            Assert.Equal(0, Long(entry, "lockDelayMs"));
-            Assert.Equal(2, Long(entry, "resources"));
-        }
-
-        AssertProblem(await Delete(follower, $"/v1/lockspaces/{ls}"), HttpStatusCode.Conflict, "Conflict");
-        AssertStatus(await Get(leader, $"/v1/lockspaces/{ls}/locks/{Str(first.Body, "lockId")}"), HttpStatusCode.OK);
-
-        var forced = await Delete(follower, $"/v1/lockspaces/{ls}?force=true");
-        AssertStatus(forced, HttpStatusCode.NoContent);
-        var list2 = await Get(follower, "/v1/lockspaces");
-        Assert.DoesNotContain(list2.Body!["lockspaces"]!.AsArray(), item => Str(item, "name") == ls);
-        AssertProblem(await Get(leader, $"/v1/lockspaces/{ls}/locks/{Str(first.Body, "lockId")}"), HttpStatusCode.NotFound, "NotFound");
-        var events = await Get(leader, $"/v1/sessions/{session}/events?after=0&waitMs=2000");
-        Assert.Contains(events.Body!["events"]!.AsArray(), item => Str(item, "type") == "cancelled" && Str(item, "lockId") == Str(first.Body, "lockId"));
-        Assert.Empty((await Get(follower, $"/v1/sessions/{session}")).Body!["locks"]!.AsArray());
-
-        // An empty lockspace is deleted without force; a missing one is NotFound.
-        var empty = await CreateLockspace(follower);
-        AssertStatus(await Delete(leader, $"/v1/lockspaces/{empty}"), HttpStatusCode.NoContent);
-        AssertProblem(await Delete(follower, $"/v1/lockspaces/{empty}"), HttpStatusCode.NotFound, "NotFound");
-        AssertProblem(await Lock(follower, empty, session, "x", "EX"), HttpStatusCode.NotFound, "NotFound");
-    }
-
-    // ---------------------------------------------------------------- locks
-
     [Fact]
     public async Task Lock_request_granted_waiting_wouldblock_get_and_delete()
     {
@@ -321,8 +156,6 @@ public sealed class EndpointTests(ClusterFixture fixture) : IClassFixture<Cluste
         AssertProblem(await Lock(leader, ls, a, "row-2", "EX", parent: "999999999"), HttpStatusCode.NotFound, "NotFound");
     }
 
-    // ---------------------------------------------------------------- convert
-
     [Fact]
     public async Task Convert_granted_converting_cancel_and_lvb_rules()
     {
@@ -408,8 +241,6 @@ public sealed class EndpointTests(ClusterFixture fixture) : IClassFixture<Cluste
         Assert.Contains(bEvents.Body!["events"]!.AsArray(), item => Str(item, "type") == "demoted" && Str(item, "lockId") == b2);
     }
 
-    // ---------------------------------------------------------------- orphans
-
     [Fact]
     public async Task Orphans_adopt_and_purge()
     {
@@ -452,8 +283,6 @@ public sealed class EndpointTests(ClusterFixture fixture) : IClassFixture<Cluste
         Assert.False(now.Body!["lvbValid"]!.GetValue<bool>());
         AssertStatus(await Delete(leader, $"/v1/lockspaces/{ls}/orphans?resource=nothing-here"), HttpStatusCode.NoContent);
     }
-
-    // ---------------------------------------------------------------- resources and fencing
 
     [Theory]
     [InlineData("leader")]
@@ -523,111 +352,5 @@ public sealed class EndpointTests(ClusterFixture fixture) : IClassFixture<Cluste
         AssertStatus(await Delete(leader, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}"), HttpStatusCode.OK);
         Assert.False(await Fence(follower, ls, "fenced/x", token, "PW"));
         Assert.False(await Fence(leader, ls, "fenced/x", token, "NL"));
-    }
-
-    // ---------------------------------------------------------------- cluster and operations
-
-    [Fact]
-    public async Task Cluster_health_ready_metrics_and_openapi()
-    {
-        var leaderId = await fixture.Cluster.WaitForLeaderAsync();
-        foreach (var id in fixture.Cluster.RunningIds)
-        {
-            var client = fixture.Cluster.Client(id);
-            var cluster = await Get(client, "/v1/cluster");
-            AssertStatus(cluster, HttpStatusCode.OK);
-            Assert.Equal(id, Str(cluster.Body, "nodeId"));
-            Assert.Equal(leaderId, Str(cluster.Body, "leaderId"));
-            Assert.True(Long(cluster.Body, "term") > 0);
-            Assert.True(Long(cluster.Body, "commitIndex") > 0);
-            Assert.True(Long(cluster.Body, "appliedIndex") > 0);
-            var members = cluster.Body!["members"]!.AsArray();
-            Assert.Equal(fixture.Cluster.Ids.Order(), members.Select(member => Str(member, "id")).Order());
-            foreach (var member in members)
-            {
-                Assert.Equal(fixture.Cluster.HttpUrl(Str(member, "id")), Str(member, "httpEndpoint"));
-                Assert.Contains("127.0.0.1:", Str(member, "raftEndpoint"));
-                Assert.False(string.IsNullOrEmpty(Str(member, "status")));
-            }
-
-            AssertStatus(await Get(client, "/healthz"), HttpStatusCode.OK);
-            AssertStatus(await ReadyAsync(client), HttpStatusCode.OK);
-
-            var metrics = await Get(client, "/metrics");
-            AssertStatus(metrics, HttpStatusCode.OK);
-            Assert.Equal("text/plain", metrics.MediaType);
-            Assert.Contains("# TYPE raftdlm_commit_latency_seconds histogram", metrics.Text);
-            Assert.Contains("raftdlm_commit_latency_seconds_bucket{le=\"+Inf\"}", metrics.Text);
-            Assert.Contains("raftdlm_commit_latency_seconds_count", metrics.Text);
-        }
-
-        var openapi = await Get(fixture.Cluster.Client(leaderId), "/openapi/v1.json");
-        AssertStatus(openapi, HttpStatusCode.OK);
-        var paths = openapi.Body!["paths"]!.AsObject();
-        (string Path, string Method)[] contract =
-        [
-            ("/v1/sessions", "post"), ("/v1/sessions/{sessionId}/keepalive", "post"), ("/v1/sessions/{sessionId}", "get"),
-            ("/v1/sessions/{sessionId}", "delete"), ("/v1/sessions/{sessionId}/events", "get"),
-            ("/v1/lockspaces/{name}", "put"), ("/v1/lockspaces", "get"), ("/v1/lockspaces/{name}", "delete"),
-            ("/v1/lockspaces/{ls}/locks", "post"), ("/v1/lockspaces/{ls}/locks/{lockId}/convert", "post"),
-            ("/v1/lockspaces/{ls}/locks/{lockId}", "delete"), ("/v1/lockspaces/{ls}/locks/{lockId}", "get"),
-            ("/v1/lockspaces/{ls}/orphans/adopt", "post"), ("/v1/lockspaces/{ls}/orphans", "delete"),
-            ("/v1/lockspaces/{ls}/resources/{resource}", "get"), ("/v1/fence/check", "post"),
-            ("/v1/cluster", "get"), ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
-        ];
-        Assert.All(contract, entry => Assert.True(
-            paths[entry.Path]?[entry.Method] is not null,
-            $"{entry.Method} {entry.Path} is missing from the OpenAPI document; it has {string.Join(' ', paths.Select(path => path.Key))}"));
-    }
-
-    [Fact]
-    public async Task Stale_reads_are_answered_by_the_follower_itself()
-    {
-        var (leader, follower) = await fixture.NodesAsync();
-        var ls = await CreateLockspace(leader);
-        var session = await OpenSession(leader);
-        var held = await Lock(leader, ls, session, "stale", "EX");
-        AssertStatus(held, HttpStatusCode.OK);
-
-        // The follower applies the entries a moment later; a stale read shows them once it has (bounded).
-        Reply view = await Get(follower, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}?stale=true");
-        for (var tries = 0; view.Status != HttpStatusCode.OK && tries < 50; tries++)
-        {
-            await Task.Delay(100);
-            view = await Get(follower, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}?stale=true");
-        }
-        AssertStatus(view, HttpStatusCode.OK);
-        Assert.Equal("granted", Str(view.Body, "state"));
-        AssertStatus(await Get(follower, $"/v1/lockspaces/{ls}/resources/stale?stale=true"), HttpStatusCode.OK);
-        AssertStatus(await Get(follower, $"/v1/sessions/{session}?stale=true"), HttpStatusCode.OK);
-        Assert.Contains((await Get(follower, "/v1/lockspaces?stale=true")).Body!["lockspaces"]!.AsArray(), item => Str(item, "name") == ls);
-    }
-
-    // ---------------------------------------------------------------- helpers
-
-    private static async Task<string> CreateLockspace(HttpClient client, int lvbBytes = 8)
-    {
-        var name = Unique("ep");
-        AssertStatus(await Put(client, $"/v1/lockspaces/{name}", new { lvbBytes, lockDelayMs = 0 }), HttpStatusCode.Created);
-        return name;
-    }
-
-    private static async Task<string> OpenSession(HttpClient client, string name = "ep")
-    {
-        var reply = await Post(client, "/v1/sessions", new { name, ttlMs = LongTtlMs });
-        AssertStatus(reply, HttpStatusCode.Created);
-        return Str(reply.Body, "sessionId");
-    }
-
-    internal static Task<Reply> Lock(
-        HttpClient client, string ls, string sessionId, string resource, string mode,
-        string[]? flags = null, int? waitMs = null, string? parent = null, long? requestId = null) =>
-        Post(client, $"/v1/lockspaces/{ls}/locks", new { sessionId, resource, mode, parentLockId = parent, flags, waitMs, requestId });
-
-    private static async Task<bool> Fence(HttpClient client, string ls, string resource, long token, string mode)
-    {
-        var reply = await Post(client, "/v1/fence/check", new { lockspace = ls, resource, fencingToken = token, mode });
-        AssertStatus(reply, HttpStatusCode.OK);
-        return reply.Body!["valid"]!.GetValue<bool>();
     }
 }

@@ -1,0 +1,89 @@
+using System.Net;
+using static RaftDlm.HttpApi.Tests.EndpointCalls;
+using static RaftDlm.HttpApi.Tests.Http;
+
+namespace RaftDlm.HttpApi.Tests;
+
+/// <summary>
+/// The cluster and operations paths of the HTTP API (docs/api.md; src/HttpApi/Api/ClusterEndpoints.cs):
+/// /v1/cluster, /healthz, /readyz, /metrics, the OpenAPI document, and stale reads answered by a follower.
+/// </summary>
+[Collection(EndpointCluster.Name)]
+public sealed class ClusterEndpointTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task Cluster_health_ready_metrics_and_openapi()
+    {
+        var leaderId = await fixture.Cluster.WaitForLeaderAsync();
+        foreach (var id in fixture.Cluster.RunningIds)
+        {
+            var client = fixture.Cluster.Client(id);
+            var cluster = await Get(client, "/v1/cluster");
+            AssertStatus(cluster, HttpStatusCode.OK);
+            Assert.Equal(id, Str(cluster.Body, "nodeId"));
+            Assert.Equal(leaderId, Str(cluster.Body, "leaderId"));
+            Assert.True(Long(cluster.Body, "term") > 0);
+            Assert.True(Long(cluster.Body, "commitIndex") > 0);
+            Assert.True(Long(cluster.Body, "appliedIndex") > 0);
+            var members = cluster.Body!["members"]!.AsArray();
+            Assert.Equal(fixture.Cluster.Ids.Order(), members.Select(member => Str(member, "id")).Order());
+            foreach (var member in members)
+            {
+                Assert.Equal(fixture.Cluster.HttpUrl(Str(member, "id")), Str(member, "httpEndpoint"));
+                Assert.Contains("127.0.0.1:", Str(member, "raftEndpoint"));
+                Assert.False(string.IsNullOrEmpty(Str(member, "status")));
+            }
+
+            AssertStatus(await Get(client, "/healthz"), HttpStatusCode.OK);
+            AssertStatus(await ReadyAsync(client), HttpStatusCode.OK);
+
+            var metrics = await Get(client, "/metrics");
+            AssertStatus(metrics, HttpStatusCode.OK);
+            Assert.Equal("text/plain", metrics.MediaType);
+            Assert.Contains("# TYPE raftdlm_commit_latency_seconds histogram", metrics.Text);
+            Assert.Contains("raftdlm_commit_latency_seconds_bucket{le=\"+Inf\"}", metrics.Text);
+            Assert.Contains("raftdlm_commit_latency_seconds_count", metrics.Text);
+        }
+
+        var openapi = await Get(fixture.Cluster.Client(leaderId), "/openapi/v1.json");
+        AssertStatus(openapi, HttpStatusCode.OK);
+        var paths = openapi.Body!["paths"]!.AsObject();
+        (string Path, string Method)[] contract =
+        [
+            ("/v1/sessions", "post"), ("/v1/sessions/{sessionId}/keepalive", "post"), ("/v1/sessions/{sessionId}", "get"),
+            ("/v1/sessions/{sessionId}", "delete"), ("/v1/sessions/{sessionId}/events", "get"),
+            ("/v1/lockspaces/{name}", "put"), ("/v1/lockspaces", "get"), ("/v1/lockspaces/{name}", "delete"),
+            ("/v1/lockspaces/{ls}/locks", "post"), ("/v1/lockspaces/{ls}/locks/{lockId}/convert", "post"),
+            ("/v1/lockspaces/{ls}/locks/{lockId}", "delete"), ("/v1/lockspaces/{ls}/locks/{lockId}", "get"),
+            ("/v1/lockspaces/{ls}/orphans/adopt", "post"), ("/v1/lockspaces/{ls}/orphans", "delete"),
+            ("/v1/lockspaces/{ls}/resources/{resource}", "get"), ("/v1/fence/check", "post"),
+            ("/v1/cluster", "get"), ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
+        ];
+        Assert.All(contract, entry => Assert.True(
+            paths[entry.Path]?[entry.Method] is not null,
+            $"{entry.Method} {entry.Path} is missing from the OpenAPI document; it has {string.Join(' ', paths.Select(path => path.Key))}"));
+    }
+
+    [Fact]
+    public async Task Stale_reads_are_answered_by_the_follower_itself()
+    {
+        var (leader, follower) = await fixture.NodesAsync();
+        var ls = await CreateLockspace(leader);
+        var session = await OpenSession(leader);
+        var held = await Lock(leader, ls, session, "stale", "EX");
+        AssertStatus(held, HttpStatusCode.OK);
+
+        // The follower applies the entries a moment later; a stale read shows them once it has (bounded).
+        Reply view = await Get(follower, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}?stale=true");
+        for (var tries = 0; view.Status != HttpStatusCode.OK && tries < 50; tries++)
+        {
+            await Task.Delay(100);
+            view = await Get(follower, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}?stale=true");
+        }
+        AssertStatus(view, HttpStatusCode.OK);
+        Assert.Equal("granted", Str(view.Body, "state"));
+        AssertStatus(await Get(follower, $"/v1/lockspaces/{ls}/resources/stale?stale=true"), HttpStatusCode.OK);
+        AssertStatus(await Get(follower, $"/v1/sessions/{session}?stale=true"), HttpStatusCode.OK);
+        Assert.Contains((await Get(follower, "/v1/lockspaces?stale=true")).Body!["lockspaces"]!.AsArray(), item => Str(item, "name") == ls);
+    }
+}
