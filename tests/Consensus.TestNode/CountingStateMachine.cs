@@ -10,82 +10,94 @@ namespace RaftDlm.Consensus.TestNode;
 /// </summary>
 internal sealed class CountingStateMachine : IReplicatedStateMachine
 {
-    private readonly Lock gate = new();
-    private readonly List<string> commands = [];
-    private byte[] hash = new byte[32];
-    private long lastAppliedIndex;
-    private long lastLeaderTimeMs;
-    private long timeRegressions;
+    private readonly Lock _gate = new();
+    private readonly List<string> _commands = [];
+    private byte[] _hash = new byte[32];
+    private long _lastAppliedIndex;
+    private long _lastLeaderTimeMs;
+    private long _timeRegressions;
 
     public long LastAppliedIndex
     {
         get
         {
-            lock (gate)
-                return lastAppliedIndex;
+            lock (_gate)
+            {
+                return _lastAppliedIndex;
+            }
         }
     }
 
     public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
     {
-        lock (gate)
+        lock (_gate)
         {
-            if (leaderTimeMs < lastLeaderTimeMs)
-                timeRegressions++;
-            lastLeaderTimeMs = leaderTimeMs;
-            lastAppliedIndex = index;
-            commands.Add(Encoding.UTF8.GetString(command));
+            if (leaderTimeMs < _lastLeaderTimeMs)
+            {
+                _timeRegressions++;
+            }
+            _lastLeaderTimeMs = leaderTimeMs;
+            _lastAppliedIndex = index;
+            _commands.Add(Encoding.UTF8.GetString(command));
             Span<byte> block = stackalloc byte[32 + 8];
-            hash.CopyTo(block);
+            _hash.CopyTo(block);
             BinaryPrimitives.WriteInt64LittleEndian(block[32..], leaderTimeMs);
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             sha.AppendData(block);
             sha.AppendData(command);
-            hash = sha.GetHashAndReset();
-            return $"applied#{commands.Count}@{index}";
+            _hash = sha.GetHashAndReset();
+            return $"applied#{_commands.Count}@{index}";
         }
     }
 
     public string Status()
     {
-        lock (gate)
-            return $"count={commands.Count} hash={Convert.ToHexString(hash)[..16]} machineIndex={lastAppliedIndex} lastTime={lastLeaderTimeMs} regressions={timeRegressions}";
+        lock (_gate)
+        {
+            return $"count={_commands.Count} hash={Convert.ToHexString(_hash)[..16]} machineIndex={_lastAppliedIndex} lastTime={_lastLeaderTimeMs} regressions={_timeRegressions}";
+        }
     }
 
     public bool Contains(string command)
     {
-        lock (gate)
-            return commands.Contains(command);
+        lock (_gate)
+        {
+            return _commands.Contains(command);
+        }
     }
 
     public void WriteSnapshot(Stream destination)
     {
-        lock (gate)
+        lock (_gate)
         {
             using var writer = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true);
-            writer.Write(lastAppliedIndex);
-            writer.Write(lastLeaderTimeMs);
-            writer.Write(timeRegressions);
-            writer.Write(hash);
-            writer.Write(commands.Count);
-            foreach (var command in commands)
+            writer.Write(_lastAppliedIndex);
+            writer.Write(_lastLeaderTimeMs);
+            writer.Write(_timeRegressions);
+            writer.Write(_hash);
+            writer.Write(_commands.Count);
+            foreach (var command in _commands)
+            {
                 writer.Write(command);
+            }
         }
     }
 
     public void RestoreSnapshot(Stream source)
     {
-        lock (gate)
+        lock (_gate)
         {
             using var reader = new BinaryReader(source, Encoding.UTF8, leaveOpen: true);
-            lastAppliedIndex = reader.ReadInt64();
-            lastLeaderTimeMs = reader.ReadInt64();
-            timeRegressions = reader.ReadInt64();
-            hash = reader.ReadBytes(32);
+            _lastAppliedIndex = reader.ReadInt64();
+            _lastLeaderTimeMs = reader.ReadInt64();
+            _timeRegressions = reader.ReadInt64();
+            _hash = reader.ReadBytes(32);
             var count = reader.ReadInt32();
-            commands.Clear();
+            _commands.Clear();
             for (var i = 0; i < count; i++)
-                commands.Add(reader.ReadString());
+            {
+                _commands.Add(reader.ReadString());
+            }
         }
     }
 }

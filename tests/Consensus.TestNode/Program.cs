@@ -13,7 +13,9 @@ using RaftDlm.Consensus.TestNode;
 // (flood proposes <prefix>-0 … <prefix>-<count-1> all at once and counts the outcomes)
 var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 foreach (var pair in args.Select(a => a.Split('=', 2)))
+{
     settings[pair[0]] = pair.Length > 1 ? pair[1] : ""; // a later argument overrides an earlier one
+}
 string Setting(string key, string? fallback = null)
     => settings.TryGetValue(key, out var value) ? value : fallback ?? throw new ArgumentException($"missing argument {key}=");
 int IntSetting(string key, int fallback) => int.Parse(Setting(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
@@ -80,7 +82,9 @@ while (Console.ReadLine() is { } line)
     stdout.WriteLine(reply);
     stdout.Flush();
     if (verb == "quit")
+    {
         break;
+    }
 }
 
 await node.StopAsync(CancellationToken.None);

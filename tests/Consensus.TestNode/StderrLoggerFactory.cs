@@ -27,12 +27,18 @@ internal sealed class StderrLoggerFactory(string nodeId, LogLevel minimum) : ILo
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (!IsEnabled(logLevel))
+            {
                 return;
+            }
             var line = $"{DateTime.UtcNow:HH:mm:ss.fff} {nodeId} {logLevel} {category}: {formatter(state, exception)}";
             if (exception is not null)
+            {
                 line += Environment.NewLine + exception;
+            }
             lock (Gate)
+            {
                 Console.Error.WriteLine(line);
+            }
         }
     }
 }

@@ -12,12 +12,14 @@ namespace RaftDlm.Consensus.Tests;
 /// </summary>
 public sealed class DurableWriteAheadLogTests : IDisposable
 {
-    private readonly string root = Path.Combine(Path.GetTempPath(), "raftdlm-wal-tests", Guid.NewGuid().ToString("N"));
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "raftdlm-wal-tests", Guid.NewGuid().ToString("N"));
 
     public void Dispose()
     {
-        if (Directory.Exists(root))
-            Directory.Delete(root, recursive: true);
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
     }
 
     [Fact]
@@ -91,14 +93,14 @@ public sealed class DurableWriteAheadLogTests : IDisposable
     /// <summary>Yields <paramref name="crashAfter"/> entries, then fails as a connection dropped mid-request would.</summary>
     private sealed class CrashingProducer(IReadOnlyList<BinaryLogEntry> entries, int crashAfter) : ILogEntryProducer<BinaryLogEntry>
     {
-        private int position = -1;
+        private int _position = -1;
 
-        public long RemainingCount => entries.Count - position - 1;
+        public long RemainingCount => entries.Count - _position - 1;
 
-        public BinaryLogEntry Current => entries[position];
+        public BinaryLogEntry Current => entries[_position];
 
         public ValueTask<bool> MoveNextAsync() =>
-            ++position < crashAfter ? ValueTask.FromResult(true) : ValueTask.FromException<bool>(new IOException("connection lost"));
+            ++_position < crashAfter ? ValueTask.FromResult(true) : ValueTask.FromException<bool>(new IOException("connection lost"));
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
@@ -115,15 +117,15 @@ public sealed class DurableWriteAheadLogTests : IDisposable
     /// <summary>The crash: the live follower's files exactly as they are now (no flush a clean shutdown makes), opened as a restarted node.</summary>
     private async Task<DurableWriteAheadLog> CrashAsync()
     {
-        CopyDirectory(Path.Combine(root, "live"), Path.Combine(root, "crashed"));
+        CopyDirectory(Path.Combine(_root, "live"), Path.Combine(_root, "crashed"));
         return await OpenAsync("crashed");
     }
 
     private async Task<DurableWriteAheadLog> OpenAsync(string name)
     {
-        var machine = new EmptyMachine(new DirectoryInfo(Path.Combine(root, name, "snapshots")));
+        var machine = new EmptyMachine(new DirectoryInfo(Path.Combine(_root, name, "snapshots")));
         await machine.RestoreAsync();
-        var log = new DurableWriteAheadLog(new WriteAheadLog.Options { Location = Path.Combine(root, name, "wal") }, machine);
+        var log = new DurableWriteAheadLog(new WriteAheadLog.Options { Location = Path.Combine(_root, name, "wal") }, machine);
         await log.InitializeAsync();
         return log;
     }
@@ -140,7 +142,9 @@ public sealed class DurableWriteAheadLogTests : IDisposable
     private static async Task DisposeAsync(params DurableWriteAheadLog[] logs)
     {
         foreach (var log in logs)
+        {
             await log.DisposeAsync();
+        }
     }
 
     private sealed record SnapshotEntry(long Term) : IRaftLogEntry
@@ -162,7 +166,9 @@ public sealed class DurableWriteAheadLogTests : IDisposable
     private static void CopyDirectory(string from, string to)
     {
         foreach (var directory in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
             Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, directory)));
+        }
         Directory.CreateDirectory(to);
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
         {

@@ -9,67 +9,75 @@ namespace RaftDlm.Consensus.Tests;
 /// <summary>A single-node cluster inside the test process: the public API, replies, guards and metrics.</summary>
 public sealed class RaftNodeInProcessTests : IAsyncLifetime
 {
-    private readonly string dataDirectory = Path.Combine(Path.GetTempPath(), "raftdlm-consensus-tests", Guid.NewGuid().ToString("N"));
-    private readonly RecordingMachine machine = new();
-    private readonly List<string?> leaderChanges = [];
-    private RaftNode node = null!;
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "raftdlm-consensus-tests", Guid.NewGuid().ToString("N"));
+    private readonly RecordingMachine _machine = new();
+    private readonly List<string?> _leaderChanges = [];
+    private RaftNode _node = null!;
 
     public async Task InitializeAsync()
     {
-        node = new RaftNode(Options(dataDirectory), machine);
-        node.LeaderChanged += leader =>
+        _node = new RaftNode(Options(_dataDirectory), _machine);
+        _node.LeaderChanged += leader =>
         {
-            lock (leaderChanges)
-                leaderChanges.Add(leader?.Id);
+            lock (_leaderChanges)
+            {
+                _leaderChanges.Add(leader?.Id);
+            }
         };
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await node.StartAsync(timeout.Token);
-        await node.WaitForLeaderReadyAsync(timeout.Token);
+        await _node.StartAsync(timeout.Token);
+        await _node.WaitForLeaderReadyAsync(timeout.Token);
     }
 
     public async Task DisposeAsync()
     {
-        await node.DisposeAsync();
-        if (Directory.Exists(dataDirectory))
-            Directory.Delete(dataDirectory, recursive: true);
+        await _node.DisposeAsync();
+        if (Directory.Exists(_dataDirectory))
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
     }
 
     [Fact]
     public async Task Propose_ReturnsTheMachinesReply_AndReportsLeadership()
     {
-        var reply = await node.ProposeAsync("hello"u8.ToArray(), CancellationToken.None);
+        var reply = await _node.ProposeAsync("hello"u8.ToArray(), CancellationToken.None);
 
         Assert.Equal("reply:hello", reply);
-        Assert.True(node.IsLeader);
-        Assert.Equal("node1", node.Leader?.Id);
-        Assert.True(node.CommitIndex >= machine.LastAppliedIndex);
-        Assert.Equal(node.CommitIndex, node.LastAppliedLogIndex);
-        Assert.Equal([("node1", "leader")], node.MembersView.Select(m => (m.Member.Id, m.Status)));
-        await node.ReadBarrierAsync(CancellationToken.None);
-        lock (leaderChanges)
-            Assert.Contains("node1", leaderChanges);
+        Assert.True(_node.IsLeader);
+        Assert.Equal("node1", _node.Leader?.Id);
+        Assert.True(_node.CommitIndex >= _machine.LastAppliedIndex);
+        Assert.Equal(_node.CommitIndex, _node.LastAppliedLogIndex);
+        Assert.Equal([("node1", "leader")], _node.MembersView.Select(m => (m.Member.Id, m.Status)));
+        await _node.ReadBarrierAsync(CancellationToken.None);
+        lock (_leaderChanges)
+        {
+            Assert.Contains("node1", _leaderChanges);
+        }
     }
 
     [Fact]
     public async Task OnlyCommandsReachTheMachine_WithNonDecreasingLeaderTime()
     {
         for (var i = 0; i < 20; i++)
-            await node.ProposeAsync(Encoding.UTF8.GetBytes($"c{i}"), CancellationToken.None);
+        {
+            await _node.ProposeAsync(Encoding.UTF8.GetBytes($"c{i}"), CancellationToken.None);
+        }
 
-        Assert.Equal(20, machine.Applied.Count);
-        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"c{i}"), machine.Applied.Select(a => a.Command));
-        Assert.True(machine.Applied.Zip(machine.Applied.Skip(1)).All(p => p.Second.LeaderTimeMs >= p.First.LeaderTimeMs));
-        Assert.True(machine.Applied.Zip(machine.Applied.Skip(1)).All(p => p.Second.Index > p.First.Index));
+        Assert.Equal(20, _machine.Applied.Count);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"c{i}"), _machine.Applied.Select(a => a.Command));
+        Assert.True(_machine.Applied.Zip(_machine.Applied.Skip(1)).All(p => p.Second.LeaderTimeMs >= p.First.LeaderTimeMs));
+        Assert.True(_machine.Applied.Zip(_machine.Applied.Skip(1)).All(p => p.Second.Index > p.First.Index));
     }
 
     [Fact]
     public async Task MachineThatThrows_GivesUnknownOutcome_AndTheNodeKeepsApplying()
     {
         var failure = await Assert.ThrowsAsync<OutcomeUnknownException>(
-            () => node.ProposeAsync("throw"u8.ToArray(), CancellationToken.None));
+            () => _node.ProposeAsync("throw"u8.ToArray(), CancellationToken.None));
         Assert.IsType<InvalidOperationException>(failure.InnerException);
 
-        var reply = await node.ProposeAsync("after"u8.ToArray(), CancellationToken.None);
+        var reply = await _node.ProposeAsync("after"u8.ToArray(), CancellationToken.None);
         Assert.Equal("reply:after", reply);
     }
 
@@ -81,21 +89,27 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
         listener.InstrumentPublished = (instrument, l) =>
         {
             if (instrument.Meter.Name == RaftNode.MeterName)
+            {
                 l.EnableMeasurementEvents(instrument);
+            }
         };
         listener.SetMeasurementEventCallback<long>((i, v, _, _) =>
         {
             lock (measurements)
+            {
                 measurements.Add((i.Name, v));
+            }
         });
         listener.SetMeasurementEventCallback<double>((i, v, _, _) =>
         {
             lock (measurements)
+            {
                 measurements.Add((i.Name, v));
+            }
         });
         listener.Start();
 
-        await node.ProposeAsync("m"u8.ToArray(), CancellationToken.None);
+        await _node.ProposeAsync("m"u8.ToArray(), CancellationToken.None);
 
         lock (measurements)
         {
@@ -107,15 +121,15 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
     [Fact]
     public async Task StateIsRestoredAfterRestart_AndProposingAfterStopIsRefused()
     {
-        await node.ProposeAsync("kept"u8.ToArray(), CancellationToken.None);
-        await node.DisposeAsync();
-        await Assert.ThrowsAsync<InvalidOperationException>(() => node.ProposeAsync("x"u8.ToArray(), CancellationToken.None));
+        await _node.ProposeAsync("kept"u8.ToArray(), CancellationToken.None);
+        await _node.DisposeAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => _node.ProposeAsync("x"u8.ToArray(), CancellationToken.None));
 
         var restartedMachine = new RecordingMachine();
-        node = new RaftNode(Options(dataDirectory), restartedMachine);
+        _node = new RaftNode(Options(_dataDirectory), restartedMachine);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await node.StartAsync(timeout.Token);
-        await node.WaitForLeaderReadyAsync(timeout.Token);
+        await _node.StartAsync(timeout.Token);
+        await _node.WaitForLeaderReadyAsync(timeout.Token);
 
         Assert.Equal(["kept"], restartedMachine.Applied.Select(a => a.Command));
     }
@@ -123,7 +137,7 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
     [Fact]
     public async Task FailedStart_ReleasesItsResources_SoANewNodeCanStartOnTheSameData()
     {
-        var otherDirectory = dataDirectory + "-busy";
+        var otherDirectory = _dataDirectory + "-busy";
         var options = Options(otherDirectory);
         using (var squatter = new TcpListener(options.Members[0].RaftEndpoint))
         {
@@ -146,14 +160,14 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
     {
         var members = new[] { new RaftMember("a", new IPEndPoint(IPAddress.Loopback, 1), "http://a") };
         Assert.Throws<ArgumentException>(() => new RaftNode(
-            new RaftNodeOptions { NodeId = "b", Members = members, DataDirectory = dataDirectory }, machine));
+            new RaftNodeOptions { NodeId = "b", Members = members, DataDirectory = _dataDirectory }, _machine));
         Assert.ThrowsAny<ArgumentException>(() => new RaftNode(
-            new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = dataDirectory, ChunkSizeBytes = 4096 }, machine));
+            new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = _dataDirectory, ChunkSizeBytes = 4096 }, _machine));
         // A Raft request may not outlast the shortest election, or a stalled member blocks every election.
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new RaftNode(
-            new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = dataDirectory, ElectionTimeoutMinMs = 800, RequestTimeoutMs = 800 }, machine));
+            new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = _dataDirectory, ElectionTimeoutMinMs = 800, RequestTimeoutMs = 800 }, _machine));
         Assert.Contains("below the lower election timeout", error.Message, StringComparison.Ordinal);
-        _ = new RaftNode(new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = dataDirectory, ElectionTimeoutMinMs = 800, RequestTimeoutMs = 799 }, machine);
+        _ = new RaftNode(new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = _dataDirectory, ElectionTimeoutMinMs = 800, RequestTimeoutMs = 799 }, _machine);
     }
 
     private static RaftNodeOptions Options(string dataDirectory)

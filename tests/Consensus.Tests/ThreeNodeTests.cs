@@ -42,7 +42,9 @@ public sealed class ThreeNodeTests
         Assert.NotEqual(oldLeader, newLeader);
 
         foreach (var command in Commands("before", 20))
+        {
             Assert.Equal("OK true", await cluster.SendAsync(newLeader, "has " + command));
+        }
         await cluster.ProposeAllAsync(newLeader, Commands("after", 10));
 
         await cluster.StartAsync(oldLeader);
@@ -90,13 +92,17 @@ public sealed class ThreeNodeTests
         await cluster.ProposeAllAsync(leader, Commands("q", 5));
         var followers = cluster.Ids.Where(id => id != leader).ToList();
         foreach (var follower in followers)
+        {
             cluster.Kill(follower);
+        }
 
         // The entry is appended on the leader but cannot commit: neither "done" nor "not proposed".
         Assert.StartsWith("ERR Unknown", await cluster.SendAsync(leader, "propose maybe"), StringComparison.Ordinal);
 
         foreach (var follower in followers)
+        {
             await cluster.StartAsync(follower);
+        }
         var newLeader = await cluster.WaitForLeaderAsync(ElectionTimeout);
         await cluster.ProposeAllAsync(newLeader, ["final"]);
 

@@ -28,13 +28,17 @@ public static class LvbChecker
             if (b.Grant.Value < a.Grant.Value) problems.Add($"counter went backwards {a.Grant.Value} → {b.Grant.Value}: {Describe(a.Grant)} then {Describe(b.Grant)}");
             if (seqB < seqA) problems.Add($"lvbSeq went backwards {seqA} → {seqB}: {Describe(a.Grant)} then {Describe(b.Grant)}");
             if (seqB == seqA && a.Ending != Ending.Unknown)
+            {
                 problems.Add($"{(a.Ending == Ending.Wrote ? "acknowledged write " + a.Written : "invalidation by a dead holder")} missing: lvbSeq unchanged from {Describe(a.Grant)} to {Describe(b.Grant)}");
+            }
             if (seqB != seqA + 1) continue;
             if (a.Ending == Ending.Wrote)
             {
                 validChecked++;
                 if (b.Grant.LvbValid != true || b.Grant.Value != a.Written)
+                {
                     problems.Add($"after acknowledged write {a.Written} the next grant saw {b.Grant.Value} valid={b.Grant.LvbValid}: {Describe(b.Grant)}");
+                }
             }
             else if (a.Ending == Ending.Died)
             {
@@ -44,7 +48,9 @@ public static class LvbChecker
         }
         var acknowledged = observed.Where(o => o.Ending == Ending.Wrote).Select(o => o.Written!.Value).ToList();
         foreach (var duplicate in acknowledged.GroupBy(v => v).Where(g => g.Count() > 1))
+        {
             problems.Add($"value {duplicate.Key} was written by {duplicate.Count()} acknowledged increments: increments lost");
+        }
         var final = ops.LastOrDefault(op => op.F == "final-read");
         if (final is null) problems.Add("no final read of the LVB");
         else if (acknowledged.Count > 0 && final.Value < acknowledged.Max()) problems.Add($"final counter {final.Value} is below acknowledged value {acknowledged.Max()}");
@@ -70,10 +76,17 @@ public static class LvbChecker
                 {
                     if (later.F == "release" && later.LockId == grant.LockId && later.Type == OpType.Fail) continue;
                     if (later.F == "release" && later.LockId == grant.LockId)
+                    {
                         (ending, written) = later.Type == OpType.Ok && later.Value is not null ? (Ending.Wrote, later.Value) : (Ending.Unknown, null);
+                    }
                     else if (later.F is "expire" or "drop")
+                    {
                         ending = later.Type == OpType.Ok ? Ending.Died : Ending.Unknown;
-                    else continue;
+                    }
+                    else
+                    {
+                        continue;
+                    }
                     break;
                 }
                 result.Add(new Observed(grant, ending, written));

@@ -64,7 +64,9 @@ public static class ModesChecker
                 {
                     var (a, b) = (sorted[i], sorted[j]);
                     if (a.Process != b.Process && !Modes.Compatible(a.Mode, b.Mode))
+                    {
                         problems.Add($"{resource.Key}: p{a.Process} held {a.Mode} [{a.FromMs:F0}..{a.ToMs:F0}] while p{b.Process} held {b.Mode} [{b.FromMs:F0}..{b.ToMs:F0}] (grants #{a.Grant.Index} token {a.Grant.Token}, #{b.Grant.Index} token {b.Grant.Token})");
+                    }
                 }
             }
         }
@@ -80,7 +82,9 @@ public static class ModesChecker
         {
             var before = ops.LastOrDefault(op => op.Process == convert.Process && op.LockId == convert.LockId && op.Index < convert.Index && op.Type == OpType.Ok && op.Token is not null && op.F is "acquire" or "convert");
             if (before is not null && convert.Token is not null && before.Token != convert.Token)
+            {
                 problems.Add($"down-conversion #{convert.Index} changed the token {before.Token} → {convert.Token}");
+            }
         }
         foreach (var resource in granting.GroupBy(op => op.Resource))
         {
@@ -91,9 +95,13 @@ public static class ModesChecker
                 {
                     var (a, b) = (list[i], list[j]);
                     if (i != j && a.CompleteMs < b.InvokeMs && a.Token >= b.Token)
+                    {
                         problems.Add($"{resource.Key}: grant #{a.Index} (token {a.Token}) completed before grant #{b.Index} (token {b.Token}) was invoked");
+                    }
                     if (i < j && a.Token == b.Token && !Modes.Compatible(a.Mode!, b.Mode!))
+                    {
                         problems.Add($"{resource.Key}: incompatible grants #{a.Index} {a.Mode} and #{b.Index} {b.Mode} share token {a.Token}");
+                    }
                 }
             }
         }

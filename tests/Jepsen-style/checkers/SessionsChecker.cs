@@ -26,10 +26,14 @@ public static class SessionsChecker
             var next = ops.Where(op => op.F == "acquire" && op.Type == OpType.Ok && op.Process != silent.Process && op.CompleteMs > silentAt).MinBy(op => op.CompleteMs);
             var resume = ops.Where(op => op.F == "resume-keepalive" && op.Process == silent.Process && op.InvokeMs > silentAt).MinBy(op => op.InvokeMs);
             if (resume is { Type: OpType.Ok } && next is not null && next.CompleteMs < resume.InvokeMs)
+            {
                 problems.Add($"p{silent.Process}'s session answered a keep-alive at {resume.InvokeMs:F0} ms although p{next.Process} was granted its lock at {next.CompleteMs:F0} ms");
+            }
             if (serverFault) { skipped++; continue; }
             if (resume is { Type: OpType.Ok } && resume.InvokeMs > boundMs)
+            {
                 problems.Add($"p{silent.Process} was silent from {silentAt:F0} ms to {resume.InvokeMs:F0} ms (TTL {ttlMs} ms) and its session still answered");
+            }
             if (next is null)
             {
                 // Only a violation if others were still asking for the lock well past the bound.
@@ -40,7 +44,9 @@ public static class SessionsChecker
             }
             checkedCount++;
             if (next.CompleteMs > boundMs)
+            {
                 problems.Add($"p{silent.Process} went silent at {silentAt:F0} ms; the next grant (p{next.Process}) came only at {next.CompleteMs:F0} ms, later than TTL {ttlMs} + grace {GraceMs} ms");
+            }
         }
         return CheckResult.From("sessions-expire-within-ttl", $"{checkedCount} silences checked, {skipped} skipped (a server fault overlapped or the run ended)", problems);
     }

@@ -17,7 +17,9 @@ public static class StoreChecker
         var writes = ops.Where(op => op.F == "write" && op.Type == OpType.Ok).ToList();
         var problems = new List<string>();
         foreach (var write in writes.Where(write => !present.Contains(write.Value!.Value)))
+        {
             problems.Add($"acknowledged write {write.Value} lost: {MutexChecker.Describe(write)}");
+        }
         if (present.Count != final.Length) problems.Add("the final value holds a write id twice");
         var rejected = ops.Count(op => op.Type == OpType.Fail && op.Error == "fenced");
         var summary = $"{writes.Count} acknowledged writes, {final.Length} in the final value, {problems.Count} lost, {rejected} stale reads/writes refused by the fence";

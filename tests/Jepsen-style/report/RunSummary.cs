@@ -46,7 +46,9 @@ public sealed class RunSummary
         text.AppendLine("| checker | result | summary |");
         text.AppendLine("|---|---|---|");
         foreach (var check in Checkers)
+        {
             text.AppendLine(invariant, $"| {check.Checker} | {(check.Unknown ? "unknown" : check.Valid ? "valid" : "**INVALID**")} | {check.Summary.Replace("|", "\\|", StringComparison.Ordinal)} |");
+        }
         foreach (var check in Checkers.Where(c => c.Problems.Count > 0))
         {
             text.AppendLine();
@@ -65,7 +67,9 @@ public sealed class RunSummary
         text.AppendLine();
         if (Faults.Count == 0) text.AppendLine("none");
         foreach (var fault in Faults)
+        {
             text.AppendLine(invariant, $"- {fault.StartMs / 1000:F1}–{(fault.EndMs ?? fault.StartMs) / 1000:F1} s {fault.Kind}: {fault.Detail}");
+        }
         foreach (var skipped in SkippedFaults) text.AppendLine(invariant, $"- skipped: {skipped}");
         if (HistoryTruncated) text.AppendLine().AppendLine("The history hit its size bound and was truncated.");
         text.AppendLine();

@@ -58,7 +58,9 @@ public static class Timeline
         svg.Append(CultureInfo.InvariantCulture, $"<polyline points=\"{points}\" fill=\"none\" stroke=\"#2060b0\" stroke-width=\"1.5\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 4}\" y=\"{ThroughputTop + 10}\" text-anchor=\"end\">{peak}</text>\n");
         for (var s = 0; s <= seconds; s += Math.Max(1, seconds / 10))
+        {
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(X(s * 1000))}\" y=\"{ThroughputTop + ThroughputHeight + 14}\" text-anchor=\"middle\">{s}s</text>\n");
+        }
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left}\" y=\"{Height - 8}\">dots: green ok, red fail, orange info; shading: red kill, orange server pause, blue client pause, purple partition, green wipe, grey restart-all</text>\n");
         svg.Append("</svg>\n");
         return svg.ToString();

@@ -39,7 +39,9 @@ public sealed record RunOptions
         if (options.TimeLimitSeconds is < 5 or > 3600) throw new ArgumentException("--time-limit must be 5..3600 seconds");
         if (options.TtlMs is < 500 or > 60_000) throw new ArgumentException("--ttl-ms must be 500..60000");
         foreach (var nemesis in options.Nemeses)
+        {
             if (!RaftDlm.Jepsen.Nemeses.Schedule.Kinds.Contains(nemesis)) throw new ArgumentException($"unknown nemesis '{nemesis}'");
+        }
         return options;
     }
 

@@ -76,7 +76,9 @@ public sealed class ModesWorkload : IWorkload
             if (attempt.Type == OpType.Ok && attempt.Grant is not null) _held = (lockId, resource, attempt.Grant.Mode);
             if (CheckSessionExpired(attempt.Reply)) return;
             if (attempt.Type == OpType.Info || attempt.Type == OpType.Fail && !attempt.Reply.Is("WouldBlock") && !IsDefinitelyNotApplied(attempt.Reply))
+            {
                 await DropSessionAsync(stop);
+            }
         }
 
         private async Task ReleaseAsync(CancellationToken stop)

@@ -54,8 +54,13 @@ public sealed class MutexWorkload : IWorkload
             var op = NewOp("acquire", attempt.Type, invoke) with { CompleteMs = attempt.CompleteMs, Resource = Resource, Mode = "EX", Token = attempt.Grant?.Token, LockId = attempt.Grant?.LockId, Error = attempt.Type == OpType.Ok ? null : attempt.Reply.Describe() };
             History.Add(op);
             if (attempt.Type == OpType.Ok && attempt.ReleasedAlready)
+            {
                 History.Add(NewOp("release", OpType.Ok, attempt.CancelInvokeMs) with { CompleteMs = attempt.CompleteMs, Resource = Resource, LockId = attempt.Grant?.LockId });
-            else if (attempt.Type == OpType.Ok) _held = attempt.Grant!.LockId;
+            }
+            else if (attempt.Type == OpType.Ok)
+            {
+                _held = attempt.Grant!.LockId;
+            }
             if (CheckSessionExpired(attempt.Reply)) return false;
             return attempt.Type == OpType.Info;
         }
