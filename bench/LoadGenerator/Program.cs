@@ -5,16 +5,30 @@ using RaftDlm.LoadGenerator;
 
 // dotnet run -c Release --project bench/LoadGenerator -- <scenario> [--target raft-dlm|etcd]
 //   [--endpoints url,url] [--workers N] [--seconds S] [--warmup S] [--sessions N] [--pids pid,pid] [--disk vda]
-// Scenarios: uncontended, contended, modes, sessions. Prints one JSON line of results. The workers first run
+// Scenarios: uncontended, contended, modes, sessions, cached, failover. Prints one JSON line of results. The workers first run
 // for --warmup seconds (default 3) unmeasured: both the servers and this process compile their hot paths
 // in their first seconds, which a short run would otherwise measure. On Linux the result also gives what
 // one operation cost in the measured window: CPU time of the servers (--pids) and of this process, and the
 // write and flush requests that reached the block device the servers write to (--disk, from
-// /proc/diskstats: the whole machine's, so keep it otherwise idle).
+// /proc/diskstats: the whole machine's, so keep it otherwise idle). SIGTERM or SIGINT ends the measured
+// window early; the line then gives the time measured (MeasuredSeconds).
+// fill --endpoints url,… --locks N --sessions S --workers W [--ttl-ms T] [--lockspace fill] [--hold-seconds H]
+//   takes N EX locks on fill-0 … fill-(N-1) over S sessions of TTL T (default and at most 1 h) and exits
+//   without closing the sessions; keepalive --endpoints … --session-ids id,… --seconds N keeps them alive
+//   (see FillScenarios.cs).
 if (args.Length is 2 or 4 && args[0] == "report")
 {
     Report.Print(args[1]);
     if (args.Length == 4 && args[2] == "--svg") Report.WriteChart(args[1], args[3]);
+    return;
+}
+Interruption.Install();
+if (args.Length > 0 && args[0] is "fill" or "keepalive")
+{
+    var filled = args[0] == "fill"
+        ? await FillScenarios.FillAsync(args, Interruption.Token)
+        : await FillScenarios.KeepAliveAsync(args, Interruption.Token);
+    Console.WriteLine(JsonSerializer.Serialize(filled));
     return;
 }
 var options = Options.Parse(args);
@@ -31,7 +45,7 @@ var result = options.Scenario switch
     "failover" => await ClientScenarios.FailoverAsync(target, options),
     _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'"),
 };
-Console.WriteLine(JsonSerializer.Serialize(result));
+Console.WriteLine(JsonSerializer.Serialize(result, Report.Json));
 
 /// <param name="AnyNode">Raft DLM only: spread workers over every endpoint (followers forward) instead of
 /// sending to the leader, which a leader-aware client does.</param>
@@ -72,6 +86,9 @@ internal sealed record Result(string Target, string Scenario, int Workers, int S
 
     /// <summary>Flush (cache flush / FUA barrier) requests completed by the --disk device per operation.</summary>
     public double? DiskFlushesPerOp { get; init; }
+
+    /// <summary>Seconds the measured window lasted: the --seconds asked for, or less when a signal ended it.</summary>
+    public double? MeasuredSeconds { get; init; }
 }
 
 internal static class Scenarios
@@ -168,7 +185,8 @@ internal static class Scenarios
         {
             _options = options;
             _measureFrom = Stopwatch.GetTimestamp() + (options.WarmupSeconds * Stopwatch.Frequency);
-            Stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.WarmupSeconds + options.Seconds));
+            Stop = CancellationTokenSource.CreateLinkedTokenSource(Interruption.Token);
+            Stop.CancelAfter(TimeSpan.FromSeconds(options.WarmupSeconds + options.Seconds));
             _usageAtStart = Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds)).ContinueWith(_ => Usage.Take(options), TaskScheduler.Default);
         }
 
@@ -190,17 +208,23 @@ internal static class Scenarios
         latencies.Sort();
         double At(double quantile) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(quantile * latencies.Count))];
         return new Result(target.Name, options.Scenario, options.Workers, options.Seconds, latencies.Count, errors,
-            Math.Round(latencies.Count / seconds, 1), Math.Round(At(0.5), 3), Math.Round(At(0.9), 3), Math.Round(At(0.99), 3), Math.Round(At(0.999), 3));
+            Math.Round(latencies.Count / Math.Max(seconds, 0.001), 1), Math.Round(At(0.5), 3), Math.Round(At(0.9), 3), Math.Round(At(0.99), 3), Math.Round(At(0.999), 3))
+        {
+            MeasuredSeconds = Math.Round(Math.Max(seconds, 0), 1),
+        };
     }
 }
 
 /// <summary>Medians of the runs per scenario and target, as a Markdown table with ours/etcd ratios.</summary>
 internal static class Report
 {
+    /// <summary>Results as JSON lines: a run that measured nothing (ended in its warm-up) has NaN percentiles.</summary>
+    public static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     public static void Print(string path)
     {
         var results = File.ReadLines(path).Where(line => line.StartsWith('{'))
-            .Select(line => JsonSerializer.Deserialize<Result>(line)!).ToList();
+            .Select(line => JsonSerializer.Deserialize<Result>(line, Json)!).ToList();
         Console.WriteLine("| scenario | workers | raft-dlm ops/s | etcd ops/s | ratio | raft-dlm p50 / p99 ms | etcd p50 / p99 ms | server CPU ms/op, ours / etcd | disk writes/op, ours / etcd | disk flushes/op, ours / etcd |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var group in results.GroupBy(result => (result.Scenario, result.Workers)))
@@ -226,7 +250,7 @@ internal static class Report
     public static void WriteChart(string resultsPath, string svgPath)
     {
         var results = File.ReadLines(resultsPath).Where(line => line.StartsWith('{'))
-            .Select(line => JsonSerializer.Deserialize<Result>(line)!).ToList();
+            .Select(line => JsonSerializer.Deserialize<Result>(line, Json)!).ToList();
         var groups = results.GroupBy(result => (result.Scenario, result.Workers)).ToList();
         const int rowHeight = 56, left = 190, width = 420;
         var svg = new System.Text.StringBuilder();

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Reproduces the loss of one node's data under a large lock table: a 3-node cluster (scripts/local-cluster.sh,
+# data in ./data/wipe) gets N granted EX locks (one resource each, 60 sessions of 1 h), then one follower
+# is killed with kill -9, its data directory emptied, and the node started again. The script follows the
+# wiped node's applied index against the leader's commit index, measures the leader's lock latency at rest
+# and during the catch-up, counts the telling log lines, and compares the replicas' state hashes.
+#   scripts/large-table-wipe.sh [locks] [node]          (defaults: 300000 node2)
+# Environment: MAX_WAIT (s the catch-up may take, default 300), SESSIONS (60), WORKERS (32, for the fill),
+# TOLERANCE (entries the wiped node may trail the leader's commit index and count as caught up, 100),
+# REV (a git revision: clone and build it in ./data/wipe-builds/<sha> and run that instead of this checkout;
+# the load generator always comes from this checkout), KEEPALIVE=1 (keep the fill's sessions alive in the
+# background even when their TTL outlasts the experiment).
+# Exit 0: the wiped node caught up, no node lost its leader and the state hashes agree; 1 otherwise; 2 when
+# the cluster could not be set up (ports busy, no leader, fill failed).
+# Output: the progress and a summary on stdout; files in ./data/wipe (node logs, fill.json, rest.json,
+# catchup.json, poll.log, summary.txt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+LOCKS=${1:-300000}
+WIPE=${2:-node2}
+ASKED=$WIPE
+MAX_WAIT=${MAX_WAIT:-300}
+SESSIONS=${SESSIONS:-60}
+WORKERS=${WORKERS:-32}
+TOLERANCE=${TOLERANCE:-100}
+TTL_MS=3600000                        # the server's maximum session TTL (LockLimits.MaxTtlMs)
+REV=${REV:-}
+NODES=(node1 node2 node3)
+export RAFTDLM_DATA=$ROOT/data/wipe
+OUT=$RAFTDLM_DATA
+ENDPOINTS="http://127.0.0.1:7710,http://127.0.0.1:7720,http://127.0.0.1:7730"
+LOADGEN_DLL=$ROOT/bench/LoadGenerator/bin/Release/net10.0/RaftDlm.LoadGenerator.dll
+LOADGEN=(dotnet "$LOADGEN_DLL")
+
+[[ $LOCKS =~ ^[0-9]+$ ]] || { echo "locks must be a number" >&2; exit 2; }
+[[ $WIPE =~ ^node[123]$ ]] || { echo "node must be node1, node2 or node3" >&2; exit 2; }
+[[ $MAX_WAIT =~ ^[0-9]+$ && $TOLERANCE =~ ^[0-9]+$ ]] || { echo "MAX_WAIT and TOLERANCE must be numbers" >&2; exit 2; }
+
+http_port() { echo $((7700 + 10 * ${1#node})); }
+url() { echo "http://127.0.0.1:$(http_port "$1")"; }
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+# A node's view as "commitIndex appliedIndex leaderId" ("- - -" when it does not answer within 2 s).
+view() {
+  curl -s --max-time 2 "$(url "$1")/v1/cluster?stale=true" 2>/dev/null \
+    | jq -r '"\(.commitIndex // "-") \(.appliedIndex // "-") \(.leaderId // "(none)")"' 2>/dev/null || echo "- - -"
+}
+json_field() { jq -r ".$2 // empty" "$1" 2>/dev/null || true; }
+pid_of() { [ -f "$RAFTDLM_DATA/$1.pid" ] && cat "$RAFTDLM_DATA/$1.pid" || true; }
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# Stops a process this script started: SIGTERM, up to $2 s, then SIGKILL.
+stop_pid() {
+  local pid=$1 limit=${2:-10} i
+  alive "$pid" || return 0
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < limit * 10; i++)); do alive "$pid" || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+newest_snapshot() { # node -> "name bytes" of the snapshot with the highest index, or nothing
+  local dir=$RAFTDLM_DATA/$1/snapshots
+  [ -d "$dir" ] || return 0
+  find "$dir" -maxdepth 1 -type f -regex '.*/[0-9]+-[0-9]+' -printf '%f %s\n' | sort -t- -k1,1n | tail -1
+}
+
+# --- the servers to run: this checkout, or a clone of REV -------------------------------------------------
+if [ -n "$REV" ]; then
+  sha=$(git rev-parse --short "$REV")
+  CLUSTER_DIR=$ROOT/data/wipe-builds/$sha
+  if [ ! -d "$CLUSTER_DIR/.git" ]; then
+    rm -rf "$CLUSTER_DIR"
+    git clone -q "$ROOT" "$CLUSTER_DIR"
+    git -C "$CLUSTER_DIR" checkout -q "$sha"
+  fi
+  echo "servers: revision $sha, built in $CLUSTER_DIR"
+else
+  CLUSTER_DIR=$ROOT
+  echo "servers: this checkout ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src 2>/dev/null || echo ', with uncommitted changes in src/'))"
+fi
+CLUSTER=$CLUSTER_DIR/scripts/local-cluster.sh
+flock -w 1200 /tmp/build.lock dotnet build -c Release -nologo -v quiet "$CLUSTER_DIR/src/HttpApi" >/dev/null
+flock -w 1200 /tmp/build.lock dotnet build -c Release -nologo -v quiet "$ROOT/bench/LoadGenerator" >/dev/null
+
+# --- cleanup: everything this script started, by pid ------------------------------------------------------
+HELPERS=()
+STARTED=0
+cleanup() {
+  local pid n
+  for pid in "${HELPERS[@]}"; do stop_pid "$pid" 5; done
+  if [ "$STARTED" = 1 ]; then
+    for n in "${NODES[@]}"; do
+      pid=$(pid_of "$n")
+      [ -n "$pid" ] && stop_pid "$pid" 10
+      rm -f "$RAFTDLM_DATA/$n.pid"
+    done
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A cluster of an earlier run of this script (its pid files in ./data/wipe) is stopped.
+for n in "${NODES[@]}"; do
+  pid=$(pid_of "$n")
+  if alive "$pid"; then echo "stopping $n of an earlier run (pid $pid)"; stop_pid "$pid" 10; fi
+  rm -f "$RAFTDLM_DATA/$n.pid"
+done
+# The ports are shared with scripts/compare-builds.sh and anyone's local-cluster.sh: wait until they are free.
+for attempt in $(seq 0 20); do
+  busy=$(ss -ltnp 2>/dev/null | grep -E ':77[1-3][01]\b' || true)
+  [ -z "$busy" ] && break
+  if [ "$attempt" = 20 ]; then echo "ports 7710-7731 still in use after 10 min:"; echo "$busy"; exit 2; fi
+  echo "ports 7710-7731 in use, waiting 30 s (${attempt}/20)"
+  sleep 30
+done
+
+rm -rf "${RAFTDLM_DATA:?}"/node1 "$RAFTDLM_DATA"/node2 "$RAFTDLM_DATA"/node3 "$RAFTDLM_DATA"/*.log "$RAFTDLM_DATA"/*.json \
+  "$RAFTDLM_DATA"/*.err "$RAFTDLM_DATA"/poll.log "$RAFTDLM_DATA"/summary.txt
+mkdir -p "$OUT"
+
+# --- a. the cluster ---------------------------------------------------------------------------------------
+STARTED=1
+flock -o -w 1200 /tmp/build.lock "$CLUSTER" start >"$OUT/start.log" 2>&1 || { cat "$OUT/start.log"; exit 2; }
+LEADER=""
+for _ in $(seq 1 120); do
+  read -r _ _ l1 <<<"$(view node1)"; read -r _ _ l2 <<<"$(view node2)"; read -r _ _ l3 <<<"$(view node3)"
+  if [ "$l1" != "(none)" ] && [ "$l1" != "-" ] && [ "$l1" = "$l2" ] && [ "$l2" = "$l3" ]; then LEADER=$l1; break; fi
+  sleep 0.5
+done
+[ -n "$LEADER" ] || { echo "no leader within 60 s"; "$CLUSTER" status; exit 2; }
+echo "cluster up, leader $LEADER (pids $(pid_of node1) $(pid_of node2) $(pid_of node3))"
+
+# --- b. the lock table ------------------------------------------------------------------------------------
+echo "filling $LOCKS EX locks over $SESSIONS sessions from $WORKERS workers"
+FILL_STARTED=$(now_ms)
+FILL_LIMIT=$((600 + LOCKS / 100))
+timeout --signal=TERM --kill-after=60 "$FILL_LIMIT" "${LOADGEN[@]}" fill --endpoints "$ENDPOINTS" --locks "$LOCKS" \
+  --sessions "$SESSIONS" --workers "$WORKERS" --ttl-ms "$TTL_MS" >"$OUT/fill.json" 2> >(tee "$OUT/fill.err" >&2) || true
+TAKEN=$(json_field "$OUT/fill.json" Taken)
+echo "fill: $(jq -c 'del(.SessionIds)' "$OUT/fill.json" 2>/dev/null || echo 'no result')"
+[ "${TAKEN:-0}" -gt 0 ] || [ "$LOCKS" = 0 ] || { echo "the fill took no lock"; exit 2; }
+
+# The newest snapshot (every 100,000 entries) is written in the background: wait for it on every node.
+read -r commit _ _ <<<"$(view "$LEADER")"
+expected=$(((${commit/-/0} / 100000) * 100000))
+for _ in $(seq 1 120); do
+  ok=1
+  for n in "${NODES[@]}"; do
+    s=$(newest_snapshot "$n"); idx=${s%%-*}
+    [ "${idx:-0}" -ge "$expected" ] || ok=0
+  done
+  [ "$ok" = 1 ] && break
+  sleep 0.5
+done
+echo "after the fill:"
+for n in "${NODES[@]}"; do
+  read -r c a l <<<"$(view "$n")"
+  echo "  $n: commitIndex $c, appliedIndex $a, leader $l, newest snapshot $(newest_snapshot "$n" | awk '{ printf "%s (%d bytes, %.1f MB)", $1, $2, $2 / 1e6 } END { if (NR == 0) printf "none" }')"
+done
+SNAPSHOT=$(newest_snapshot "$LEADER")
+
+# --- c. the leader's lock latency at rest -----------------------------------------------------------------
+timeout --signal=TERM --kill-after=30 120 "${LOADGEN[@]}" uncontended --endpoints "$(url "$LEADER")" --workers 1 --seconds 10 \
+  >"$OUT/rest.json" 2>"$OUT/rest.err" || true
+echo "at rest: $(cat "$OUT/rest.json" 2>/dev/null || echo 'no result')"
+
+# --- d. kill, wipe, restart -------------------------------------------------------------------------------
+read -r _ _ LEADER <<<"$(view "$LEADER")"
+case "$LEADER" in node1|node2|node3) ;; *) echo "no leader before the wipe"; exit 2 ;; esac
+if [ "$WIPE" = "$LEADER" ]; then
+  for n in "${NODES[@]}"; do [ "$n" != "$LEADER" ] && { WIPE=$n; break; }; done
+  echo "$ASKED is the leader: wiping the follower $WIPE instead"
+fi
+# Where each log stood at the wipe: the counts below are of the lines written since.
+declare -A LOG_FROM
+for n in "${NODES[@]}"; do LOG_FROM[$n]=$(($(wc -l <"$RAFTDLM_DATA/$n.log") + 1)); done
+victim=$(pid_of "$WIPE")
+kill -9 "$victim"
+for _ in $(seq 1 100); do alive "$victim" || break; sleep 0.1; done
+rm -f "$RAFTDLM_DATA/$WIPE.pid"
+find "${RAFTDLM_DATA:?}/$WIPE" -mindepth 1 -delete
+echo "$WIPE (pid $victim) killed with kill -9, $RAFTDLM_DATA/$WIPE emptied; starting it again"
+WIPED_AT=$(date -u +%H:%M:%S.%3N)
+# The leader's latency from just before the restart to the end of the catch-up: the load generator's own
+# warm-up (3 s, not measured) is over before the node starts.
+"${LOADGEN[@]}" uncontended --endpoints "$(url "$LEADER")" --workers 1 --seconds "$((MAX_WAIT + 60))" --warmup 3 \
+  >"$OUT/catchup.json" 2>"$OUT/catchup.err" &
+latency=$!
+HELPERS+=("$latency")
+sleep 4
+flock -o -w 600 /tmp/build.lock "$CLUSTER" start "$WIPE" >"$OUT/restart.log" 2>&1 &
+restarter=$!
+HELPERS+=("$restarter")
+RESTARTED=""
+for _ in $(seq 1 1300); do
+  RESTARTED=$(pid_of "$WIPE")
+  [ -n "$RESTARTED" ] && break
+  alive "$restarter" || break
+  sleep 0.5
+done
+[ -n "$RESTARTED" ] || { echo "$WIPE did not start"; cat "$OUT/restart.log"; exit 1; }
+T0=$(now_ms)
+echo "$WIPE started again (pid $RESTARTED)"
+
+# The fill's sessions live TTL_MS from their opening: keep them alive if the experiment could outlast that.
+needed_s=$(( ($(now_ms) - FILL_STARTED) / 1000 + MAX_WAIT + 300 ))
+if [ "${KEEPALIVE:-0}" = 1 ] || [ "$needed_s" -gt $((TTL_MS / 1000)) ]; then
+  ids=$(jq -r '.SessionIds | join(",")' "$OUT/fill.json")
+  "${LOADGEN[@]}" keepalive --endpoints "$ENDPOINTS" --session-ids "$ids" --seconds $((MAX_WAIT + 120)) >"$OUT/keepalive.json" 2>"$OUT/keepalive.err" &
+  HELPERS+=("$!")
+  echo "keeping the fill's $SESSIONS sessions alive in the background (pid $!)"
+fi
+
+# --- e. catch-up, with the leader's latency measured alongside (since before the restart) ------------------
+CAUGHT=""
+last_print=-5000
+leader_now=$LEADER
+: >"$OUT/poll.log"
+while :; do
+  elapsed=$(($(now_ms) - T0))
+  read -r wc wa wl <<<"$(view "$WIPE")"
+  read -r lc la ll <<<"$(view "$leader_now")"
+  if [ "$ll" != "$leader_now" ] && [[ $ll =~ ^node[123]$ ]]; then
+    echo "  the leader is now $ll (was $leader_now)"; leader_now=$ll
+    read -r lc la ll <<<"$(view "$leader_now")"
+  fi
+  line="t=$(since "$T0")s $WIPE: applied $wa commit $wc leader $wl | $leader_now (leader): commit $lc applied $la"
+  echo "$line" >>"$OUT/poll.log"
+  if [[ $wa =~ ^[0-9]+$ && $lc =~ ^[0-9]+$ ]] && [ "$wa" -gt 0 ] && [ $((lc - wa)) -le "$TOLERANCE" ]; then
+    CAUGHT=$(since "$T0"); echo "$line"; break
+  fi
+  if [ $((elapsed - last_print)) -ge 5000 ]; then echo "$line"; last_print=$elapsed; fi
+  [ "$elapsed" -ge $((MAX_WAIT * 1000)) ] && break
+  sleep 0.5
+done
+kill -TERM "$latency" 2>/dev/null || true
+for _ in $(seq 1 900); do alive "$latency" || break; sleep 0.1; done
+stop_pid "$latency" 1
+
+# --- f. summary -------------------------------------------------------------------------------------------
+since_wipe() { tail -n +"${LOG_FROM[$1]}" "$RAFTDLM_DATA/$1.log"; }
+count_since() { # node pattern [grep option] -> lines matching since the wipe
+  since_wipe "$1" | grep -c ${3:-} -e "$2" || true
+}
+# The state hashes: compared only when all three nodes report the same applied index.
+HASHES="not compared (not caught up)"
+HASH_OK=1
+if [ -n "$CAUGHT" ]; then
+  HASHES="not compared (applied indexes kept differing)"
+  for _ in $(seq 1 20); do
+    states=()
+    for n in "${NODES[@]}"; do states+=("$(curl -s --max-time 30 "$(url "$n")/v1/cluster/state" | jq -r '"\(.appliedIndex) \(.stateHash)"' 2>/dev/null || echo "- -")"); done
+    indexes=$(printf '%s\n' "${states[@]}" | awk '{ print $1 }' | sort -u | wc -l)
+    if [ "$indexes" = 1 ] && [[ ${states[0]%% *} =~ ^[0-9]+$ ]]; then
+      hashes=$(printf '%s\n' "${states[@]}" | awk '{ print $2 }' | sort -u | wc -l)
+      if [ "$hashes" = 1 ]; then HASHES="equal at applied index ${states[0]%% *}: ${states[0]#* }"
+      else HASHES="DIFFERENT at applied index ${states[0]%% *}: $(printf '%s; ' "${states[@]}")"; HASH_OK=0; fi
+      break
+    fi
+    sleep 1
+  done
+fi
+p() { jq -er "\"p50 \(.P50Ms) ms, p99 \(.P99Ms) ms (\(.Operations) pairs in \(.MeasuredSeconds // .Seconds) s, \(.Errors) errors)\"" "$1" 2>/dev/null || echo "no result"; }
+NONE_TOTAL=0
+{
+  echo "==== summary: large table, $WIPE wiped ===="
+  echo "servers:              $(cd "$CLUSTER_DIR" && git rev-parse --short HEAD)${REV:+ (REV=$REV)}"
+  echo "locks:                $TAKEN granted EX locks of $LOCKS asked, $SESSIONS sessions, fill $(json_field "$OUT/fill.json" Seconds) s, $(json_field "$OUT/fill.json" Errors) errors"
+  echo "snapshot:             $(awk 'NF == 2 { printf "%s on the leader, %d bytes (%.1f MB)", $1, $2, $2 / 1e6; found = 1 } END { if (!found) printf "none yet" }' <<<"$SNAPSHOT")"
+  echo "leader:               $LEADER$([ "$leader_now" != "$LEADER" ] && echo ", $leader_now at the end")"
+  if [ -n "$CAUGHT" ]; then echo "catch-up:             $CAUGHT s (applied index within $TOLERANCE of the leader's commit index)"
+  else echo "catch-up:             did not catch up within $MAX_WAIT s"; fi
+  echo "leader latency, rest: $(p "$OUT/rest.json")"
+  echo "leader latency, catch-up: $(p "$OUT/catchup.json")"
+  echo "log lines since the wipe (node: 'Retry replication from entry 0' / 'Leader changed to (none)' / 'Leader changed to' / snapshot restored / timeouts):"
+  for n in "${NODES[@]}"; do
+    retry=$(count_since "$n" "Retry replication from entry 0")
+    none=$(count_since "$n" "Leader changed to (none)")
+    NONE_TOTAL=$((NONE_TOTAL + none))
+    echo "  $n$([ "$n" = "$LEADER" ] && echo ' (leader)')$([ "$n" = "$WIPE" ] && echo ' (wiped)'): $retry / $none / $(count_since "$n" "Leader changed to") / $(count_since "$n" "restored (") / $(count_since "$n" "timeout\|timed out" -i)"
+  done
+  echo "wiped node's log since the wipe at $WIPED_AT UTC (first lines on snapshots, leaders, timeouts):"
+  since_wipe "$WIPE" | grep -i -e "snapshot" -e "Leader changed" -e "timeout" -e "timed out" | head -8 | cut -c1-240 | sed 's/^/  /'
+  echo "leader's log since the wipe (first and last 'Replication ... failed' lines):"
+  since_wipe "$LEADER" | grep "Replication of" | sed -n '1p;$p' | cut -c1-240 | sed 's/^/  /'
+  echo "final indexes:"
+  for n in "${NODES[@]}"; do read -r c a l <<<"$(view "$n")"; echo "  $n: applied $a, commit $c, leader $l"; done
+  echo "state hashes:         $HASHES"
+} | tee "$OUT/summary.txt"
+
+# --- g. verdict -------------------------------------------------------------------------------------------
+if [ -n "$CAUGHT" ] && [ "$NONE_TOTAL" = 0 ] && [ "$leader_now" = "$LEADER" ] && [ "$HASH_OK" = 1 ]; then
+  echo "PASS: $WIPE caught up in $CAUGHT s with no leader change" | tee -a "$OUT/summary.txt"
+  exit 0
+fi
+echo "FAIL: $([ -n "$CAUGHT" ] || echo "no catch-up within $MAX_WAIT s; ")$NONE_TOTAL 'Leader changed to (none)' lines; leader $LEADER -> $leader_now; hashes: $HASHES" | tee -a "$OUT/summary.txt"
+exit 1
