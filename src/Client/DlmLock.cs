@@ -66,6 +66,10 @@ public sealed partial class DlmLock : IAsyncDisposable
     /// <summary>The decayed win and loss counts of auto-tuning.</summary>
     public (double Wins, double Losses) CacheScores => _tuner.Scores;
 
+    // Test hook: runs in an unlock that ends the hold, after it has looked for blocked requests and decided
+    // what to do with the lock and before it marks the lock not held, so a test can deliver an event there.
+    internal Action? HoldEnding { get; set; }
+
     /// <summary>Raised (on the event pump's thread) when another request waits for a mode this lock blocks.</summary>
     public event EventHandler<LockBlockingEventArgs>? Blocking;
 
@@ -189,8 +193,12 @@ public sealed partial class DlmLock : IAsyncDisposable
         }
         finally
         {
+            if (holdEnded) HoldEnding?.Invoke();
             // The hold ends before the next round trip may start, so a revoke waiting for it finds the lock idle.
             var release = holdEnded && Interlocked.Exchange(ref _inUse, 0) == 1;
+            // A blocking event handled after this unlock read ModeAndBlocking saw the lock still held and left
+            // giving it up to the unlock, which may have kept it: look again now that the hold has ended.
+            if (release && _server.ModeAndBlocking.BlocksWaiter) _ = Task.Run(RevokeAsync);
             _roundTrip.Release();
             if (release) _holder.Release();
         }

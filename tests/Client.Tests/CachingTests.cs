@@ -92,6 +92,42 @@ public sealed class CachingTests(ClusterFixture fixture) : IClassFixture<Cluster
     }
 
     [Fact]
+    public async Task A_blocking_event_that_arrives_while_a_caching_unlock_ends_the_hold_still_revokes_the_lock()
+    {
+        using var timeout = new CancellationTokenSource(Bound);
+        var ct = timeout.Token;
+        await using var clientA = Clients.For(fixture.Cluster, "race-a");
+        await using var clientB = Clients.For(fixture.Cluster, "race-b");
+        await clientA.CreateLockspaceAsync("race", 8, ct: ct);
+        await using var a = await clientA.OpenSessionAsync("a", TimeSpan.FromSeconds(10), ct);
+        await using var b = await clientB.OpenSessionAsync("b", TimeSpan.FromSeconds(10), ct);
+        var cached = a.AllocLock("race", "r", Cached with { AutoTune = false });
+        var blocked = new TaskCompletionSource<LockBlockingEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        cached.Blocking += (_, args) => blocked.TrySetResult(args);
+        await cached.LockAsync(LockMode.EX, ct);
+
+        // The unlock has found nobody blocked and keeps the lock; before it marks the hold ended, B's request
+        // queues and its (only) blocking event reaches the handle, which still counts as held.
+        var waiter = b.AllocLock("race", "r");
+        Task<LockGrant>? waiting = null;
+        var delivered = false;
+        cached.HoldEnding = () =>
+        {
+            waiting = waiter.LockAsync(LockMode.EX, ct);
+            delivered = Clients.Wait(blocked.Task, TimeSpan.FromSeconds(10));
+        };
+        await cached.UnlockAsync(Clients.Lvb(9), ct);
+        cached.HoldEnding = null;
+        Assert.True(delivered, "the blocking event did not arrive");
+        Assert.True((await blocked.Task).Held);
+
+        // B gets the lock (with the LVB written on the way out) without A touching the handle again.
+        var grant = await waiting!.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        Assert.Equal(9UL, Clients.Counter(grant.Lvb));
+        await waiter.UnlockAsync(ct: ct);
+    }
+
+    [Fact]
     public async Task Auto_tuning_stops_caching_under_ping_pong_and_resumes_when_the_other_goes_idle()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));

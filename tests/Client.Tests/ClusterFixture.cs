@@ -43,6 +43,9 @@ internal static class Clients
 
     public static ulong Counter(byte[] lvb) => lvb.Length < 8 ? 0 : BitConverter.ToUInt64(lvb, 0);
 
+    /// <summary>Blocks until the task completes, at most for <paramref name="bound"/>; false when it did not.</summary>
+    public static bool Wait(Task task, TimeSpan bound) => task.Wait(bound);
+
     /// <summary>Waits for a condition, a bounded number of times.</summary>
     public static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout)
     {
