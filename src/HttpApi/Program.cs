@@ -68,7 +68,11 @@ app.Services.GetRequiredService<LeaderWatch>();
 var forwarding = app.Services.GetRequiredService<Forwarding>();
 app.Use((context, next) => forwarding.InvokeAsync(context, next));
 app.MapOpenApi();
-app.MapPrometheusScrapingEndpoint("/metrics").WithTags("Operations");
+// The exporter answers /metrics as middleware; the route below only describes it in the OpenAPI document
+// (the exporter's own endpoint is not a route handler, so the document would leave it out).
+app.UseOpenTelemetryPrometheusScrapingEndpoint("/metrics");
+app.MapGet("/metrics", () => Results.StatusCode(StatusCodes.Status404NotFound))
+    .WithTags("Operations").Produces(200, contentType: "text/plain");
 SessionEndpoints.Map(app);
 LockspaceEndpoints.Map(app);
 LockEndpoints.Map(app);

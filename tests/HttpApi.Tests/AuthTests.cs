@@ -141,6 +141,8 @@ public sealed class AuthTests(AuthClusterFixture fixture) : IClassFixture<AuthCl
             (HttpMethod.Delete, "/v1/lockspaces/auth-a?force=true", null),
             (HttpMethod.Delete, "/v1/lockspaces/auth-a/orphans?resource=x", null),
             (HttpMethod.Delete, "/v1/lockspaces/auth-b/orphans?resource=x", null),
+            // A node's snapshot holds every lockspace.
+            (HttpMethod.Get, "/v1/cluster/snapshot", null),
         ];
         foreach (var (method, path, body) in forbidden)
         {
@@ -181,6 +183,8 @@ public sealed class AuthTests(AuthClusterFixture fixture) : IClassFixture<AuthCl
         AssertStatus(await Delete(client, $"/v1/lockspaces/{ls}/orphans?resource=r", null, Admin), HttpStatusCode.NoContent);
         AssertProblem(await Get(client, $"/v1/lockspaces/{ls}/resources/r", Admin), HttpStatusCode.NotFound, "NotFound");
         AssertStatus(await Get(client, "/v1/cluster", Admin), HttpStatusCode.OK);
+        // No snapshot has been taken yet in this cluster: a plain 404, not a refusal.
+        AssertProblem(await Get(client, "/v1/cluster/snapshot", Admin), HttpStatusCode.NotFound, "NotFound");
         AssertStatus(await Delete(client, $"/v1/lockspaces/{ls}?force=true", null, Admin), HttpStatusCode.NoContent);
         // Lockspaces that lockspace tokens are scoped to are open to the admin as well.
         AssertProblem(await Get(client, "/v1/lockspaces/auth-a/resources/none", Admin), HttpStatusCode.NotFound, "NotFound");
@@ -217,5 +221,6 @@ public sealed class AuthTests(AuthClusterFixture fixture) : IClassFixture<AuthCl
         (HttpMethod.Post, "/v1/fence/check", new { lockspace = ls, resource = "r", fencingToken = 1, mode = "EX" }),
         (HttpMethod.Get, "/v1/cluster", null),
         (HttpMethod.Get, "/v1/cluster/state", null),
+        (HttpMethod.Get, "/v1/cluster/snapshot", null),
     ];
 }

@@ -15,6 +15,11 @@ public sealed class ClusterEndpointTests(ClusterFixture fixture)
     public async Task Cluster_health_ready_metrics_and_openapi()
     {
         var leaderId = await fixture.Cluster.WaitForLeaderAsync();
+        // A write that every node has applied, so each has a commit and an applied index to show (this
+        // test may be the first to run on a fresh cluster, where a follower may not know any commit yet).
+        var created = await Put(fixture.Cluster.Client(leaderId), "/v1/lockspaces/cluster-view", new { lvbBytes = 8, lockDelayMs = 0 });
+        Assert.True(created.Status is HttpStatusCode.Created or HttpStatusCode.OK, created.ToString());
+        await fixture.Cluster.WaitForSameStateAsync();
         foreach (var id in fixture.Cluster.RunningIds)
         {
             var client = fixture.Cluster.Client(id);
@@ -40,9 +45,17 @@ public sealed class ClusterEndpointTests(ClusterFixture fixture)
             var metrics = await Get(client, "/metrics");
             AssertStatus(metrics, HttpStatusCode.OK);
             Assert.Equal("text/plain", metrics.MediaType);
-            Assert.Contains("# TYPE raftdlm_commit_latency_seconds histogram", metrics.Text);
-            Assert.Contains("raftdlm_commit_latency_seconds_bucket{le=\"+Inf\"}", metrics.Text);
-            Assert.Contains("raftdlm_commit_latency_seconds_count", metrics.Text);
+            // Every node exports the consensus gauges and the lock table's, each series labelled with the node.
+            Assert.Contains("# TYPE raftdlm_consensus_term gauge", metrics.Text);
+            Assert.Contains($"raftdlm_consensus_is_leader{{otel_scope_name=\"RaftDlm.Consensus\",raftdlm_node=\"{id}\"}} {(id == leaderId ? 1 : 0)}", metrics.Text);
+            Assert.Contains("# TYPE raftdlm_sessions gauge", metrics.Text);
+            if (id == leaderId)
+            {
+                // Only the leader proposes, so only it has measured commit latencies.
+                Assert.Contains("# TYPE raftdlm_consensus_commit_latency_seconds histogram", metrics.Text);
+                Assert.Contains("raftdlm_consensus_commit_latency_seconds_bucket{otel_scope_name=\"RaftDlm.Consensus\",raftdlm_node=\"" + id + "\",le=\"+Inf\"}", metrics.Text);
+                Assert.Contains("raftdlm_consensus_commit_latency_seconds_count", metrics.Text);
+            }
         }
 
         var openapi = await Get(fixture.Cluster.Client(leaderId), "/openapi/v1.json");

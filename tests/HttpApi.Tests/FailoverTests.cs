@@ -87,10 +87,20 @@ public sealed class FailoverTests
         await cluster.WaitForSameStateAsync();
     }
 
-    [Fact]
-    public async Task Wiped_follower_rejoins_from_a_snapshot_with_identical_state()
+    /// <summary>
+    /// With seeding (the default) the wiped node fetches a peer's snapshot over HTTP before Raft starts;
+    /// without it, Raft installs the leader's snapshot itself. Either way it ends identical to the others.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Wiped_follower_rejoins_from_a_snapshot_with_identical_state(bool seedFromPeers)
     {
-        await using var cluster = await ServerCluster.StartAsync(3, new Dictionary<string, string> { ["SnapshotEveryEntries"] = "40" });
+        await using var cluster = await ServerCluster.StartAsync(3, new Dictionary<string, string>
+        {
+            ["SnapshotEveryEntries"] = "40",
+            ["SeedFromPeers"] = seedFromPeers ? "true" : "false",
+        });
         var client = cluster.Client(await cluster.WaitForLeaderAsync());
         await Api.CreateLockspaceAsync(client, Space);
         var session = await Api.OpenSessionAsync(client, "writer", 30_000);
@@ -108,7 +118,9 @@ public sealed class FailoverTests
         await cluster.WaitForSameStateAsync(TimeSpan.FromSeconds(60));
         var (_, resource) = await Api.GetAsync(cluster.Client(follower), $"/v1/lockspaces/{Space}/resources/counter?stale=true");
         Assert.Equal(60UL, Api.Counter(resource!["lvb"]));
-        Assert.Contains("restored", cluster.Node(follower).Output(), StringComparison.OrdinalIgnoreCase);
+        var output = cluster.Node(follower).Output();
+        Assert.Contains("restored", output, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(seedFromPeers, output.Contains("Seeded the snapshot at index", StringComparison.Ordinal));
         _ = keeper;
     }
 
