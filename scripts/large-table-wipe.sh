@@ -57,6 +57,10 @@ stop_pid() {
   for ((i = 0; i < limit * 10; i++)); do alive "$pid" || return 0; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
 }
+cpu_ticks() { # pid -> utime + stime in clock ticks (0 when gone)
+  local stat; stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  awk '{ print $12 + $13 }' <<<"${stat##*) }"     # fields 14 and 15 of /proc/<pid>/stat
+}
 newest_snapshot() { # node -> "name bytes" of the snapshot with the highest index, or nothing
   local dir=$RAFTDLM_DATA/$1/snapshots
   [ -d "$dir" ] || return 0
@@ -199,6 +203,10 @@ for _ in $(seq 1 1300); do
 done
 [ -n "$RESTARTED" ] || { echo "$WIPE did not start"; cat "$OUT/restart.log"; exit 1; }
 T0=$(now_ms)
+declare -A CPU_FROM
+for n in "${NODES[@]}"; do CPU_FROM[$n]=$(cpu_ticks "$(pid_of "$n")"); done
+# CPU seconds a node's process used since the restart (the wiped node: since its start).
+cpu_seconds_since() { awk -v a="${CPU_FROM[$1]}" -v b="$(cpu_ticks "$(pid_of "$1")")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz }'; }
 echo "$WIPE started again (pid $RESTARTED)"
 
 # The fill's sessions live TTL_MS from their opening: keep them alive if the experiment could outlast that.
@@ -232,6 +240,9 @@ while :; do
   [ "$elapsed" -ge $((MAX_WAIT * 1000)) ] && break
   sleep 0.5
 done
+WINDOW_S=$(since "$T0")
+CPU_USED=""
+for n in "${NODES[@]}"; do CPU_USED+=" $n $(cpu_seconds_since "$n") s"; done
 kill -TERM "$latency" 2>/dev/null || true
 for _ in $(seq 1 900); do alive "$latency" || break; sleep 0.1; done
 stop_pid "$latency" 1
@@ -260,7 +271,17 @@ if [ -n "$CAUGHT" ]; then
   done
 fi
 p() { jq -er "\"p50 \(.P50Ms) ms, p99 \(.P99Ms) ms (\(.Operations) pairs in \(.MeasuredSeconds // .Seconds) s, \(.Errors) errors)\"" "$1" 2>/dev/null || echo "no result"; }
-NONE_TOTAL=0
+# Leader changes since the wipe: any node that lost its leader, and any new leader a surviving node saw
+# (the wiped node's first "Leader changed to <leader>" on joining is not a change).
+CHANGES=0
+declare -A RETRY NONE CHANGED
+for n in "${NODES[@]}"; do
+  RETRY[$n]=$(count_since "$n" "Retry replication from entry 0")
+  NONE[$n]=$(count_since "$n" "Leader changed to (none)")
+  CHANGED[$n]=$(count_since "$n" "Leader changed to")
+  CHANGES=$((CHANGES + NONE[$n]))
+  [ "$n" != "$WIPE" ] && CHANGES=$((CHANGES + CHANGED[$n] - NONE[$n]))
+done
 {
   echo "==== summary: large table, $WIPE wiped ===="
   echo "servers:              $(cd "$CLUSTER_DIR" && git rev-parse --short HEAD)${REV:+ (REV=$REV)}"
@@ -269,28 +290,27 @@ NONE_TOTAL=0
   echo "leader:               $LEADER$([ "$leader_now" != "$LEADER" ] && echo ", $leader_now at the end")"
   if [ -n "$CAUGHT" ]; then echo "catch-up:             $CAUGHT s (applied index within $TOLERANCE of the leader's commit index)"
   else echo "catch-up:             did not catch up within $MAX_WAIT s"; fi
-  echo "leader latency, rest: $(p "$OUT/rest.json")"
+  echo "leader latency, rest:     $(p "$OUT/rest.json")"
   echo "leader latency, catch-up: $(p "$OUT/catchup.json")"
-  echo "log lines since the wipe (node: 'Retry replication from entry 0' / 'Leader changed to (none)' / 'Leader changed to' / snapshot restored / timeouts):"
+  echo "server CPU in the $WINDOW_S s after the restart:$CPU_USED"
+  echo "log lines since the wipe at $WIPED_AT UTC:"
   for n in "${NODES[@]}"; do
-    retry=$(count_since "$n" "Retry replication from entry 0")
-    none=$(count_since "$n" "Leader changed to (none)")
-    NONE_TOTAL=$((NONE_TOTAL + none))
-    echo "  $n$([ "$n" = "$LEADER" ] && echo ' (leader)')$([ "$n" = "$WIPE" ] && echo ' (wiped)'): $retry / $none / $(count_since "$n" "Leader changed to") / $(count_since "$n" "restored (") / $(count_since "$n" "timeout\|timed out" -i)"
+    echo "  $n$([ "$n" = "$LEADER" ] && echo ' (leader)')$([ "$n" = "$WIPE" ] && echo ' (wiped)'): 'Retry replication from entry 0' ${RETRY[$n]}$(awk -v c="${RETRY[$n]}" -v s="$WINDOW_S" 'BEGIN { if (c > 0 && s > 0) printf " (%.1f/s)", c / s }'), 'Leader changed to (none)' ${NONE[$n]}, 'Leader changed to' ${CHANGED[$n]}, 'too far behind' $(count_since "$n" "too far behind"), snapshot restored $(count_since "$n" "restored ("), timeouts $(count_since "$n" "timeout\|timed out" -i)"
   done
-  echo "wiped node's log since the wipe at $WIPED_AT UTC (first lines on snapshots, leaders, timeouts):"
-  since_wipe "$WIPE" | grep -i -e "snapshot" -e "Leader changed" -e "timeout" -e "timed out" | head -8 | cut -c1-240 | sed 's/^/  /'
+  echo "wiped node's log since the wipe (first lines on snapshots, leaders, timeouts):"
+  since_wipe "$WIPE" | grep -i -e "snapshot" -e "Leader changed" -e "timeout" -e "timed out" | head -8 | cut -c1-200 | sed 's/^/  /'
   echo "leader's log since the wipe (first and last 'Replication ... failed' lines):"
-  since_wipe "$LEADER" | grep "Replication of" | sed -n '1p;$p' | cut -c1-240 | sed 's/^/  /'
+  since_wipe "$LEADER" | grep "Replication of" | sed -n '1p;$p' | cut -c1-200 | sed 's/^/  /'
   echo "final indexes:"
   for n in "${NODES[@]}"; do read -r c a l <<<"$(view "$n")"; echo "  $n: applied $a, commit $c, leader $l"; done
   echo "state hashes:         $HASHES"
-} | tee "$OUT/summary.txt"
+} >"$OUT/summary.txt"
+cat "$OUT/summary.txt"
 
 # --- g. verdict -------------------------------------------------------------------------------------------
-if [ -n "$CAUGHT" ] && [ "$NONE_TOTAL" = 0 ] && [ "$leader_now" = "$LEADER" ] && [ "$HASH_OK" = 1 ]; then
+if [ -n "$CAUGHT" ] && [ "$CHANGES" = 0 ] && [ "$leader_now" = "$LEADER" ] && [ "$HASH_OK" = 1 ]; then
   echo "PASS: $WIPE caught up in $CAUGHT s with no leader change" | tee -a "$OUT/summary.txt"
   exit 0
 fi
-echo "FAIL: $([ -n "$CAUGHT" ] || echo "no catch-up within $MAX_WAIT s; ")$NONE_TOTAL 'Leader changed to (none)' lines; leader $LEADER -> $leader_now; hashes: $HASHES" | tee -a "$OUT/summary.txt"
+echo "FAIL: $([ -n "$CAUGHT" ] || echo "no catch-up within $MAX_WAIT s; ")$CHANGES leader change(s) in the logs; leader $LEADER -> $leader_now; hashes: $HASHES" | tee -a "$OUT/summary.txt"
 exit 1
