@@ -9,7 +9,9 @@
 # TOLERANCE (entries the wiped node may trail the leader's commit index and count as caught up, 100),
 # REV (a git revision: clone and build it in ./data/wipe-builds/<sha> and run that instead of this checkout;
 # the load generator always comes from this checkout), KEEPALIVE=1 (keep the fill's sessions alive in the
-# background even when their TTL outlasts the experiment).
+# background even when their TTL outlasts the experiment). Server settings pass through the environment to
+# the nodes local-cluster.sh starts: e.g. RAFTDLM_SeedFromPeers=false turns off the seeding of an empty node
+# from a peer's snapshot, so the snapshot comes through Raft's own install as before that existed.
 # Exit 0: the wiped node caught up, no node lost its leader and the state hashes agree; 1 otherwise; 2 when
 # the cluster could not be set up (ports busy, no leader, fill failed).
 # Output: the progress and a summary on stdout; files in ./data/wipe (node logs, fill.json, rest.json,
@@ -201,7 +203,7 @@ for _ in $(seq 1 1300); do
   alive "$restarter" || break
   sleep 0.5
 done
-[ -n "$RESTARTED" ] || { echo "$WIPE did not start"; cat "$OUT/restart.log"; exit 1; }
+[ -n "$RESTARTED" ] || { echo "$WIPE did not start"; cat "$OUT/restart.log"; exit 2; }
 T0=$(now_ms)
 declare -A CPU_FROM
 for n in "${NODES[@]}"; do CPU_FROM[$n]=$(cpu_ticks "$(pid_of "$n")"); done
