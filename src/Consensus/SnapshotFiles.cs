@@ -22,11 +22,25 @@ public static class SnapshotFiles
     internal const int HeaderSizeBytes = 4 + 8 + 8;
     private const string SnapshotFolder = "snapshots", LogFolder = "wal", PartialName = "incoming.partial";
 
-    /// <summary>True when the data directory holds neither a log nor a snapshot: the node has never run here, or lost its disk.</summary>
-    public static bool IsEmpty(string dataDirectory)
+    /// <summary>
+    /// The last log index this data directory covers: the end of the log its checkpoint names (DotNext's
+    /// version-1 layout, [version:4][commit index:8][last index:8]; entries past it are not recovered at
+    /// start) or the newest snapshot's index, whichever is higher; 0 when there is neither.
+    /// </summary>
+    public static long LastLogIndex(string dataDirectory)
     {
-        var log = System.IO.Path.Combine(dataDirectory, LogFolder);
-        return (!Directory.Exists(log) || !Directory.EnumerateFileSystemEntries(log).Any()) && Newest(dataDirectory) is null;
+        var last = Newest(dataDirectory)?.Index ?? 0;
+        var checkpoint = System.IO.Path.Combine(dataDirectory, LogFolder, "checkpoint");
+        if (!File.Exists(checkpoint)) return last;
+        Span<byte> bytes = stackalloc byte[20];
+        using (var file = File.OpenHandle(checkpoint))
+        {
+            if (RandomAccess.Read(file, bytes, 0) != bytes.Length || BinaryPrimitives.ReadInt32LittleEndian(bytes) != 1)
+            {
+                throw new InvalidDataException($"{checkpoint} is not a version-1 checkpoint");
+            }
+        }
+        return long.Max(last, BinaryPrimitives.ReadInt64LittleEndian(bytes[12..]));
     }
 
     /// <summary>The snapshot with the highest index, or null when there is none.</summary>

@@ -18,14 +18,14 @@ public sealed class SnapshotFilesTests : IDisposable
     public async Task A_whole_snapshot_is_installed_under_its_index_and_term()
     {
         var bytes = Snapshot(index: 300, size: 5_000);
-        Assert.True(SnapshotFiles.IsEmpty(_directory));
+        Assert.Equal(0, SnapshotFiles.LastLogIndex(_directory));
 
         var installed = await InstallAsync(bytes, index: 300, term: 7);
 
         Assert.Equal(new SnapshotFile(Path.Combine(_directory, "snapshots", "300-7"), 300, 7, bytes.Length), installed);
         Assert.Equal(bytes, await File.ReadAllBytesAsync(installed.Path));
         Assert.Equal(installed, SnapshotFiles.Newest(_directory));
-        Assert.False(SnapshotFiles.IsEmpty(_directory));
+        Assert.Equal(300, SnapshotFiles.LastLogIndex(_directory));
         Assert.Equal(["300-7"], Directory.GetFiles(Path.Combine(_directory, "snapshots")).Select(Path.GetFileName));
     }
 
@@ -48,7 +48,7 @@ public sealed class SnapshotFilesTests : IDisposable
         {
             await Assert.ThrowsAsync<InvalidDataException>(() =>
                 SnapshotFiles.InstallAsync(_directory, 42, 1, bytes.Length, Sha256(bytes), new MemoryStream(bytes[..cut]), CancellationToken.None));
-            Assert.True(SnapshotFiles.IsEmpty(_directory), $"a copy cut at byte {cut} left a snapshot behind");
+            Assert.True(SnapshotFiles.LastLogIndex(_directory) == 0, $"a copy cut at byte {cut} left a snapshot behind");
             Assert.Null(SnapshotFiles.Newest(_directory));
         }
     }
@@ -72,7 +72,7 @@ public sealed class SnapshotFilesTests : IDisposable
         await Assert.ThrowsAsync<InvalidDataException>(() =>
             SnapshotFiles.InstallAsync(_directory, 42, 1, foreign.Length, Sha256(foreign), new MemoryStream(foreign), CancellationToken.None));
 
-        Assert.True(SnapshotFiles.IsEmpty(_directory));
+        Assert.Equal(0, SnapshotFiles.LastLogIndex(_directory));
     }
 
     [Fact]
@@ -82,19 +82,31 @@ public sealed class SnapshotFilesTests : IDisposable
         var bytes = Snapshot(index: 77, size: 400);
         await File.WriteAllBytesAsync(Path.Combine(folder.FullName, "incoming.partial"), bytes[..123]);
 
-        Assert.True(SnapshotFiles.IsEmpty(_directory));
+        Assert.Equal(0, SnapshotFiles.LastLogIndex(_directory));
 
         await InstallAsync(bytes, index: 77, term: 4);
         Assert.Equal(["77-4"], Directory.GetFiles(folder.FullName).Select(Path.GetFileName));
     }
 
     [Fact]
-    public void A_data_directory_with_a_log_is_not_empty()
+    public async Task The_log_ends_where_its_checkpoint_or_a_newer_snapshot_says()
     {
         var log = Directory.CreateDirectory(Path.Combine(_directory, "wal"));
-        Assert.True(SnapshotFiles.IsEmpty(_directory));
-        File.WriteAllText(Path.Combine(log.FullName, "checkpoint"), "x");
-        Assert.False(SnapshotFiles.IsEmpty(_directory));
+        var checkpoint = new byte[20];
+        BinaryPrimitives.WriteInt32LittleEndian(checkpoint, 1);
+        BinaryPrimitives.WriteInt64LittleEndian(checkpoint.AsSpan(4), 15);
+        BinaryPrimitives.WriteInt64LittleEndian(checkpoint.AsSpan(12), 20);
+        await File.WriteAllBytesAsync(Path.Combine(log.FullName, "checkpoint"), checkpoint);
+        Assert.Equal(20, SnapshotFiles.LastLogIndex(_directory));
+
+        await InstallAsync(Snapshot(index: 10, size: 100), index: 10, term: 1);
+        Assert.Equal(20, SnapshotFiles.LastLogIndex(_directory));
+        await InstallAsync(Snapshot(index: 35, size: 100), index: 35, term: 2);
+        Assert.Equal(35, SnapshotFiles.LastLogIndex(_directory));
+
+        BinaryPrimitives.WriteInt32LittleEndian(checkpoint, 2);
+        await File.WriteAllBytesAsync(Path.Combine(log.FullName, "checkpoint"), checkpoint);
+        Assert.Throws<InvalidDataException>(() => SnapshotFiles.LastLogIndex(_directory));
     }
 
     private Task<SnapshotFile> InstallAsync(byte[] bytes, long index, long term) =>

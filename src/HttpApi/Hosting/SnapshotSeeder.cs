@@ -8,11 +8,17 @@ namespace RaftDlm.HttpApi.Hosting;
 /// <summary>
 /// Gives a node that starts with an empty data directory (new, or its disk lost) the newest snapshot a peer
 /// has, before its Raft node starts. Raft would otherwise install the leader's snapshot in one request
-/// bounded by the Raft request timeout, which a large table cannot meet: the install is cut off, resent from
-/// scratch, and the node never catches up. Here the snapshot comes over HTTP with its own time bound and a
-/// checksum, is written crash-safely (<see cref="SnapshotFiles.InstallAsync"/>), and the node then starts
-/// from it as from its own: the leader only has to send the log after it.
+/// bounded by the Raft request timeout, which a large table cannot meet; and an install that ends after the
+/// leader gave up leaves the leader resending it forever (trap 13 in docs/consensus-notes.md). Here the
+/// snapshot comes over HTTP with its own time bound and a checksum, is written crash-safely
+/// (<see cref="SnapshotFiles.InstallAsync"/>), and the node then starts from it as from its own: the leader
+/// only has to send the log after it.
 /// </summary>
+/// <remarks>
+/// Only an empty node is seeded. A node that still has a log keeps it: DotNext's follower refuses an append
+/// whose previous index lies below its snapshot, and the leader then walks its next index down to 0 and
+/// offers its snapshot, which the follower refuses as not above its commit index (the loop of trap 13).
+/// </remarks>
 internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<SnapshotSeeder> logger)
 {
     public const string IndexHeader = "X-RaftDlm-Snapshot-Index";
@@ -25,7 +31,7 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
     {
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         var peers = options.ParseMembers().Where(member => member.Id != options.NodeId).ToList();
-        if (!options.SeedFromPeers || peers.Count == 0 || !SnapshotFiles.IsEmpty(dataDirectory)) return;
+        if (!options.SeedFromPeers || peers.Count == 0) return;
 
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(options.SeedTimeoutMs);
@@ -39,6 +45,7 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
         }
         try
         {
+            if (SnapshotFiles.LastLogIndex(dataDirectory) > 0) return;
             var best = await FindNewestAsync(client, peers, bounded.Token).ConfigureAwait(false);
             if (best is not { } source)
             {
