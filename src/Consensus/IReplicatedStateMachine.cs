@@ -10,8 +10,9 @@ namespace RaftDlm.Consensus;
 /// single thread at a time. It must be deterministic: the same commands with the same times produce the
 /// same state and the same replies on every node. It must never throw; consensus catches and logs an
 /// exception as critical, but the node's state may then have diverged.</item>
-/// <item>Entries that consensus itself appends (election no-ops, membership entries) are never passed here,
-/// so the indices seen by <see cref="Apply"/> have gaps.</item>
+/// <item>Entries that consensus itself appends (election no-ops, membership entries, and its own no-op with an
+/// empty command, proposed to move the log on) are never passed here, so the indices seen by
+/// <see cref="Apply"/> have gaps. A host therefore never proposes an empty command.</item>
 /// <item>Replay is safe: consensus skips entries at or below <see cref="LastAppliedIndex"/>.</item>
 /// <item><see cref="WriteSnapshot"/> writes the state as of <see cref="LastAppliedIndex"/> and is never called
 /// concurrently with <see cref="Apply"/>. <see cref="RestoreSnapshot"/> discards all prior state, including

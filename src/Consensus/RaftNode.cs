@@ -31,6 +31,8 @@ public sealed partial class RaftNode : IAsyncDisposable
     private DurableWriteAheadLog? _wal;
     private RaftCluster? _cluster;
     private long _leaderTerm = -1;
+    private long _lastForcedSnapshotMs = long.MinValue / 2;
+    private const int ForcedSnapshotIntervalMs = 10_000;
 
     public RaftNode(RaftNodeOptions options, IReplicatedStateMachine machine, ILoggerFactory? loggerFactory = null)
     {
@@ -156,7 +158,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             HeartbeatThreshold = 0.3,
             RequestTimeout = TimeSpan.FromMilliseconds(_options.RequestTimeoutMs ?? _options.ElectionTimeoutMinMs / 2),
             ConfigurationStorage = null, // null selects the in-memory storage, filled below
-            LoggerFactory = _loggerFactory,
+            LoggerFactory = new ReplicationWatch(_loggerFactory, OnReplicationRestartedFromZero),
         };
         configuration.Metadata["nodeId"] = _self.Id;
         configuration.Metadata["httpEndpoint"] = _self.HttpEndpoint;
@@ -223,6 +225,43 @@ public sealed partial class RaftNode : IAsyncDisposable
         {
             // A subscriber's bug must not break DotNext's state transitions.
             _logger.LogError(e, "A LeaderChanged subscriber threw");
+        }
+    }
+
+    /// <summary>
+    /// Trap 13: DotNext's leader restarts a member's replication from entry 0 when the member refused its
+    /// snapshot, which a member does when it already holds that snapshot (its install outlasted the request
+    /// timeout). The leader would resend the same snapshot forever; a newer one is accepted. So the leader
+    /// takes a snapshot at its next entry, and appends a no-op so that there is one. At most once per
+    /// <see cref="ForcedSnapshotIntervalMs"/>: a snapshot too large for one request keeps failing anyway.
+    /// </summary>
+    private void OnReplicationRestartedFromZero()
+    {
+        if (!IsLeader || _adapter is not { } adapter)
+        {
+            return;
+        }
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastForcedSnapshotMs);
+        if (now - last < ForcedSnapshotIntervalMs || Interlocked.CompareExchange(ref _lastForcedSnapshotMs, now, last) != last)
+        {
+            return;
+        }
+        adapter.SnapshotAtNextApply();
+        Log.ForcingSnapshot(_logger, LastSnapshotIndex);
+        _ = Task.Run(ProposeNoOpAsync);
+    }
+
+    /// <summary>An entry of consensus' own (an envelope with no command), which the machine never sees.</summary>
+    private async Task ProposeNoOpAsync()
+    {
+        try
+        {
+            await ProposeAsync(ReadOnlyMemory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NotLeaderException or OutcomeUnknownException or OperationCanceledException or InvalidOperationException)
+        {
+            _logger.LogDebug(e, "The no-op for a newer snapshot was not committed");
         }
     }
 

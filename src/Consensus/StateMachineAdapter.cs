@@ -41,6 +41,11 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         _logger = logger;
     }
 
+    private volatile bool _snapshotAtNextApply;
+
+    /// <summary>Takes a snapshot at the next applied entry, however close to the last one it is.</summary>
+    public void SnapshotAtNextApply() => _snapshotAtNextApply = true;
+
     /// <summary>The leader time of the most recently applied command (after the monotonic clamp).</summary>
     public long LastLeaderTimeMs => Volatile.Read(ref _lastLeaderTimeMs);
 
@@ -82,6 +87,12 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
 
         // Trap: after a log overwrite an old context can be handed to a different entry at the same index.
         var context = entry.Context is ProposalContext c && c.ProposalId == header.ProposalId ? c : null;
+        if (command.IsEmpty)
+        {
+            // Consensus' own no-op (RaftNode.ProposeNoOpAsync): it moves the log on, never the machine.
+            context?.SetReply(null);
+            return;
+        }
         try
         {
             var reply = _machine.Apply(entry.Index, leaderTimeMs, command);
@@ -98,10 +109,11 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
 
     private bool TryPrepareSnapshot(long index)
     {
-        if (index - _lastSnapshotIndex < _snapshotEveryEntries)
+        if (index <= _lastSnapshotIndex || (!_snapshotAtNextApply && index - _lastSnapshotIndex < _snapshotEveryEntries))
         {
             return false;
         }
+        _snapshotAtNextApply = false;
 
         // Serialize now, on the applier, so the snapshot is exactly the state at this index; the file I/O
         // happens later in PersistAsync. A failure here only postpones the snapshot.

@@ -83,8 +83,21 @@ internal sealed class CountingStateMachine : IReplicatedStateMachine
         }
     }
 
+    /// <summary>
+    /// Test hook: the next snapshot restore (an install from the leader, once the node runs) first sleeps this
+    /// long, to make an install outlast the Raft request timeout.
+    /// </summary>
+    public int SlowNextRestoreMs { get; set; }
+
     public void RestoreSnapshot(Stream source)
     {
+        if (SlowNextRestoreMs > 0)
+        {
+            var delayMs = SlowNextRestoreMs;
+            SlowNextRestoreMs = 0;
+            Thread.Sleep(delayMs);
+        }
+
         lock (_gate)
         {
             using var reader = new BinaryReader(source, Encoding.UTF8, leaveOpen: true);

@@ -8,6 +8,7 @@ using RaftDlm.Consensus.TestNode;
 // A one-node host for process-level tests. Arguments are key=value:
 //   id=node1 members=node1@127.0.0.1:7001,node2@127.0.0.1:7002 data=/tmp/x
 //   [snapshotEvery=N] [electionMinMs=N] [electionMaxMs=N] [proposalTimeoutMs=N] [logLevel=Warning]
+//   [slowRestoreOnceMs=N]   (the first snapshot install after start takes N ms longer)
 // Then one request per stdin line, one reply per stdout line ("OK ..." or "ERR <kind> ..."):
 //   propose <text> | flood <count> <prefix> | has <text> | status | barrier | ready <timeoutMs> | quit
 // (flood proposes <prefix>-0 … <prefix>-<count-1> all at once and counts the outcomes)
@@ -41,6 +42,7 @@ var machine = new CountingStateMachine();
 using var loggerFactory = new StderrLoggerFactory(nodeId, Enum.Parse<LogLevel>(Setting("logLevel", "Warning")));
 await using var node = new RaftNode(options, machine, loggerFactory);
 await node.StartAsync(CancellationToken.None);
+machine.SlowNextRestoreMs = IntSetting("slowRestoreOnceMs", 0);
 
 var stdout = Console.Out;
 stdout.WriteLine("READY");

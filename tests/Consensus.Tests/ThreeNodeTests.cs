@@ -83,6 +83,33 @@ public sealed class ThreeNodeTests
         Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
     }
 
+    /// <summary>
+    /// Trap 13: a follower that was down while the leader compacted its log needs the leader's snapshot, and
+    /// its install outlasts the Raft request timeout (here by a slow restore). The follower ends up holding
+    /// the snapshot after the leader gave up; DotNext then refuses the same snapshot as not above the
+    /// follower's commit index and the leader walks its next index down to 0 and resends it forever. The
+    /// leader must notice and move on (a newer snapshot), and the follower catch up.
+    /// </summary>
+    [Fact]
+    public async Task A_follower_whose_snapshot_install_outlasts_the_request_timeout_still_catches_up()
+    {
+        await using var cluster = new TestNodeCluster(3, "snapshotEvery=20", "slowRestoreOnceMs=1500");
+        await cluster.StartAllAsync();
+        var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        await cluster.ProposeAllAsync(leader, Commands("a", 10));
+        await cluster.WaitForConvergenceAsync(10, ConvergenceTimeout);
+
+        var follower = cluster.Ids.First(id => id != leader);
+        cluster.Kill(follower);
+        await cluster.ProposeAllAsync(leader, Commands("b", 60));
+
+        await cluster.StartAsync(follower);
+        var statuses = await cluster.WaitForConvergenceAsync(70, ConvergenceTimeout);
+        Assert.True(statuses.Single(s => s.Id == follower).SnapshotIndex >= 20);
+        Assert.Equal("OK true", await cluster.SendAsync(follower, "has b-59"));
+        Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
+    }
+
     [Fact]
     public async Task LeaderWithoutQuorum_ReportsUnknownOutcome_AndTheClusterStillAgreesAfterwards()
     {
