@@ -14,6 +14,7 @@ namespace RaftDlm.Consensus;
 public sealed partial class RaftNode : IAsyncDisposable
 {
     private const int NotStarted = 0, Running = 1, Stopped = 2;
+    private const int ForcedSnapshotIntervalMs = 10_000;
 
     private readonly RaftNodeOptions _options;
     private readonly IReplicatedStateMachine _machine;
@@ -32,7 +33,6 @@ public sealed partial class RaftNode : IAsyncDisposable
     private RaftCluster? _cluster;
     private long _leaderTerm = -1;
     private long _lastForcedSnapshotMs = long.MinValue / 2;
-    private const int ForcedSnapshotIntervalMs = 10_000;
 
     public RaftNode(RaftNodeOptions options, IReplicatedStateMachine machine, ILoggerFactory? loggerFactory = null)
     {
