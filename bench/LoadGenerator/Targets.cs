@@ -90,8 +90,9 @@ internal sealed class RaftDlmTarget : ITarget
     {
         var client = _clients[index % _clients.Length];
         if (index == 0) await SendAsync(client, HttpMethod.Put, $"/v1/lockspaces/{Lockspace}", "{\"lvbBytes\":8}", ct);
-        // The session outlives any run: the lock scenarios send no keep-alives.
-        var opened = await SendAsync(client, HttpMethod.Post, "/v1/sessions", $"{{\"name\":\"bench-{index}\",\"ttlMs\":600000}}", ct);
+        // The session outlives any run up to an hour (the server's longest TTL): the lock scenarios send no
+        // keep-alives, and a 10-minute soak outlived the 10-minute sessions used before.
+        var opened = await SendAsync(client, HttpMethod.Post, "/v1/sessions", $"{{\"name\":\"bench-{index}\",\"ttlMs\":{FillScenarios.MaxTtlMs}}}", ct);
         using var document = JsonDocument.Parse(opened);
         return new Worker(client, document.RootElement.GetProperty("sessionId").GetString()!);
     }
@@ -166,8 +167,8 @@ internal sealed class EtcdTarget : ITarget
     {
         var channel = _channels[index % _channels.Length];
         var leases = new Lease.LeaseClient(channel);
-        // The lease outlives any run, as the Raft DLM sessions do.
-        var granted = await leases.LeaseGrantAsync(new LeaseGrantRequest { TTL = 600 }, cancellationToken: ct);
+        // The lease outlives any run up to an hour, as the Raft DLM sessions do.
+        var granted = await leases.LeaseGrantAsync(new LeaseGrantRequest { TTL = FillScenarios.MaxTtlMs / 1000 }, cancellationToken: ct);
         return new Worker(leases, new EtcdLock.Lock.LockClient(channel), granted.ID);
     }
 
