@@ -18,8 +18,8 @@ public sealed record SnapshotFile(string Path, long Index, long Term, long SizeB
 /// </summary>
 public static class SnapshotFiles
 {
-    internal const uint Magic = 0x31534452; // "RDS1"
     internal const int HeaderSizeBytes = 4 + 8 + 8;
+    private const uint Magic = 0x31534452; // "RDS1"
     private const string SnapshotFolder = "snapshots", LogFolder = "wal", PartialName = "incoming.partial";
 
     /// <summary>
@@ -117,13 +117,29 @@ public static class SnapshotFiles
         }
     }
 
+    /// <summary>Writes the header of a snapshot file: the magic, the index it covers, the leader time of that entry.</summary>
+    internal static void WriteHeader(Span<byte> destination, long index, long leaderTimeMs)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[4..], index);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[12..], leaderTimeMs);
+    }
+
+    /// <summary>Reads the header of a snapshot file; false when the bytes are not one.</summary>
+    internal static bool TryReadHeader(ReadOnlySpan<byte> source, out long index, out long leaderTimeMs)
+    {
+        var valid = source.Length >= HeaderSizeBytes && BinaryPrimitives.ReadUInt32LittleEndian(source) == Magic;
+        index = valid ? BinaryPrimitives.ReadInt64LittleEndian(source[4..]) : 0;
+        leaderTimeMs = valid ? BinaryPrimitives.ReadInt64LittleEndian(source[12..]) : 0;
+        return valid;
+    }
+
     private static void CheckHeader(FileStream file, long index)
     {
         Span<byte> header = stackalloc byte[HeaderSizeBytes];
         file.Position = 0;
         file.ReadExactly(header);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header) != Magic) throw new InvalidDataException("the snapshot has an unknown format");
-        var inside = BinaryPrimitives.ReadInt64LittleEndian(header[4..]);
+        if (!TryReadHeader(header, out var inside, out _)) throw new InvalidDataException("the snapshot has an unknown format");
         if (inside != index) throw new InvalidDataException($"the snapshot's header names index {inside}, not {index}");
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
@@ -14,8 +13,6 @@ namespace RaftDlm.Consensus;
 internal sealed class StateMachineAdapter : SimpleStateMachine
 {
     // Snapshot file layout: [magic:4][lastIndex:8][lastLeaderTimeMs:8][host snapshot:rest], little-endian.
-    private const uint SnapshotMagic = SnapshotFiles.Magic;
-    private const int SnapshotHeaderSizeBytes = SnapshotFiles.HeaderSizeBytes;
 
     private readonly IReplicatedStateMachine _machine;
     private readonly ILogger _logger;
@@ -120,10 +117,8 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         try
         {
             using var buffer = new MemoryStream();
-            Span<byte> header = stackalloc byte[SnapshotHeaderSizeBytes];
-            BinaryPrimitives.WriteUInt32LittleEndian(header, SnapshotMagic);
-            BinaryPrimitives.WriteInt64LittleEndian(header[4..], index);
-            BinaryPrimitives.WriteInt64LittleEndian(header[12..], _lastLeaderTimeMs);
+            Span<byte> header = stackalloc byte[SnapshotFiles.HeaderSizeBytes];
+            SnapshotFiles.WriteHeader(header, index, _lastLeaderTimeMs);
             buffer.Write(header);
             _machine.WriteSnapshot(buffer);
             var snapshot = buffer.ToArray();
@@ -166,15 +161,13 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         try
         {
             await using var stream = new FileStream(snapshotFile.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
-            var header = new byte[SnapshotHeaderSizeBytes];
+            var header = new byte[SnapshotFiles.HeaderSizeBytes];
             await stream.ReadExactlyAsync(header, token).ConfigureAwait(false);
-            if (BinaryPrimitives.ReadUInt32LittleEndian(header) != SnapshotMagic)
+            if (!SnapshotFiles.TryReadHeader(header, out var index, out var leaderTimeMs))
             {
                 throw new InvalidDataException($"Snapshot {snapshotFile.Name} has an unknown format.");
             }
 
-            var index = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4));
-            var leaderTimeMs = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(12));
             _machine.RestoreSnapshot(stream);
             Volatile.Write(ref _lastSnapshotIndex, index);
             Volatile.Write(ref _lastLeaderTimeMs, leaderTimeMs);

@@ -117,9 +117,7 @@ public sealed class SnapshotFilesTests : IDisposable
     {
         var bytes = new byte[size];
         new Random((int)index).NextBytes(bytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, SnapshotFiles.Magic);
-        BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(4), index);
-        BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(12), 1_700_000_000_000);
+        SnapshotFiles.WriteHeader(bytes, index, leaderTimeMs: 1_700_000_000_000);
         return bytes;
     }
 

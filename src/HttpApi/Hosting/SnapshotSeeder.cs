@@ -31,7 +31,7 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
     {
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         var peers = options.ParseMembers().Where(member => member.Id != options.NodeId).ToList();
-        if (!options.SeedFromPeers || peers.Count == 0) return;
+        if (!options.SeedFromPeers || peers.Count == 0 || !IsEmpty(dataDirectory)) return;
 
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(options.SeedTimeoutMs);
@@ -45,7 +45,6 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
         }
         try
         {
-            if (SnapshotFiles.LastLogIndex(dataDirectory) > 0) return;
             var best = await FindNewestAsync(client, peers, bounded.Token).ConfigureAwait(false);
             if (best is not { } source)
             {
@@ -61,6 +60,20 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
         {
             // The node can still join: Raft installs a snapshot itself (which works for small tables).
             LogSeedFailed(error.Message);
+        }
+    }
+
+    /// <summary>No log and no snapshot here; a checkpoint of a format this build cannot read is not empty.</summary>
+    private bool IsEmpty(string dataDirectory)
+    {
+        try
+        {
+            return SnapshotFiles.LastLogIndex(dataDirectory) == 0;
+        }
+        catch (InvalidDataException error)
+        {
+            LogSeedFailed(error.Message);
+            return false;
         }
     }
 
