@@ -26,9 +26,17 @@ internal static class Commands
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("RAFTDLM_TOKEN"),
     };
 
+    private static readonly Option<string?> CaCertOption = new("--cacert")
+    {
+        Description = "Trust this CA (a PEM file) for https:// endpoints (env RAFTDLM_CACERT)",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("RAFTDLM_CACERT"),
+        Validators = { CheckCaCert },
+    };
+
     public static RootCommand Build()
     {
-        var root = new RootCommand("dlmctl: operate and use a Raft DLM cluster") { EndpointsOption, JsonOption, TokenOption };
+        var root = new RootCommand("dlmctl: operate and use a Raft DLM cluster") { EndpointsOption, JsonOption, TokenOption, CaCertOption };
         root.Add(Status());
         root.Add(Lockspaces());
         root.Add(Resources());
@@ -262,6 +270,7 @@ internal static class Commands
         {
             Endpoints = endpoints,
             BearerToken = parse.GetValue(TokenOption),
+            TrustedCaPath = parse.GetValue(CaCertOption),
             Name = "dlmctl",
             RetryBudget = TimeSpan.FromSeconds(10),
         });
@@ -278,6 +287,20 @@ internal static class Commands
         {
             Console.Error.WriteLine($"dlmctl: {error.Message}");
             return Failed;
+        }
+    }
+
+    /// <summary>Refuses an unreadable --cacert at parse time, with the reason, instead of failing in the client.</summary>
+    private static void CheckCaCert(System.CommandLine.Parsing.OptionResult result)
+    {
+        if (result.GetValueOrDefault<string?>() is not { Length: > 0 } path) return;
+        try
+        {
+            using var authority = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(path));
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            result.AddError($"--cacert {path}: {error.Message}");
         }
     }
 

@@ -31,13 +31,13 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
         _endpoints = options.Endpoints.Select(endpoint => endpoint.Trim().TrimEnd('/')).Where(endpoint => endpoint.Length > 0).ToArray();
         if (_endpoints.Length == 0) throw new ArgumentException("at least one endpoint is needed", nameof(options));
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _http = new HttpClient(handler ?? new SocketsHttpHandler
+        _http = new HttpClient(handler ?? TrustedCa.Apply(new SocketsHttpHandler
         {
             UseProxy = false,
             ConnectTimeout = TimeSpan.FromSeconds(2),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             MaxConnectionsPerServer = 64,
-        })
+        }, options))
         {
             // Each attempt carries its own timeout; the client-wide one would cut long-polls short.
             Timeout = Timeout.InfiniteTimeSpan,

@@ -1,3 +1,5 @@
+using System.Security.Cryptography.X509Certificates;
+
 namespace RaftDlm.Client;
 
 /// <summary>How a <see cref="DlmClient"/> reaches the cluster and how hard it retries.</summary>
@@ -29,6 +31,15 @@ public sealed class DlmClientOptions
 
     /// <summary>How long one event long-poll waits at the server.</summary>
     public TimeSpan EventPollWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A PEM file with the CA to trust for <c>https://</c> endpoints: a node's certificate must chain to it (and
+    /// name the node's host). Unset, and <see cref="TrustedCa"/> unset, the system's trust store decides.
+    /// </summary>
+    public string? TrustedCaPath { get; set; }
+
+    /// <summary>The CA to trust for <c>https://</c> endpoints, as <see cref="TrustedCaPath"/> but already loaded.</summary>
+    public X509Certificate2? TrustedCa { get; set; }
 
     /// <summary>A client name for logs and metric tags.</summary>
     public string Name { get; set; } = "dlm-client";

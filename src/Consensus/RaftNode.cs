@@ -159,6 +159,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             RequestTimeout = TimeSpan.FromMilliseconds(_options.RequestTimeoutMs ?? _options.ElectionTimeoutMinMs / 2),
             ConfigurationStorage = null, // null selects the in-memory storage, filled below
             LoggerFactory = new ReplicationWatch(_loggerFactory, OnReplicationRestartedFromZero),
+            SslOptions = _options.Tls?.ToSslOptions(),
         };
         configuration.Metadata["nodeId"] = _self.Id;
         configuration.Metadata["httpEndpoint"] = _self.HttpEndpoint;

@@ -41,6 +41,9 @@ public sealed class RaftNodeOptions
     /// </summary>
     public string? ApplyTraceFile { get; init; }
 
+    /// <summary>Mutual TLS on the Raft transport; null leaves it plain TCP.</summary>
+    public RaftTransportTls? Tls { get; init; }
+
     /// <summary>Upper bound on the wait of <see cref="RaftNode.ProposeAsync"/> and <see cref="RaftNode.ReadBarrierAsync"/>.</summary>
     public int ProposalTimeoutMs { get; init; } = 5000;
 

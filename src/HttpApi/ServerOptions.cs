@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using RaftDlm.Consensus;
+using RaftDlm.HttpApi.Hosting;
 using RaftDlm.LockStateMachine;
 
 namespace RaftDlm.HttpApi;
@@ -58,6 +59,17 @@ public sealed class ServerOptions
 
     public LockLimits Limits { get; set; } = new();
 
+    /// <summary>
+    /// A PEM file with the CA whose certificates this node trusts when it calls a peer over HTTPS (forwarding to
+    /// the leader, fetching a snapshot): a peer's certificate must chain to it and name the peer's host. Unset,
+    /// the system's trust store decides. The node's own HTTPS certificate is Kestrel's
+    /// (<c>Kestrel:Certificates:Default:Path</c> / <c>KeyPath</c>) with an <c>https://</c> <see cref="HttpUrl"/>.
+    /// </summary>
+    public string? TlsCaPath { get; set; }
+
+    /// <summary>Mutual TLS on the Raft transport; all three files or none.</summary>
+    public RaftTlsSettings RaftTls { get; set; } = new();
+
     public bool AuthEnabled => AdminTokens.Length > 0 || LockspaceTokens.Count > 0;
 
     public IReadOnlyList<RaftMember> ParseMembers()
@@ -84,6 +96,7 @@ public sealed class ServerOptions
         ProposalTimeoutMs = ProposalTimeoutMs,
         RequestTimeoutMs = RaftRequestTimeoutMs,
         ApplyTraceFile = string.IsNullOrEmpty(ApplyTraceFile) ? null : Path.GetFullPath(ApplyTraceFile),
+        Tls = RaftTls.Load(),
     };
 
     private static IPEndPoint ParseEndpoint(string text)
@@ -103,4 +116,31 @@ public sealed class ServerOptions
         ["--data"] = nameof(DataDirectory),
         ["--members"] = nameof(Members),
     };
+}
+
+/// <summary>
+/// <c>RaftTls:CertificatePath</c>, <c>RaftTls:KeyPath</c>, <c>RaftTls:CaPath</c>: this node's certificate and key
+/// (PEM) and the cluster's CA. Set, every Raft connection is mutual TLS and a peer must present a certificate
+/// issued by that CA; unset, Raft is plain TCP.
+/// </summary>
+public sealed class RaftTlsSettings
+{
+    public string? CertificatePath { get; set; }
+    public string? KeyPath { get; set; }
+    public string? CaPath { get; set; }
+
+    public RaftTransportTls? Load()
+    {
+        string?[] paths = [CertificatePath, KeyPath, CaPath];
+        if (paths.All(string.IsNullOrEmpty)) return null;
+        if (paths.Any(string.IsNullOrEmpty))
+        {
+            throw new InvalidOperationException("RaftTls needs all of CertificatePath, KeyPath and CaPath (or none of them).");
+        }
+        return new RaftTransportTls
+        {
+            Certificate = TlsFiles.LoadCertificateWithKey(CertificatePath!, KeyPath!),
+            ClusterCa = TlsFiles.LoadCertificate(CaPath!),
+        };
+    }
 }

@@ -15,13 +15,13 @@ internal sealed partial class Forwarding(RaftNode node, LeaderWatch leaders, Ser
 {
     public const string ForwardedHeader = "X-RaftDlm-Forwarded";
 
-    private readonly HttpClient _client = new(new SocketsHttpHandler
+    private readonly HttpClient _client = new(TlsFiles.TrustPeers(new SocketsHttpHandler
     {
         UseProxy = false,
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         MaxConnectionsPerServer = 512,
         ConnectTimeout = TimeSpan.FromSeconds(2),
-    })
+    }, options))
     {
         Timeout = TimeSpan.FromSeconds(90),
     };
@@ -101,6 +101,14 @@ internal sealed partial class Forwarding(RaftNode node, LeaderWatch leaders, Ser
             LogForwardFailed(leader.Id, error.Message);
             metrics.Unavailable();
             await Problems.Unavailable($"the leader {leader.Id} refused the connection; the call was not applied").ExecuteAsync(context);
+            return;
+        }
+        catch (HttpRequestException error) when (error.InnerException is System.Security.Authentication.AuthenticationException)
+        {
+            // The TLS handshake failed (the leader's certificate is not trusted here), so nothing was sent.
+            LogForwardFailed(leader.Id, error.InnerException.Message);
+            metrics.Unavailable();
+            await Problems.Unavailable($"the leader {leader.Id}'s certificate was refused; the call was not applied").ExecuteAsync(context);
             return;
         }
         catch (Exception error) when (error is HttpRequestException or TaskCanceledException && !context.RequestAborted.IsCancellationRequested)

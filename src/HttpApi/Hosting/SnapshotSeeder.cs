@@ -35,7 +35,7 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
 
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(options.SeedTimeoutMs);
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = ProbeTimeout })
+        using var client = new HttpClient(TlsFiles.TrustPeers(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = ProbeTimeout }, options))
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
