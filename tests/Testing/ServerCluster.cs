@@ -20,18 +20,19 @@ public sealed class ServerCluster : IAsyncDisposable
     private readonly string? _probeToken;
     private readonly string _root;
 
-    private ServerCluster(int size, IReadOnlyDictionary<string, string>? settings, string? probeToken)
+    private ServerCluster(int size, IReadOnlyDictionary<string, string>? settings, string? probeToken, bool tls)
     {
         Ids = Enumerable.Range(1, size).Select(i => "node" + i).ToList();
         var ports = LocalPorts.Free(2 * size);
         for (var i = 0; i < size; i++)
         {
-            _members[Ids[i]] = new ServerMember(Ids[i], "127.0.0.1", ports[2 * i], ports[(2 * i) + 1]);
+            _members[Ids[i]] = new ServerMember(Ids[i], "127.0.0.1", ports[2 * i], ports[(2 * i) + 1]) { Scheme = tls ? "https" : "http" };
         }
         _settings = settings ?? new Dictionary<string, string>();
         _probeToken = probeToken;
         _root = Path.Combine(Path.GetTempPath(), "raftdlm-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_root);
+        if (tls) Certificates = TestCertificates.Create(Path.Combine(_root, "tls"));
     }
 
     public IReadOnlyList<string> Ids { get; }
@@ -42,12 +43,20 @@ public sealed class ServerCluster : IAsyncDisposable
     /// passed as <c>--key value</c>; <paramref name="probeToken"/> is the bearer token the cluster's own
     /// probes (<c>/v1/cluster</c>, <c>/v1/cluster/state</c>) send, for a cluster that requires one.
     /// </summary>
-    public static async Task<ServerCluster> StartAsync(int size = 3, IReadOnlyDictionary<string, string>? settings = null, string? probeToken = null)
+    /// <remarks>
+    /// With <paramref name="tls"/> the cluster gets a throw-away CA (<see cref="Certificates"/>): every node serves
+    /// HTTPS with its own certificate, trusts the CA for forwarding, and speaks mutual TLS on Raft; the cluster's
+    /// clients trust the CA. <paramref name="startOnly"/> starts just those nodes (the others stay configured
+    /// members that are down).
+    /// </remarks>
+    public static async Task<ServerCluster> StartAsync(
+        int size = 3, IReadOnlyDictionary<string, string>? settings = null, string? probeToken = null,
+        bool tls = false, IReadOnlyCollection<string>? startOnly = null)
     {
-        var cluster = new ServerCluster(size, settings, probeToken);
+        var cluster = new ServerCluster(size, settings, probeToken, tls);
         try
         {
-            foreach (var id in cluster.Ids) cluster.Start(id);
+            foreach (var id in startOnly ?? cluster.Ids) cluster.Start(id);
             await cluster.WaitForLeaderAsync();
             return cluster;
         }
@@ -60,6 +69,17 @@ public sealed class ServerCluster : IAsyncDisposable
 
     public string HttpUrl(string id) => _members[id].HttpUrl;
 
+    /// <summary>The CA and node certificates of a cluster started with TLS; null otherwise.</summary>
+    public TestCertificates? Certificates { get; }
+
+    public ServerMember Member(string id) => _members[id];
+
+    /// <summary>Every configured member, in id order: the value a node's <c>--members</c> is made from.</summary>
+    public IReadOnlyList<ServerMember> Members => Ids.Select(id => _members[id]).ToList();
+
+    /// <summary>A folder under the cluster's temporary root (deleted with the cluster).</summary>
+    public string Folder(string name) => Path.Combine(_root, name);
+
     public string DataDirectory(string id) => Path.Combine(_root, id);
 
     public ServerNode Node(string id) => _running[id];
@@ -68,7 +88,8 @@ public sealed class ServerCluster : IAsyncDisposable
     {
         if (!_clients.TryGetValue(id, out var client))
         {
-            client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri(HttpUrl(id)), Timeout = TimeSpan.FromSeconds(90) };
+            var handler = new SocketsHttpHandler { UseProxy = false };
+            client = new HttpClient(Certificates?.Trusting(handler) ?? handler) { BaseAddress = new Uri(HttpUrl(id)), Timeout = TimeSpan.FromSeconds(90) };
             _clients[id] = client;
         }
         return client;
@@ -78,7 +99,12 @@ public sealed class ServerCluster : IAsyncDisposable
     {
         if (_running.ContainsKey(id)) return;
         var arguments = new List<string> { "--ElectionTimeoutMinMs", "600", "--ElectionTimeoutMaxMs", "1200" };
-        foreach (var (key, value) in _settings)
+        var settings = new Dictionary<string, string>(_settings);
+        if (Certificates is { } certificates)
+        {
+            foreach (var (key, value) in certificates.HttpSettings(id).Concat(certificates.RaftSettings(id))) settings.TryAdd(key, value);
+        }
+        foreach (var (key, value) in settings)
         {
             arguments.Add("--" + key);
             arguments.Add(value);
@@ -155,6 +181,7 @@ public sealed class ServerCluster : IAsyncDisposable
         foreach (var node in _running.Values) node.Dispose();
         _running.Clear();
         foreach (var client in _clients.Values) client.Dispose();
+        Certificates?.Dispose();
         await Task.Yield();
         try { Directory.Delete(_root, recursive: true); }
         catch (IOException) { }

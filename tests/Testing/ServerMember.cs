@@ -6,7 +6,10 @@ namespace RaftDlm.Testing;
 /// </summary>
 public sealed record ServerMember(string Id, string Host, int HttpPort, int RaftPort)
 {
-    public string HttpUrl => $"http://{Host}:{HttpPort}";
+    /// <summary>"https" for a member that serves its API over TLS.</summary>
+    public string Scheme { get; init; } = "http";
+
+    public string HttpUrl => $"{Scheme}://{Host}:{HttpPort}";
 
     public string RaftEndpoint => $"{Host}:{RaftPort}";
 
