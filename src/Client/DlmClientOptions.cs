@@ -33,8 +33,9 @@ public sealed class DlmClientOptions
     public TimeSpan EventPollWait { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// A PEM file with the CA to trust for <c>https://</c> endpoints: a node's certificate must chain to it (and
-    /// name the node's host). Unset, and <see cref="TrustedCa"/> unset, the system's trust store decides.
+    /// A PEM file with the CA to trust for <c>https://</c> endpoints (every certificate in it, when it holds more than
+    /// one): a node's certificate must chain to it and name the node's host; the system's trust store is then not
+    /// consulted. Unset, and <see cref="TrustedCa"/> unset, the system's trust store decides.
     /// </summary>
     public string? TrustedCaPath { get; set; }
 

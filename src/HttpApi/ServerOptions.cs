@@ -140,7 +140,7 @@ public sealed class RaftTlsSettings
         return new RaftTransportTls
         {
             Certificate = TlsFiles.LoadCertificateWithKey(CertificatePath!, KeyPath!),
-            ClusterCa = TlsFiles.LoadCertificate(CaPath!),
+            ClusterCas = TlsFiles.LoadCertificates(CaPath!),
         };
     }
 }

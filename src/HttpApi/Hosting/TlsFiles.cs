@@ -6,22 +6,24 @@ namespace RaftDlm.HttpApi.Hosting;
 
 /// <summary>
 /// Certificates from PEM files, and the HTTP handler settings with which one node calls another: a node given
-/// <see cref="ServerOptions.TlsCaPath"/> accepts a peer's HTTPS certificate only if it chains to that CA (and
+/// <see cref="ServerOptions.TlsCaPath"/> accepts a peer's HTTPS certificate only if it chains to a CA of that file (and
 /// names the host it was called by); without it, the system's trust store decides.
 /// </summary>
 internal static class TlsFiles
 {
-    /// <summary>The first certificate in a PEM file (a CA, say).</summary>
-    public static X509Certificate2 LoadCertificate(string path)
+    /// <summary>Every certificate in a PEM file: one CA, or two while a cluster moves to a new CA.</summary>
+    public static X509Certificate2Collection LoadCertificates(string path)
     {
+        var certificates = new X509Certificate2Collection();
         try
         {
-            return X509Certificate2.CreateFromPem(File.ReadAllText(path));
+            certificates.ImportFromPemFile(path);
         }
         catch (Exception error) when (error is System.Security.Cryptography.CryptographicException or ArgumentException)
         {
-            throw new InvalidOperationException($"'{path}' holds no PEM certificate: {error.Message}", error);
+            throw new InvalidOperationException($"'{path}' is not a PEM file of certificates: {error.Message}", error);
         }
+        return certificates.Count > 0 ? certificates : throw new InvalidOperationException($"'{path}' holds no PEM certificate.");
     }
 
     /// <summary>A certificate and its private key from two PEM files, in a form SslStream can use on every platform.</summary>
@@ -43,11 +45,11 @@ internal static class TlsFiles
     public static SocketsHttpHandler TrustPeers(SocketsHttpHandler handler, ServerOptions options)
     {
         if (string.IsNullOrEmpty(options.TlsCaPath)) return handler;
-        var authority = LoadCertificate(options.TlsCaPath);
+        var authorities = LoadCertificates(options.TlsCaPath);
         handler.SslOptions.CertificateRevocationCheckMode = X509RevocationMode.NoCheck;
         handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
             (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
-            && RaftTransportTls.ChainsTo(certificate, authority);
+            && RaftTransportTls.ChainsTo(certificate, authorities);
         return handler;
     }
 }
