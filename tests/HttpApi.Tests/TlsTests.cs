@@ -135,6 +135,8 @@ public sealed class TlsTests
         Assert.True(after.CommitIndex > before.CommitIndex, $"the cluster did not commit: {before} then {after}");
         var rogueAfter = await TryClusterViewAsync(rogueClient);
         Assert.True(rogueAfter is { CommitIndex: 0, AppliedIndex: 0 }, $"the rogue's log is not empty: {rogueAfter}");
+        // The members cut the rogue off in the handshake (DotNext logs it), not later in the Raft protocol.
+        Assert.Contains(cluster.RunningIds, id => cluster.Node(id).Output().Contains("TLS handshake with", StringComparison.Ordinal));
     }
 
     private sealed record ClusterView(string? LeaderId, long Term, long CommitIndex, long AppliedIndex);
