@@ -80,6 +80,21 @@ public sealed class TlsTests
         }
     }
 
+    [Fact]
+    public async Task A_wiped_node_of_a_tls_cluster_fetches_a_peers_snapshot_over_https()
+    {
+        await using var cluster = await ServerCluster.StartAsync(3, new Dictionary<string, string> { ["SnapshotEveryEntries"] = "40" }, tls: true);
+        var client = cluster.Client(await cluster.WaitForLeaderAsync());
+        for (var i = 0; i < 60; i++) await Api.CreateLockspaceAsync(client, "seeded-" + i);
+        var follower = await cluster.FollowerAsync();
+        cluster.Kill(follower);
+        cluster.Wipe(follower);
+        cluster.Start(follower);
+        await cluster.WaitForLeaderAsync();
+        await cluster.WaitForSameStateAsync(TimeSpan.FromSeconds(60));
+        Assert.Contains("Seeded the snapshot at index", cluster.Node(follower).Output(), StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// node1 and node2 form the cluster (a majority of three); node3's place is taken by a process with the right
     /// member list but no cluster certificate. It must never lead, never receive an entry, and never move the
