@@ -64,7 +64,7 @@ public sealed class ExceptionStoreNode : IAsyncDisposable
         }
         catch
         {
-            if (_metadata.IsHeld && Session.State != SessionState.Expired) await _metadata.UnlockAsync(ct: CancellationToken.None);
+            if (_metadata.IsHeld && Session.State is not (SessionState.Expired or SessionState.Lost)) await _metadata.UnlockAsync(ct: CancellationToken.None);
             throw;
         }
     }

@@ -164,7 +164,7 @@ internal static class Commands
             output.Fields(new { sessionId = session.SessionId, ttlMs = (int)session.Ttl.TotalMilliseconds }, [("session", session.SessionId), ("ttl ms", Number((int)session.Ttl.TotalMilliseconds))]);
             session.StateChanged += (_, change) => Console.Error.WriteLine($"session {change.Previous} -> {change.Current}");
             await Task.WhenAny(session.Ended, Task.Delay(Timeout.Infinite, ct));
-            return session.State == SessionState.Expired ? SessionLost : 0;
+            return session.State is SessionState.Expired or SessionState.Lost ? SessionLost : 0;
         }));
         command.Add(open);
         command.Add(show);
@@ -180,13 +180,35 @@ internal static class Commands
         var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "EX", Description = "NL, CR, CW, PR, PW or EX" };
         var ttl = new Option<int>("--ttl-ms") { DefaultValueFactory = _ => 10_000, Description = "The session's TTL" };
         var noWait = new Option<bool>("--no-wait") { Description = "Fail at once if the lock cannot be granted now" };
+        var grace = new Option<int>("--kill-grace-ms")
+        {
+            DefaultValueFactory = _ => 1_000,
+            Description = "When the session is lost: how long after SIGTERM the command gets SIGKILL. The loss is declared this much (plus a clock margin) before the TTL runs out, so the command is gone before the server could grant the lock to another session",
+        };
         var command = new Command("lock", "Hold a lock while a command runs; its fencing token is in RAFTDLM_FENCING_TOKEN")
         {
-            lockspace, resource, program, mode, ttl, noWait,
+            lockspace, resource, program, mode, ttl, noWait, grace,
         };
+        command.Validators.Add(result =>
+        {
+            var ttlMs = result.GetValue(ttl);
+            var graceMs = result.GetValue(grace);
+            if (graceMs < 0 || LockLeaseMargin(ttlMs, graceMs) >= ttlMs / 2.0)
+            {
+                result.AddError($"--kill-grace-ms must be at least 0 and, with a clock margin of {ClockMargin(ttlMs)} ms, shorter than half of --ttl-ms ({ttlMs})");
+            }
+        });
         command.SetAction((parse, ct) => Run(parse, async (client, output) =>
         {
-            await using var session = await client.OpenSessionAsync("dlmctl-lock", TimeSpan.FromMilliseconds(parse.GetValue(ttl)), ct);
+            var ttlMs = parse.GetValue(ttl);
+            var graceMs = parse.GetValue(grace);
+            var sessionOptions = new DlmSessionOptions
+            {
+                Name = "dlmctl-lock",
+                Ttl = TimeSpan.FromMilliseconds(ttlMs),
+                LeaseMargin = TimeSpan.FromMilliseconds(LockLeaseMargin(ttlMs, graceMs)),
+            };
+            await using var session = await client.OpenSessionAsync(sessionOptions, ct);
             var options = new LockOptions { Flags = parse.GetValue(noWait) ? ["noQueue"] : [] };
             var handle = session.AllocLock(parse.GetRequiredValue(lockspace), parse.GetRequiredValue(resource), options);
             var grant = await handle.LockAsync(LockModes.Parse(parse.GetRequiredValue(mode)), ct);
@@ -199,21 +221,32 @@ internal static class Commands
             start.Environment["RAFTDLM_LVB"] = Convert.ToBase64String(grant.Lvb);
             Console.Error.WriteLine($"dlmctl: holding {grant.Mode} on {handle.Resource} (fencing token {grant.FencingToken})");
             using var child = Process.Start(start) ?? throw new InvalidOperationException("the command did not start");
+            Console.Error.WriteLine($"dlmctl: command started as pid {child.Id}");
             var exited = child.WaitForExitAsync(CancellationToken.None);
             await Task.WhenAny(exited, session.Ended, Task.Delay(Timeout.Infinite, ct));
             if (!exited.IsCompleted)
             {
                 // The lock is gone (or we were interrupted): the command must not go on unprotected.
-                Console.Error.WriteLine(session.State == SessionState.Expired ? "dlmctl: session lost; stopping the command" : "dlmctl: interrupted; stopping the command");
-                child.Kill(entireProcessTree: true);
-                await child.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
-                return session.State == SessionState.Expired ? SessionLost : 130;
+                var lost = session.State is SessionState.Expired or SessionState.Lost;
+                Console.Error.WriteLine(lost
+                    ? $"dlmctl: session {session.State.ToString().ToLowerInvariant()}; stopping the command (SIGTERM, SIGKILL after {graceMs} ms)"
+                    : "dlmctl: interrupted; stopping the command");
+                if (lost) Console.Error.WriteLine($"dlmctl: the last answered keep-alive was sent at {session.LeaseRenewalSentAt:O}");
+                await ChildStop.StopAsync(child, TimeSpan.FromMilliseconds(graceMs));
+                Console.Error.WriteLine($"dlmctl: command stopped at {DateTimeOffset.UtcNow:O}");
+                return lost ? SessionLost : 130;
             }
             await handle.UnlockAsync(ct: CancellationToken.None);
             return child.ExitCode;
         }));
         return command;
     }
+
+    // The lease margin of `lock`'s session: the kill grace plus room for clock rates (a twentieth of the TTL,
+    // at least 100 ms), so that SIGKILL comes before the TTL counted from the last answered keep-alive's send.
+    private static int ClockMargin(int ttlMs) => Math.Max(100, ttlMs / 20);
+
+    private static int LockLeaseMargin(int ttlMs, int graceMs) => graceMs + ClockMargin(ttlMs);
 
     private static Command Lvb()
     {

@@ -63,11 +63,14 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
     public async Task<DlmSession> OpenSessionAsync(DlmSessionOptions? options = null, CancellationToken ct = default)
     {
         options ??= new DlmSessionOptions();
+        options.LeaseMarginFor(options.Ttl); // refuses a margin the TTL cannot hold before anything is opened
         var body = new OpenSessionBody(options.Name, (int)options.Ttl.TotalMilliseconds);
+        // The lease counts from the first attempt's send: a retried open may have been applied by an earlier one.
+        var sent = Stopwatch.GetTimestamp();
         var reply = await SendAsync(new Call(HttpMethod.Post, "/v1/sessions", body, "open-session"), ct).ConfigureAwait(false);
         var opened = reply.Read<SessionOpened>();
         LogSessionOpened(opened.SessionId, opened.TtlMs);
-        return DlmSession.Start(this, opened.SessionId, TimeSpan.FromMilliseconds(opened.TtlMs), options);
+        return DlmSession.Start(this, opened.SessionId, TimeSpan.FromMilliseconds(opened.TtlMs), options, sent);
     }
 
     /// <summary>Opens a session with a name and a time to live.</summary>

@@ -57,6 +57,31 @@ public sealed class DlmSessionOptions
 
     /// <summary>The lock options used by <see cref="DlmSession.LockAsync(string, string, LockMode, CancellationToken)"/>.</summary>
     public LockOptions DefaultLockOptions { get; set; } = new();
+
+    /// <summary>
+    /// Whether the session ends itself (<see cref="SessionState.Lost"/>) when its lease's local deadline passes:
+    /// the send time of the newest answered keep-alive plus the TTL minus <see cref="LeaseMargin"/>. On by
+    /// default; off, the session waits for a server to say it expired, and a client cut off from every node keeps
+    /// believing it holds locks the cluster may have handed to someone else.
+    /// </summary>
+    public bool LocalLeaseDeadline { get; set; } = true;
+
+    /// <summary>
+    /// How much earlier than the TTL the session is taken as lost: room for the two clocks' rates to differ and
+    /// for the work the loss must stop (<c>dlmctl lock</c> adds its kill grace). Unset: a tenth of the TTL, at
+    /// least 100 ms and at most 2 s. It must be shorter than half the TTL.
+    /// </summary>
+    public TimeSpan? LeaseMargin { get; set; }
+
+    internal TimeSpan LeaseMarginFor(TimeSpan ttl)
+    {
+        var margin = LeaseMargin ?? TimeSpan.FromMilliseconds(Math.Clamp(ttl.TotalMilliseconds / 10, 100, 2000));
+        if (margin < TimeSpan.Zero || margin >= ttl / 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LeaseMargin), margin, $"the lease margin must be at least 0 and shorter than half the TTL ({ttl.TotalMilliseconds} ms)");
+        }
+        return margin;
+    }
 }
 
 /// <summary>What <see cref="DlmLock.UnlockAsync"/> does with a lock when caching is on.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace RaftDlm.Client;
@@ -11,6 +12,12 @@ public enum SessionState
     Jeopardy,
     /// <summary>The server says the session expired: every handle is invalid.</summary>
     Expired,
+    /// <summary>
+    /// No keep-alive was answered in time to renew the lease (its local deadline passed): the server may already
+    /// have expired the session and granted its locks to another, so every handle is invalid, as for
+    /// <see cref="Expired"/>.
+    /// </summary>
+    Lost,
     /// <summary>The session was closed by this client.</summary>
     Closed,
 }
@@ -31,6 +38,12 @@ public sealed class SessionStateChangedEventArgs(SessionState previous, SessionS
 /// <see cref="SessionState.Healthy"/> to <see cref="SessionState.Jeopardy"/> while keep-alives fail, back to
 /// Healthy when one succeeds, or to <see cref="SessionState.Expired"/> when the server says so; then every
 /// handle is invalidated and every waiter gets a <see cref="SessionExpiredException"/>.
+/// <para>
+/// The lease deadline: the client remembers when each keep-alive that was answered had been sent (on a monotonic
+/// clock). The server cannot expire the session before that moment plus the TTL, and may right after it. So
+/// when <c>sent + TTL − margin</c> passes with no newer answer, the session goes to
+/// <see cref="SessionState.Lost"/> on its own, without waiting to hear from a server it may not reach.
+/// </para>
 /// </summary>
 public sealed partial class DlmSession : IAsyncDisposable
 {
@@ -49,15 +62,24 @@ public sealed partial class DlmSession : IAsyncDisposable
     private Task _keepAlives = Task.CompletedTask;
     private Task _pump = Task.CompletedTask;
     private volatile bool _keepAlivesPaused;
+    // The lease's local deadline, a Stopwatch timestamp: the send time of the newest answered keep-alive (or of
+    // the open) plus the TTL minus the margin. Only ever moves forward.
+    private long _leaseDeadline;
+    // The send time (Stopwatch timestamp) of the keep-alive, or the open, that set _leaseDeadline.
+    private long _renewalSent;
+    private Task _leaseWatch = Task.CompletedTask;
 
-    private DlmSession(DlmClient client, string sessionId, TimeSpan ttl, DlmSessionOptions options)
+    private DlmSession(DlmClient client, string sessionId, TimeSpan ttl, DlmSessionOptions options, long openSent)
     {
         Client = client;
         SessionId = sessionId;
         Ttl = ttl;
         Options = options;
+        LeaseMargin = options.LeaseMarginFor(ttl);
         _logger = client.Logger;
         Events = new SessionEventPump(this);
+        _leaseDeadline = openSent + Ticks(Ttl - LeaseMargin);
+        _renewalSent = openSent;
     }
 
     /// <summary>The client this session talks through.</summary>
@@ -72,6 +94,21 @@ public sealed partial class DlmSession : IAsyncDisposable
     /// <summary>The options the session was opened with.</summary>
     public DlmSessionOptions Options { get; }
 
+    /// <summary>How long before the TTL runs out, counted from an answered keep-alive's send time, the session is taken as lost.</summary>
+    public TimeSpan LeaseMargin { get; }
+
+    /// <summary>
+    /// How long the lease is still certain to hold at the server, by the local clock: until the newest answered
+    /// keep-alive's send time plus the TTL minus <see cref="LeaseMargin"/>. Zero or less once it has passed.
+    /// </summary>
+    public TimeSpan LeaseRemaining => Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), Volatile.Read(ref _leaseDeadline));
+
+    /// <summary>
+    /// When the newest answered keep-alive (or the open) was sent, as a wall-clock time read off the monotonic
+    /// clock: the server keeps the session at least until this plus the TTL.
+    /// </summary>
+    public DateTimeOffset LeaseRenewalSentAt => DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(Volatile.Read(ref _renewalSent));
+
     /// <summary>The current state.</summary>
     public SessionState State
     {
@@ -81,10 +118,10 @@ public sealed partial class DlmSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Cancelled when the session is lost (expired) or closed: hand it to work that must stop then.</summary>
+    /// <summary>Cancelled when the session is lost (its lease deadline passed), expired or closed: hand it to work that must stop then.</summary>
     public CancellationToken LostToken => _lost.Token;
 
-    /// <summary>Completes when the session has expired or been closed.</summary>
+    /// <summary>Completes when the session has been lost, expired or been closed.</summary>
     public Task Ended => _ended.Task;
 
     /// <summary>Raised on every state change, on a background thread.</summary>
@@ -101,12 +138,13 @@ public sealed partial class DlmSession : IAsyncDisposable
     // Test hook: stops (or resumes) sending keep-alives, as if the process were paused.
     internal void PauseKeepAlives(bool paused) => _keepAlivesPaused = paused;
 
-    internal static DlmSession Start(DlmClient client, string sessionId, TimeSpan ttl, DlmSessionOptions options)
+    internal static DlmSession Start(DlmClient client, string sessionId, TimeSpan ttl, DlmSessionOptions options, long openSent)
     {
-        var session = new DlmSession(client, sessionId, ttl, options);
+        var session = new DlmSession(client, sessionId, ttl, options, openSent);
         var lost = session._lost.Token;
         session._keepAlives = Task.Run(() => session.KeepAliveLoopAsync(lost));
         session._pump = Task.Run(() => session.Events.RunAsync(lost));
+        if (options.LocalLeaseDeadline) session._leaseWatch = Task.Run(() => session.LeaseWatchAsync(lost));
         return session;
     }
 
@@ -118,7 +156,7 @@ public sealed partial class DlmSession : IAsyncDisposable
         var handle = new DlmLock(this, lockspace, resource, options ?? Options.DefaultLockOptions);
         lock (_sync)
         {
-            if (_state is SessionState.Expired or SessionState.Closed) throw Gone();
+            if (_state is SessionState.Expired or SessionState.Lost or SessionState.Closed) throw Gone();
             _handles.Add(handle);
         }
         return handle;
@@ -168,8 +206,10 @@ public sealed partial class DlmSession : IAsyncDisposable
                 }
             }
         }
-        // Ending the session cancels _lost, which stops the keep-alives and the event pump.
-        if (SetState(SessionState.Closed))
+        // Ending the session cancels _lost, which stops the keep-alives and the event pump. A session lost by its
+        // local deadline may still be alive at the server: closing it there frees its locks sooner.
+        var wasLost = State == SessionState.Lost;
+        if (SetState(SessionState.Closed) || wasLost)
         {
             try
             {
@@ -181,7 +221,7 @@ public sealed partial class DlmSession : IAsyncDisposable
                 LogCloseFailed(SessionId, error.Message);
             }
         }
-        await Task.WhenAll(_keepAlives, _pump).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_keepAlives, _pump, _leaseWatch).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     internal List<DlmLock> Handles()
@@ -199,14 +239,17 @@ public sealed partial class DlmSession : IAsyncDisposable
         if (handle.LockId is { } id) Events.Unroute(id, handle);
     }
 
-    internal SessionExpiredException Gone(Exception? inner = null) => new(State == SessionState.Closed
-        ? $"session {SessionId} was closed"
-        : $"session {SessionId} expired", inner);
+    internal SessionExpiredException Gone(Exception? inner = null) => new(State switch
+    {
+        SessionState.Closed => $"session {SessionId} was closed",
+        SessionState.Lost => $"session {SessionId} lost its lease: no keep-alive was answered within its TTL",
+        _ => $"session {SessionId} expired",
+    }, inner);
 
     // A server answer or event said SessionExpired: the session is over, whatever else has been seen yet.
     internal void ServerSaysExpired()
     {
-        if (State != SessionState.Closed) SetState(SessionState.Expired);
+        if (State is not (SessionState.Closed or SessionState.Lost)) SetState(SessionState.Expired);
     }
 
     // Turns a lock error into SessionExpired when the session is in fact gone: the server ends a waiting
@@ -242,11 +285,11 @@ public sealed partial class DlmSession : IAsyncDisposable
         lock (_sync)
         {
             previous = _state;
-            if (previous == next || previous is SessionState.Expired or SessionState.Closed) return false;
+            if (previous == next || previous is SessionState.Expired or SessionState.Lost or SessionState.Closed) return false;
             _state = next;
         }
         LogStateChanged(SessionId, previous, next);
-        if (next is SessionState.Expired or SessionState.Closed) End();
+        if (next is SessionState.Expired or SessionState.Lost or SessionState.Closed) End();
         try
         {
             StateChanged?.Invoke(this, new SessionStateChangedEventArgs(previous, next));
@@ -279,6 +322,8 @@ public sealed partial class DlmSession : IAsyncDisposable
             {
                 await Task.Delay(State == SessionState.Healthy ? healthyInterval : retryInterval, ct).ConfigureAwait(false);
                 if (_keepAlivesPaused) continue;
+                // The lease runs from when the request left, not from when its answer came back.
+                var sent = Stopwatch.GetTimestamp();
                 try
                 {
                     var call = new Call(HttpMethod.Post, $"/v1/sessions/{SessionId}/keepalive", null, "keepalive")
@@ -287,6 +332,7 @@ public sealed partial class DlmSession : IAsyncDisposable
                         Budget = roundBudget,
                     };
                     await Client.SendAsync(call, ct).ConfigureAwait(false);
+                    ExtendLease(sent);
                     SetState(SessionState.Healthy);
                 }
                 catch (SessionExpiredException)
@@ -305,6 +351,54 @@ public sealed partial class DlmSession : IAsyncDisposable
         {
         }
     }
+
+    private void ExtendLease(long sent)
+    {
+        var deadline = sent + Ticks(Ttl - LeaseMargin);
+        var current = Volatile.Read(ref _leaseDeadline);
+        while (deadline > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _leaseDeadline, deadline, current);
+            if (seen == current)
+            {
+                Volatile.Write(ref _renewalSent, sent);
+                return;
+            }
+            current = seen;
+        }
+    }
+
+    // Sleeps until the lease's local deadline, and again whenever a keep-alive moved it; once it passes with no
+    // newer answer, the session is lost. Each turn sleeps at least until the deadline it read, so it wakes at
+    // most once per answered keep-alive.
+    private async Task LeaseWatchAsync(CancellationToken ct)
+    {
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var remaining = LeaseRemaining;
+                if (remaining <= TimeSpan.Zero)
+                {
+                    if (State is SessionState.Healthy or SessionState.Jeopardy)
+                    {
+                        LogLeaseRanOut(SessionId, (int)LeaseMargin.TotalMilliseconds);
+                        SetState(SessionState.Lost);
+                    }
+                    return;
+                }
+                await Task.Delay(remaining + TimeSpan.FromMilliseconds(1), ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
+
+    [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "Session {SessionId}: no keep-alive answered before the lease's local deadline (TTL minus {MarginMs} ms): the session is lost")]
+    private partial void LogLeaseRanOut(string sessionId, int marginMs);
 
     [LoggerMessage(EventId = 5100, Level = LogLevel.Information, Message = "Session {SessionId}: {Previous} -> {Current}")]
     private partial void LogStateChanged(string sessionId, SessionState previous, SessionState current);

@@ -245,7 +245,9 @@ public sealed class CachingTests(ClusterFixture fixture) : IClassFixture<Cluster
         var keeper = other.AllocLock("pause", "held"); // keeps the resource and its LVB alive
         await keeper.LockAsync(LockMode.NL, ct);
 
-        var session = await clientA.OpenSessionAsync("paused", TimeSpan.FromMilliseconds(1500), ct);
+        // The server's word (the expired event) is what this test is about, so the local lease deadline, which
+        // would end the session first, is off (LeaseDeadlineTests cover it).
+        var session = await clientA.OpenSessionAsync(new DlmSessionOptions { Name = "paused", Ttl = TimeSpan.FromMilliseconds(1500), LocalLeaseDeadline = false }, ct);
         var states = new List<SessionState>();
         session.StateChanged += (_, change) =>
         {

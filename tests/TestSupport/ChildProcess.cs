@@ -46,6 +46,9 @@ public sealed class ChildProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code, once <see cref="HasExited"/>.</summary>
+    public int ExitCode => _process.ExitCode;
+
     public string LogPath { get; }
 
     /// <summary>The child's stdin, when started with <see cref="ChildProcessOptions.TalksOnStandardIo"/>.</summary>
