@@ -27,9 +27,13 @@ public readonly record struct LogEntry(long Index, long LeaderTimeMs, Command? C
 [Union(12, typeof(PurgeOrphans))]
 public abstract record Command;
 
-/// <summary>Opens a session whose deadline is the entry's leader time plus <c>TtlMs</c>.</summary>
+/// <summary>
+/// Opens a session whose deadline is the entry's leader time plus <c>TtlMs</c>. <c>Owner</c> names the principal
+/// that opened it (null: no principal — authentication off, or an admin); only that principal may act on the
+/// session afterwards (see <see cref="RequestLock.Caller"/>). Absent from entries written before it existed.
+/// </summary>
 [MessagePackObject]
-public sealed record OpenSession([property: Key(0)] string Name, [property: Key(1)] int TtlMs) : Command;
+public sealed record OpenSession([property: Key(0)] string Name, [property: Key(1)] int TtlMs, [property: Key(2)] string? Owner = null) : Command;
 
 /// <summary>Renews a session's deadline in the replicated state (a checkpoint of the leader's memory).</summary>
 [MessagePackObject]
@@ -37,7 +41,7 @@ public sealed record KeepAlive([property: Key(0)] long SessionId) : Command;
 
 /// <summary>Ends a session at the client's request.</summary>
 [MessagePackObject]
-public sealed record CloseSession([property: Key(0)] long SessionId) : Command;
+public sealed record CloseSession([property: Key(0)] long SessionId, [property: Key(1)] string? Caller = null) : Command;
 
 /// <summary>The leader decided that the session's deadline passed. Applied unconditionally when the session lives.</summary>
 [MessagePackObject]
@@ -60,7 +64,11 @@ public sealed record CreateLockspace(
 [MessagePackObject]
 public sealed record DeleteLockspace([property: Key(0)] string Name, [property: Key(1)] bool Force) : Command;
 
-/// <summary>A new lock request. <c>ParentLockId</c> 0 means a top-level lock.</summary>
+/// <summary>
+/// A new lock request. <c>ParentLockId</c> 0 means a top-level lock. <c>Caller</c> (here and on the other
+/// commands of a session) is the principal that sends it: a session opened by another principal answers
+/// exactly as a session that does not exist; null (authentication off, or an admin) may act on any session.
+/// </summary>
 [MessagePackObject]
 public sealed record RequestLock(
     [property: Key(0)] long SessionId,
@@ -69,7 +77,8 @@ public sealed record RequestLock(
     [property: Key(3)] string Resource,
     [property: Key(4)] LockMode Mode,
     [property: Key(5)] long ParentLockId,
-    [property: Key(6)] LockFlags Flags) : Command;
+    [property: Key(6)] LockFlags Flags,
+    [property: Key(7)] string? Caller = null) : Command;
 
 /// <summary>
 /// A conversion. <c>SessionId</c> 0 means "the lock's owner"; when given it must be the owner, and it keys
@@ -83,7 +92,8 @@ public sealed record ConvertLock(
     [property: Key(3)] long LockId,
     [property: Key(4)] LockMode Mode,
     [property: Key(5)] byte[]? Lvb,
-    [property: Key(6)] LockFlags Flags) : Command;
+    [property: Key(6)] LockFlags Flags,
+    [property: Key(7)] string? Caller = null) : Command;
 
 /// <summary>Releases a granted lock, or cancels a waiting request or a conversion.</summary>
 [MessagePackObject]
@@ -94,7 +104,8 @@ public sealed record Unlock(
     [property: Key(3)] long LockId,
     [property: Key(4)] byte[]? Lvb,
     [property: Key(5)] LockFlags Flags,
-    [property: Key(6)] bool Force) : Command;
+    [property: Key(6)] bool Force,
+    [property: Key(7)] string? Caller = null) : Command;
 
 /// <summary>Takes over the first orphan (in grant order) on a top-level resource held in exactly <c>Mode</c>.</summary>
 [MessagePackObject]
@@ -103,7 +114,8 @@ public sealed record AdoptOrphan(
     [property: Key(1)] long RequestId,
     [property: Key(2)] string Lockspace,
     [property: Key(3)] string Resource,
-    [property: Key(4)] LockMode Mode) : Command;
+    [property: Key(4)] LockMode Mode,
+    [property: Key(5)] string? Caller = null) : Command;
 
 /// <summary>Operator purge of every orphan on a top-level resource.</summary>
 [MessagePackObject]

@@ -6,7 +6,7 @@ public sealed partial class LockMachine
 {
     private Result Request(RequestLock command)
     {
-        if (Screen(command, command.SessionId, command.RequestId, out var session) is { } answered) return answered;
+        if (Screen(command, command.SessionId, command.RequestId, command.Caller, out var session) is { } answered) return answered;
         return Remember(session, command.RequestId, RequestCore(session, command));
     }
 
@@ -91,7 +91,7 @@ public sealed partial class LockMachine
 
     private Result Convert(ConvertLock command)
     {
-        if (Screen(command, command.Lockspace, command.LockId, command.SessionId, command.RequestId, out var item) is { } answered)
+        if (Screen(command, command.Lockspace, command.LockId, command.SessionId, command.RequestId, command.Caller, out var item) is { } answered)
         {
             return answered;
         }
@@ -165,11 +165,14 @@ public sealed partial class LockMachine
 
     private Result Release(Unlock command)
     {
-        if (Screen(command, command.Lockspace, command.LockId, command.SessionId, command.RequestId, out var item) is { } answered)
+        if (Screen(command, command.Lockspace, command.LockId, command.SessionId, command.RequestId, command.Caller, out var item) is { } answered)
         {
             return answered;
         }
-        return Remember(item.Owner!, command.RequestId, ReleaseCore(item, command));
+        var owner = item.Owner!;
+        var result = Remember(owner, command.RequestId, ReleaseCore(item, command));
+        if (command.RequestId != 0 && !_locks.ContainsKey(item.Id)) RememberRelease(item.Id, owner.Id);
+        return result;
     }
 
     private Result ReleaseCore(Lock item, Unlock command)
@@ -214,7 +217,7 @@ public sealed partial class LockMachine
 
     private Result Adopt(AdoptOrphan command)
     {
-        if (Screen(command, command.SessionId, command.RequestId, out var session) is { } answered) return answered;
+        if (Screen(command, command.SessionId, command.RequestId, command.Caller, out var session) is { } answered) return answered;
         return Remember(session, command.RequestId, AdoptCore(session, command));
     }
 

@@ -11,8 +11,15 @@ public sealed partial class LockMachine
     {
         if (!_sessions.TryGetValue(sessionId, out var session)) return null;
         var locks = session.LocksById().Select(item => View(item)).ToList();
-        return new SessionView(session.Id, session.Name, session.TtlMs, session.DeadlineMs, session.Ended, session.LastEventSeq, locks);
+        return new SessionView(session.Id, session.Name, session.TtlMs, session.DeadlineMs, session.Ended, session.LastEventSeq, locks, session.Owner);
     }
+
+    /// <summary>
+    /// Whether the session exists and <paramref name="caller"/> may act on it (null: authentication off or an
+    /// admin, any session; else only the sessions that principal opened).
+    /// </summary>
+    public bool SessionPermits(long sessionId, string? caller) =>
+        _sessions.TryGetValue(sessionId, out var session) && session.Permits(caller);
 
     /// <summary>Live sessions with their replicated deadlines, by id (for operators and tests; the leader's scan uses <see cref="VisitLiveSessions"/>).</summary>
     public IReadOnlyList<(long SessionId, int TtlMs, long DeadlineMs)> SessionDeadlines() =>

@@ -10,7 +10,7 @@ public sealed partial class LockMachine
         {
             return Error(ErrorCode.InvalidRequest, $"the session bound ({Limits.MaxSessions}) is reached");
         }
-        var session = new Session(NextId(), command.Name, command.TtlMs, _now + command.TtlMs);
+        var session = new Session(NextId(), command.Name, command.TtlMs, _now + command.TtlMs, command.Owner);
         _sessions.Add(session.Id, session);
         _liveSessions++;
         return new SessionResult(session.Id, session.TtlMs, session.DeadlineMs);
@@ -25,7 +25,7 @@ public sealed partial class LockMachine
 
     private Result Close(CloseSession command)
     {
-        if (!TryGetLiveSession(command.SessionId, out var session, out var error)) return error;
+        if (!TryGetLiveSession(command.SessionId, command.Caller, out var session, out var error)) return error;
         return new DoneResult(EndSession(session, expired: false));
     }
 

@@ -13,7 +13,9 @@ namespace RaftDlm.LockStateMachine;
 public sealed partial class LockMachine
 {
     private const string SnapshotMagic = "raft-dlm-snapshot";
-    private const int SnapshotVersion = 1;
+    // Version 2 adds each session's owner (after its replies) and the recent unlock ends (after the
+    // lockspaces). Version 1 snapshots are still read: their sessions have no owner and no ends are remembered.
+    private const int SnapshotVersion = 2;
 
     public byte[] WriteSnapshot()
     {
@@ -59,6 +61,13 @@ public sealed partial class LockMachine
             writer.WriteArrayHeader(resources.Count);
             foreach (var resource in resources) WriteResource(ref writer, resource);
         }
+
+        writer.WriteArrayHeader(_recentReleaseOrder.Count);
+        foreach (var lockId in _recentReleaseOrder)
+        {
+            writer.Write(lockId);
+            writer.Write(_recentReleases[lockId]);
+        }
     }
 
     private static void WriteLimits(ref MessagePackWriter writer, LockLimits limits)
@@ -93,6 +102,7 @@ public sealed partial class LockMachine
             writer.Write(requestId);
             MessagePackSerializer.Serialize(ref writer, result, CommandCodec.Options);
         }
+        if (session.Owner is null) writer.WriteNil(); else writer.Write(session.Owner);
     }
 
     private static void WriteResource(ref MessagePackWriter writer, Resource resource)
@@ -151,7 +161,7 @@ public sealed partial class LockMachine
     {
         if (reader.ReadString() != SnapshotMagic) throw new InvalidDataException("not a lock table snapshot");
         var version = reader.ReadInt32();
-        if (version != SnapshotVersion) throw new InvalidDataException($"snapshot version {version} is not supported");
+        if (version is not (1 or SnapshotVersion)) throw new InvalidDataException($"snapshot version {version} is not supported (this build reads 1 and {SnapshotVersion})");
         var machine = new LockMachine(ReadLimits(ref reader));
         machine.LastAppliedIndex = reader.ReadInt64();
         machine.LastLeaderTimeMs = reader.ReadInt64();
@@ -162,7 +172,7 @@ public sealed partial class LockMachine
         machine._sessions.EnsureCapacity(sessionCount);
         for (var i = 0; i < sessionCount; i++)
         {
-            var session = ReadSession(ref reader);
+            var session = ReadSession(ref reader, version);
             machine._sessions.Add(session.Id, session);
             if (!session.Ended) machine._liveSessions++;
         }
@@ -178,6 +188,16 @@ public sealed partial class LockMachine
             space.Resources.EnsureCapacity(resourceCount);
             var byId = new Dictionary<long, Resource>(resourceCount);
             for (var j = 0; j < resourceCount; j++) machine.ReadResource(ref reader, space, byId);
+        }
+        if (version >= 2)
+        {
+            var releases = reader.ReadArrayHeader();
+            for (var i = 0; i < releases; i++)
+            {
+                var lockId = reader.ReadInt64();
+                machine._recentReleases.Add(lockId, reader.ReadInt64());
+                machine._recentReleaseOrder.Enqueue(lockId);
+            }
         }
         // Each lock's children are sorted on their own: the walk's order does not matter.
         foreach (var item in HashOrder.Unordered(machine._locks)) item.Children?.Sort((a, b) => a.Id.CompareTo(b.Id));
@@ -203,24 +223,24 @@ public sealed partial class LockMachine
         };
     }
 
-    private static Session ReadSession(ref MessagePackReader reader)
+    private static Session ReadSession(ref MessagePackReader reader, int version)
     {
-        var session = new Session(reader.ReadInt64(), reader.ReadString()!, reader.ReadInt32(), reader.ReadInt64())
-        {
-            Ended = reader.ReadBoolean(),
-            LastEventSeq = reader.ReadInt64(),
-        };
+        var (id, name, ttlMs, deadlineMs) = (reader.ReadInt64(), reader.ReadString()!, reader.ReadInt32(), reader.ReadInt64());
+        var (ended, lastEventSeq) = (reader.ReadBoolean(), reader.ReadInt64());
+        var outbox = new List<LockEvent>();
         var events = reader.ReadArrayHeader();
-        for (var i = 0; i < events; i++)
-        {
-            session.Outbox.Enqueue(MessagePackSerializer.Deserialize<LockEvent>(ref reader, CommandCodec.Options));
-        }
-        var replies = reader.ReadArrayHeader();
-        for (var i = 0; i < replies; i++)
+        for (var i = 0; i < events; i++) outbox.Add(MessagePackSerializer.Deserialize<LockEvent>(ref reader, CommandCodec.Options));
+        var replies = new List<KeyValuePair<long, Result>>();
+        var replyCount = reader.ReadArrayHeader();
+        for (var i = 0; i < replyCount; i++)
         {
             var requestId = reader.ReadInt64();
-            session.Replies.Enqueue(new(requestId, MessagePackSerializer.Deserialize<Result>(ref reader, CommandCodec.Options)));
+            replies.Add(new(requestId, MessagePackSerializer.Deserialize<Result>(ref reader, CommandCodec.Options)));
         }
+        var owner = version >= 2 && !reader.TryReadNil() ? reader.ReadString() : null;
+        var session = new Session(id, name, ttlMs, deadlineMs, owner) { Ended = ended, LastEventSeq = lastEventSeq };
+        foreach (var item in outbox) session.Outbox.Enqueue(item);
+        foreach (var reply in replies) session.Replies.Enqueue(reply);
         return session;
     }
 

@@ -15,6 +15,10 @@ public sealed partial class LockMachine
     private readonly Dictionary<long, Session> _sessions = new();
     private readonly Dictionary<long, Lock> _locks = new();
     private readonly Queue<long> _endedSessions = new();
+    // Lock id -> its last owner's session id, for the newest unlocks that ended a lock, oldest first in the queue.
+    private readonly Dictionary<long, long> _recentReleases = new();
+    private readonly Queue<long> _recentReleaseOrder = new();
+    private const int MaxRecentReleases = 10_000;
     private readonly SortedSet<(long DueMs, long ResourceId)> _delayDue = new();
     private readonly Dictionary<long, Resource> _delayedResources = new();
     private readonly List<Resource> _touched = new();
@@ -100,9 +104,13 @@ public sealed partial class LockMachine
 
     private long NextId() => _nextId++;
 
-    private bool TryGetLiveSession(long sessionId, out Session session, out Result error)
+    private bool TryGetLiveSession(long sessionId, out Session session, out Result error) =>
+        TryGetLiveSession(sessionId, caller: null, out session, out error);
+
+    /// <summary>A live session that <paramref name="caller"/> may act on; another principal's session answers as an unknown one.</summary>
+    private bool TryGetLiveSession(long sessionId, string? caller, out Session session, out Result error)
     {
-        if (_sessions.TryGetValue(sessionId, out session!) && !session.Ended)
+        if (_sessions.TryGetValue(sessionId, out session!) && !session.Ended && session.Permits(caller))
         {
             error = null!;
             return true;
@@ -124,12 +132,13 @@ public sealed partial class LockMachine
     }
 
     /// <summary>Looks up a lock of a lockspace and the session that acts on it (the owner, or the named session).</summary>
-    private bool TryGetOwnedLock(string? lockspace, long lockId, long sessionId, out Lock found, out Result error)
+    private bool TryGetOwnedLock(string? lockspace, long lockId, long sessionId, string? caller, out Lock found, out Result error)
     {
         found = null!;
         if (!TryGetLockspace(lockspace, out var space, out error)) return false;
-        if (sessionId != 0 && !TryGetLiveSession(sessionId, out _, out error)) return false;
-        if (!_locks.TryGetValue(lockId, out found!) || found.Resource.Space != space)
+        if (sessionId != 0 && !TryGetLiveSession(sessionId, caller, out _, out error)) return false;
+        // Another principal's lock answers as a lock that does not exist.
+        if (!_locks.TryGetValue(lockId, out found!) || found.Resource.Space != space || (found.Owner is { } holder && !holder.Permits(caller)))
         {
             error = Error(ErrorCode.NotFound, $"lock {lockId} does not exist in lockspace '{lockspace}'");
             return false;
@@ -152,9 +161,9 @@ public sealed partial class LockMachine
     /// the session is not live, the recorded reply of a retried request id, or the (recorded) refusal of a
     /// malformed command. Null when the rules decide; then <paramref name="session"/> is the live session.
     /// </summary>
-    private Result? Screen(Command command, long sessionId, long requestId, out Session session)
+    private Result? Screen(Command command, long sessionId, long requestId, string? caller, out Session session)
     {
-        if (!TryGetLiveSession(sessionId, out session, out var error)) return error;
+        if (!TryGetLiveSession(sessionId, caller, out session, out var error)) return error;
         if (session.FindReply(requestId) is { } first) return first;
         return Malformed(command) is { } malformed ? Remember(session, requestId, malformed) : null;
     }
@@ -166,15 +175,33 @@ public sealed partial class LockMachine
     /// lock. A malformed command is refused by its shape before a failed lookup, as the server refuses it.
     /// Null when the rules decide; then <paramref name="item"/> is the lock.
     /// </summary>
-    private Result? Screen(Command command, string? lockspace, long lockId, long sessionId, long requestId, out Lock item)
+    private Result? Screen(Command command, string? lockspace, long lockId, long sessionId, long requestId, string? caller, out Lock item)
     {
-        if (!TryGetOwnedLock(lockspace, lockId, sessionId, out item, out var error))
+        if (!TryGetOwnedLock(lockspace, lockId, sessionId, caller, out item, out var error))
         {
+            // A retried unlock that names no session finds its first reply through the lock's last owner.
+            if (sessionId == 0 && requestId != 0 && _recentReleases.TryGetValue(lockId, out var ownerId)
+                && _sessions.TryGetValue(ownerId, out var lastOwner) && lastOwner.Permits(caller)
+                && lastOwner.FindReply(requestId) is { } retried)
+            {
+                return retried;
+            }
             return RememberIfSession(sessionId, requestId, Malformed(command) ?? error);
         }
         var owner = item.Owner!;
         if (owner.FindReply(requestId) is { } first) return first;
         return Malformed(command) is { } malformed ? Remember(owner, requestId, malformed) : null;
+    }
+
+    /// <summary>
+    /// Remembers who owned a lock that an unlock just ended, so that a retry of that unlock without a session
+    /// id still finds its first reply (kept for the newest <see cref="MaxRecentReleases"/> ends).
+    /// </summary>
+    private void RememberRelease(long lockId, long ownerId)
+    {
+        if (!_recentReleases.TryAdd(lockId, ownerId)) return;
+        _recentReleaseOrder.Enqueue(lockId);
+        while (_recentReleaseOrder.Count > MaxRecentReleases) _recentReleases.Remove(_recentReleaseOrder.Dequeue());
     }
 
     /// <summary>A session-less error is remembered under the named session, so its retry answers the same.</summary>

@@ -96,7 +96,8 @@ public sealed record SessionView(
     long DeadlineMs,
     bool Expired,
     long LastEventSeq,
-    IReadOnlyList<LockView> Locks);
+    IReadOnlyList<LockView> Locks,
+    string? Owner);
 
 public sealed record ResourceView(
     string Resource,

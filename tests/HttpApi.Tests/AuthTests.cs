@@ -14,12 +14,15 @@ public sealed class AuthClusterFixture : ClusterFixture
     public const string Admin = "admin-secret";
     public const string TokenA = "token-a";
     public const string TokenBc = "token-bc";
+    public const string TokenA2 = "token-a2"; // a second tenant of auth-a
+
 
     protected override IReadOnlyDictionary<string, string>? Settings => new Dictionary<string, string>
     {
         ["AdminTokens:0"] = Admin,
         ["LockspaceTokens:" + TokenA] = "auth-a",
         ["LockspaceTokens:" + TokenBc] = "auth-b, auth-c",
+        ["LockspaceTokens:" + TokenA2] = "auth-a",
     };
 
     protected override string? ProbeToken => Admin;
@@ -188,6 +191,16 @@ public sealed class AuthTests(AuthClusterFixture fixture) : IClassFixture<AuthCl
         AssertStatus(await Delete(client, $"/v1/lockspaces/{ls}?force=true", null, Admin), HttpStatusCode.NoContent);
         // Lockspaces that lockspace tokens are scoped to are open to the admin as well.
         AssertProblem(await Get(client, "/v1/lockspaces/auth-a/resources/none", Admin), HttpStatusCode.NotFound, "NotFound");
+    }
+
+    internal static async Task EnsureLockspacesAsync(AuthClusterFixture fixture)
+    {
+        var (leader, _) = await fixture.NodesAsync();
+        foreach (var ls in new[] { "auth-a", "auth-b", "auth-c" })
+        {
+            var reply = await Put(leader, $"/v1/lockspaces/{ls}", new { lvbBytes = 8, lockDelayMs = 0 }, Admin);
+            Assert.True(reply.Status is HttpStatusCode.Created or HttpStatusCode.OK, reply.ToString());
+        }
     }
 
     private async Task EnsureLockspacesAsync()

@@ -1,14 +1,21 @@
+using System.Security.Cryptography;
+using System.Text;
+using RaftDlm.HttpApi.Hosting;
+
 namespace RaftDlm.HttpApi.Api;
 
 /// <summary>
 /// Bearer-token access, on when any token is configured. An admin token may do everything. A lockspace
 /// token may use sessions, read the cluster and the lockspace list, and act on locks, resources and
 /// fencing checks of its own lockspaces; creating or deleting lockspaces and purging orphans are for
-/// admins.
+/// admins. A session belongs to the lockspace token that opened it (its principal, recorded in the log):
+/// another lockspace token is answered about it, and about its locks and events, exactly as if they did not
+/// exist. Admins may act on every session.
 /// </summary>
 internal static class Auth
 {
     private const string AccessKey = "raftdlm.access";
+    private const string CallerKey = "raftdlm.caller";
 
     public static Func<HttpContext, Func<Task>, Task> Middleware(ServerOptions options)
     {
@@ -17,6 +24,7 @@ internal static class Auth
             entry => entry.Key,
             entry => entry.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
             StringComparer.Ordinal);
+        var principals = options.LockspaceTokens.Keys.ToDictionary(token => token, Principal, StringComparer.Ordinal);
         return async (context, next) =>
         {
             if (!options.AuthEnabled || !context.Request.Path.StartsWithSegments("/v1"))
@@ -37,6 +45,7 @@ internal static class Auth
                 return;
             }
             context.Items[AccessKey] = allowed;
+            context.Items[CallerKey] = principals[token];
             if (Denied(context.Request, allowed) is { } reason)
             {
                 await Problems.Of(403, "Forbidden", reason).ExecuteAsync(context);
@@ -49,6 +58,23 @@ internal static class Auth
     /// <summary>Whether the caller may act on <paramref name="lockspace"/> (always, with auth off or an admin token).</summary>
     public static bool MayUse(HttpContext context, string lockspace) =>
         context.Items[AccessKey] is not HashSet<string> allowed || allowed.Contains(lockspace);
+
+    /// <summary>
+    /// The principal the request acts as, recorded as a session's owner and checked on every command of a
+    /// session: null with authentication off or an admin token (any session), else the lockspace token's.
+    /// </summary>
+    public static string? Caller(HttpContext context) => context.Items[CallerKey] as string;
+
+    /// <summary>Whether the caller may see and act on the session (false for an unknown session too).</summary>
+    public static bool MayActOn(HttpContext context, LockApplier applier, long sessionId)
+    {
+        var caller = Caller(context);
+        return applier.Read(machine => machine.SessionPermits(sessionId, caller));
+    }
+
+    // A token's principal: a name derived from the token that does not reveal it (the log keeps it forever).
+    private static string Principal(string token) =>
+        "token:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)))[..16];
 
     public static IResult Forbidden(string lockspace) => Problems.Of(403, "Forbidden", $"the token has no right on lockspace '{lockspace}'");
 

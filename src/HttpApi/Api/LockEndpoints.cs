@@ -30,7 +30,7 @@ internal static class LockEndpoints
         {
             return Problems.NotFound($"parent lock '{parentText}' does not exist");
         }
-        var command = new RequestLock(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode, parent, flags);
+        var command = new RequestLock(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode, parent, flags, Auth.Caller(context));
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
         if (failure is not null) return failure;
         return await ReplyAsync(result!, sessionId, ls, body.WaitMs ?? 0, requests, context.RequestAborted);
@@ -47,7 +47,7 @@ internal static class LockEndpoints
         }
         if (WaitMsProblem(body.WaitMs) is { } badWait) return badWait;
         if (!TrySession(body.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
-        var command = new ConvertLock(sessionId, body.RequestId ?? 0, ls, id, mode, lvb, flags);
+        var command = new ConvertLock(sessionId, body.RequestId ?? 0, ls, id, mode, lvb, flags, Auth.Caller(context));
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
         if (failure is not null) return failure;
         var owner = result is LockResult converted ? converted.Lock.SessionId : 0;
@@ -61,7 +61,7 @@ internal static class LockEndpoints
         if (!Wire.TryParseId(lockId, out var id)) return Problems.NotFound($"lock '{lockId}' does not exist");
         if (Wire.First(Wire.ParseFlags(body!.Flags, out var flags), Wire.ParseLvb(body.Lvb, out var lvb)) is { } invalid) return Problems.Invalid(invalid);
         if (!TrySession(body.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
-        var command = new Unlock(sessionId, body.RequestId ?? 0, ls, id, lvb, flags, body.Force ?? false);
+        var command = new Unlock(sessionId, body.RequestId ?? 0, ls, id, lvb, flags, body.Force ?? false, Auth.Caller(context));
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
         if (failure is not null) return failure;
         return result switch
@@ -76,6 +76,8 @@ internal static class LockEndpoints
     {
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
         var view = Wire.TryParseId(lockId, out var id) ? applier.Read(machine => machine.GetLock(ls, id)) : null;
+        // Another principal's lock is answered as one that does not exist (an orphan belongs to no session).
+        if (view is { SessionId: var owner and not 0 } && !Auth.MayActOn(context, applier, owner)) view = null;
         return view is null ? Problems.NotFound($"lock '{lockId}' does not exist in lockspace '{ls}'") : Results.Json(LockJson.From(view), Wire.Json);
     }
 
@@ -85,7 +87,7 @@ internal static class LockEndpoints
         if (problem is not null) return problem;
         if (!Wire.TryParseId(body!.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
         if (Wire.ParseMode(body.Mode, out var mode) is { } invalid) return Problems.Invalid(invalid);
-        var (result, failure) = await requests.ProposeAsync(new AdoptOrphan(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode), context.RequestAborted);
+        var (result, failure) = await requests.ProposeAsync(new AdoptOrphan(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode, Auth.Caller(context)), context.RequestAborted);
         if (failure is not null) return failure;
         return result switch
         {

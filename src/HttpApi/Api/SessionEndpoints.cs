@@ -22,7 +22,7 @@ internal static class SessionEndpoints
     {
         var (body, problem) = await Requests.ReadAsync(context, new SessionCreateBody(null, null));
         if (problem is not null) return problem;
-        var command = new OpenSession(body!.Name ?? "session", body.TtlMs ?? 10_000);
+        var command = new OpenSession(body!.Name ?? "session", body.TtlMs ?? 10_000, Auth.Caller(context));
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
         if (failure is not null) return failure;
         return result switch
@@ -33,9 +33,12 @@ internal static class SessionEndpoints
         };
     }
 
-    private static IResult KeepAlive(string sessionId, SessionLeases leases)
+    private static IResult KeepAlive(string sessionId, HttpContext context, SessionLeases leases, LockApplier applier)
     {
-        if (!Wire.TryParseId(sessionId, out var id) || !leases.Renew(id, out var ttlMs)) return Problems.SessionExpired(sessionId);
+        if (!Wire.TryParseId(sessionId, out var id) || !Auth.MayActOn(context, applier, id) || !leases.Renew(id, out var ttlMs))
+        {
+            return Problems.SessionExpired(sessionId);
+        }
         return Results.Json(new KeepAliveJson(ttlMs), Wire.Json);
     }
 
@@ -43,15 +46,15 @@ internal static class SessionEndpoints
     {
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
         var view = Wire.TryParseId(sessionId, out var id) ? applier.Read(machine => machine.GetSession(id)) : null;
-        if (view is null || view.Expired) return Problems.SessionExpired(sessionId);
-        var locks = view.Locks.Select(item => LockJson.From(item)).ToList();
+        if (view is null || view.Expired || !Permits(context, view.Owner)) return Problems.SessionExpired(sessionId);
+        var locks = view.Locks.Where(item => Auth.MayUse(context, item.Lockspace)).Select(item => LockJson.From(item)).ToList();
         return Results.Json(new SessionJson(sessionId, view.TtlMs, view.Name, locks), Wire.Json);
     }
 
     private static async Task<IResult> Close(string sessionId, HttpContext context, Requests requests)
     {
         if (!Wire.TryParseId(sessionId, out var id)) return Problems.SessionExpired(sessionId);
-        var (result, failure) = await requests.ProposeAsync(new CloseSession(id), context.RequestAborted);
+        var (result, failure) = await requests.ProposeAsync(new CloseSession(id, Auth.Caller(context)), context.RequestAborted);
         if (failure is not null) return failure;
         return result is ErrorResult error ? Problems.From(error) : Results.NoContent();
     }
@@ -60,16 +63,21 @@ internal static class SessionEndpoints
     /// Long-poll: answers as soon as an event numbered above <c>after</c> exists, or after <c>waitMs</c>
     /// with an empty list. The wait is woken by the apply that adds the event, never by polling.
     /// </summary>
-    private static async Task<IResult> Events(string sessionId, HttpContext context, Requests requests)
+    private static async Task<IResult> Events(string sessionId, HttpContext context, Requests requests, LockApplier applier)
     {
         if (!Wire.TryParseId(sessionId, out var id)) return Problems.SessionExpired(sessionId);
         if (!Wire.TryQuery(context, "waitMs", 0, Requests.MaxWaitMs, out var waitMs)) return Problems.Invalid($"waitMs must be a whole number from 0 to {Requests.MaxWaitMs}");
         if (!Wire.TryQuery(context, "after", 0, long.MaxValue, out var after)) return Problems.Invalid("after must be a whole number, 0 or more");
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
+        if (!Auth.MayActOn(context, applier, id)) return Problems.SessionExpired(sessionId);
         var page = await requests.WaitForEventsAsync(id, after, MaxEventsPerPage, (int)waitMs, context.RequestAborted);
         if (page is null || (page.SessionEnded && page.Events.Count == 0)) return Problems.SessionExpired(sessionId);
-        return Results.Json(new EventsJson(page.Events.Select(EventJson.From).ToList(), page.LastSeq), Wire.Json);
+        // A lockspace the token has no right on (its rights changed since the lock was taken) is left out.
+        var visible = page.Events.Where(item => item.Lockspace is null || Auth.MayUse(context, item.Lockspace)).Select(EventJson.From).ToList();
+        return Results.Json(new EventsJson(visible, page.LastSeq), Wire.Json);
     }
+
+    private static bool Permits(HttpContext context, string? owner) => Auth.Caller(context) is not { } caller || caller == owner;
 
     private static string Id(long id) => id.ToString(CultureInfo.InvariantCulture);
 }

@@ -6,13 +6,23 @@ namespace RaftDlm.LockStateMachine.State;
 /// </summary>
 internal sealed class Session
 {
-    public Session(long id, string name, int ttlMs, long deadlineMs)
+    public Session(long id, string name, int ttlMs, long deadlineMs, string? owner)
     {
         Id = id;
         Name = name;
         TtlMs = ttlMs;
         DeadlineMs = deadlineMs;
+        Owner = owner;
     }
+
+    /// <summary>The principal that opened the session, or null (none: authentication off, or an admin).</summary>
+    public string? Owner { get; }
+
+    /// <summary>
+    /// Whether <paramref name="caller"/> may act on the session: no caller (authentication off, or an admin)
+    /// may act on any; a principal only on the sessions it opened.
+    /// </summary>
+    public bool Permits(string? caller) => caller is null || string.Equals(caller, Owner, StringComparison.Ordinal);
 
     public long Id { get; }
     public string Name { get; }
