@@ -46,17 +46,17 @@ services.AddOpenTelemetry()
     .AddPrometheusExporter());
 services.AddRateLimiter(limiter =>
 {
-    limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context => RateLimitPartition.GetTokenBucketLimiter(
-        context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-        _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = options.RequestsPerSecondPerClient,
-            TokensPerPeriod = options.RequestsPerSecondPerClient,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-        }));
-    limiter.OnRejected = (rejected, _) =>
-        new ValueTask(Problems.Of(429, "TooManyRequests", "the request rate bound was exceeded").ExecuteAsync(rejected.HttpContext));
+    // Two bounds: a flood guard per address, then each lockspace token's request quota.
+    limiter.GlobalLimiter = PartitionedRateLimiter.CreateChained(
+        PartitionedRateLimiter.Create<HttpContext, string>(context => RateLimitPartition.GetTokenBucketLimiter(
+            context.Connection.RemoteIpAddress?.ToString() ?? "unknown", _ => PerSecond(options.RequestsPerSecondPerClient))),
+        PartitionedRateLimiter.Create<HttpContext, string>(context =>
+            Auth.QuotaPartition(context, options) is { } token && options.TokenRequestsPerSecond > 0
+                ? RateLimitPartition.GetTokenBucketLimiter(token, _ => PerSecond(options.TokenRequestsPerSecond))
+                : RateLimitPartition.GetNoLimiter("")));
+    limiter.OnRejected = (rejected, _) => new ValueTask((Auth.QuotaPartition(rejected.HttpContext, options) is not null && options.TokenRequestsPerSecond > 0
+        ? Problems.TooManyRequests($"the request rate bound was exceeded (a token may send {options.TokenRequestsPerSecond} requests per second to a node, an address {options.RequestsPerSecondPerClient})")
+        : Problems.TooManyRequests("the request rate bound was exceeded")).ExecuteAsync(rejected.HttpContext));
 });
 
 var app = builder.Build();
@@ -78,3 +78,11 @@ LockspaceEndpoints.Map(app);
 LockEndpoints.Map(app);
 ClusterEndpoints.Map(app);
 app.Run();
+
+static TokenBucketRateLimiterOptions PerSecond(int requests) => new()
+{
+    TokenLimit = requests,
+    TokensPerPeriod = requests,
+    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+    QueueLimit = 0,
+};

@@ -49,7 +49,21 @@ public sealed class ServerOptions
     public int ExpiryScanMs { get; set; } = 200;
 
     public int MaxRequestBodyBytes { get; set; } = 64 * 1024;
+    /// <summary>A flood guard per client address (every request, with or without a token), on each node.</summary>
     public int RequestsPerSecondPerClient { get; set; } = 100_000;
+
+    /// <summary>
+    /// Quotas per lockspace token (admins have none): requests per second on each node (a request through a
+    /// follower counts there and at the leader), live sessions it opened, and locks those sessions own
+    /// (granted, converting or waiting). 0 is no bound. Over a quota: 429 QuotaExceeded with Retry-After.
+    /// </summary>
+    public int TokenRequestsPerSecond { get; set; } = 5_000;
+
+    /// <inheritdoc cref="TokenRequestsPerSecond"/>
+    public int TokenMaxSessions { get; set; } = 1_000;
+
+    /// <inheritdoc cref="TokenRequestsPerSecond"/>
+    public int TokenMaxLocks { get; set; } = 50_000;
 
     /// <summary>Bearer tokens allowed to do everything. With no tokens at all, auth is off.</summary>
     public string[] AdminTokens { get; set; } = [];

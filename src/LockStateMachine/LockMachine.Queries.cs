@@ -15,6 +15,18 @@ public sealed partial class LockMachine
     }
 
     /// <summary>
+    /// What a principal holds now: its live sessions and the locks they own (granted, converting or waiting),
+    /// for the per-token quotas. Costs one step per live session of the principal.
+    /// </summary>
+    public (int Sessions, long Locks) OwnerUsage(string owner)
+    {
+        if (!_liveByOwner.TryGetValue(owner, out var sessions)) return (0, 0);
+        long locks = 0;
+        foreach (var session in HashOrder.Unordered(sessions)) locks += session.Locks.Count;
+        return (sessions.Count, locks);
+    }
+
+    /// <summary>
     /// Whether the session exists and <paramref name="caller"/> may act on it (null: authentication off or an
     /// admin, any session; else only the sessions that principal opened).
     /// </summary>

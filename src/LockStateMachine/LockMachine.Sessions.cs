@@ -13,6 +13,7 @@ public sealed partial class LockMachine
         var session = new Session(NextId(), command.Name, command.TtlMs, _now + command.TtlMs, command.Owner);
         _sessions.Add(session.Id, session);
         _liveSessions++;
+        TrackOwner(session, live: true);
         return new SessionResult(session.Id, session.TtlMs, session.DeadlineMs);
     }
 
@@ -91,6 +92,7 @@ public sealed partial class LockMachine
         }
 
         _liveSessions--;
+        TrackOwner(session, live: false);
         if (!expired)
         {
             // No event marks a close, but whoever waits on the session must wake to see it gone.
@@ -104,6 +106,20 @@ public sealed partial class LockMachine
         _endedSessions.Enqueue(session.Id);
         while (_endedSessions.Count > Limits.MaxEndedSessions) _sessions.Remove(_endedSessions.Dequeue());
         return locks.Count;
+    }
+
+    private void TrackOwner(Session session, bool live)
+    {
+        if (session.Owner is not { } owner) return;
+        if (live)
+        {
+            if (!_liveByOwner.TryGetValue(owner, out var sessions)) _liveByOwner.Add(owner, sessions = new());
+            sessions.Add(session.Id, session);
+        }
+        else if (_liveByOwner.TryGetValue(owner, out var sessions) && sessions.Remove(session.Id) && sessions.Count == 0)
+        {
+            _liveByOwner.Remove(owner);
+        }
     }
 
     private static int Depth(Lock item)

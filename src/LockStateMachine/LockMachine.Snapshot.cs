@@ -174,7 +174,11 @@ public sealed partial class LockMachine
         {
             var session = ReadSession(ref reader, version);
             machine._sessions.Add(session.Id, session);
-            if (!session.Ended) machine._liveSessions++;
+            if (!session.Ended)
+            {
+                machine._liveSessions++;
+                machine.TrackOwner(session, live: true);
+            }
         }
         var endedCount = reader.ReadArrayHeader();
         for (var i = 0; i < endedCount; i++) machine._endedSessions.Enqueue(reader.ReadInt64());

@@ -26,6 +26,9 @@ public sealed partial class LockMachine
     private readonly HashSet<long> _notifiedSet = new();
     private long _nextId = 1;
     private int _liveSessions;
+    // Live sessions by owner, for the per-token quotas: derived from _sessions (rebuilt on restore, never
+    // written to a snapshot) and only ever counted, so its order does not matter.
+    private readonly Dictionary<string, Dictionary<long, Session>> _liveByOwner = new(StringComparer.Ordinal);
     private int _resourceCount;
     private long _index;
     private long _now;

@@ -72,6 +72,37 @@ internal static class Auth
         return applier.Read(machine => machine.SessionPermits(sessionId, caller));
     }
 
+    /// <summary>
+    /// The lockspace token a request's quotas are kept under, or null (authentication off, an admin token, or
+    /// no valid token: the request is refused or unbounded by quotas).
+    /// </summary>
+    public static string? QuotaPartition(HttpContext context, ServerOptions options)
+    {
+        if (!options.AuthEnabled) return null;
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.Ordinal)) return null;
+        var token = header["Bearer ".Length..].Trim();
+        return options.LockspaceTokens.ContainsKey(token) && !options.AdminTokens.Contains(token, StringComparer.Ordinal) ? token : null;
+    }
+
+    /// <summary>
+    /// The answer when the caller's token may not open one more session (<paramref name="locks"/> false) or
+    /// take one more lock: its live sessions or their locks reached the token's quota. Judged on this node's
+    /// table before proposing, so requests in flight at once may pass it together.
+    /// </summary>
+    public static IResult? OverQuota(HttpContext context, LockApplier applier, ServerOptions options, bool locks)
+    {
+        if (Caller(context) is not { } caller) return null;
+        var bound = locks ? options.TokenMaxLocks : options.TokenMaxSessions;
+        if (bound <= 0) return null;
+        var (sessions, held) = applier.Read(machine => machine.OwnerUsage(caller));
+        var used = locks ? held : sessions;
+        if (used < bound) return null;
+        return Problems.QuotaExceeded(locks
+            ? $"the token's sessions own {used} locks; its quota is {bound}"
+            : $"the token has {used} live sessions; its quota is {bound}");
+    }
+
     // A token's principal: a name derived from the token that does not reveal it (the log keeps it forever).
     private static string Principal(string token) =>
         "token:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)))[..16];

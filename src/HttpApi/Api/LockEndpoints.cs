@@ -18,10 +18,11 @@ internal static class LockEndpoints
         app.MapPost("/v1/fence/check", Fence).WithTags("Locks").Accepts<FenceBody>("application/json").Produces<FenceJson>();
     }
 
-    private static async Task<IResult> Request(string ls, HttpContext context, Requests requests)
+    private static async Task<IResult> Request(string ls, HttpContext context, Requests requests, LockApplier applier, ServerOptions options)
     {
         var (body, problem) = await Requests.ReadAsync<LockBody>(context);
         if (problem is not null) return problem;
+        if (Auth.OverQuota(context, applier, options, locks: true) is { } over) return over;
         if (!Wire.TryParseId(body!.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
         if (Wire.First(Wire.ParseMode(body.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags)) is { } invalid) return Problems.Invalid(invalid);
         if (WaitMsProblem(body.WaitMs) is { } badWait) return badWait;
@@ -81,10 +82,11 @@ internal static class LockEndpoints
         return view is null ? Problems.NotFound($"lock '{lockId}' does not exist in lockspace '{ls}'") : Results.Json(LockJson.From(view), Wire.Json);
     }
 
-    private static async Task<IResult> Adopt(string ls, HttpContext context, Requests requests)
+    private static async Task<IResult> Adopt(string ls, HttpContext context, Requests requests, LockApplier applier, ServerOptions options)
     {
         var (body, problem) = await Requests.ReadAsync<AdoptBody>(context);
         if (problem is not null) return problem;
+        if (Auth.OverQuota(context, applier, options, locks: true) is { } over) return over;
         if (!Wire.TryParseId(body!.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
         if (Wire.ParseMode(body.Mode, out var mode) is { } invalid) return Problems.Invalid(invalid);
         var (result, failure) = await requests.ProposeAsync(new AdoptOrphan(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode, Auth.Caller(context)), context.RequestAborted);

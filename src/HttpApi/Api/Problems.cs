@@ -21,7 +21,13 @@ internal static class Problems
 
     public static IResult OutcomeUnknown(string detail) => Of(504, "OutcomeUnknown", detail + "; retry with the same requestId");
 
-    public static IResult Unavailable(string detail) => new UnavailableResult(detail);
+    public static IResult Unavailable(string detail) => new RetryLater(503, "Unavailable", detail);
+
+    /// <summary>429 with Retry-After: a token's quota is used up; nothing was applied.</summary>
+    public static IResult QuotaExceeded(string detail) => new RetryLater(429, "QuotaExceeded", detail);
+
+    /// <summary>429 with Retry-After: a request rate bound was exceeded.</summary>
+    public static IResult TooManyRequests(string detail) => new RetryLater(429, "TooManyRequests", detail);
 
     public static IResult From(ErrorResult error) => error.Code switch
     {
@@ -46,16 +52,17 @@ internal static class Problems
         "Unavailable" => "No leader or quorum: the call was not applied",
         "OutcomeUnknown" => "The call was proposed but its fate is unknown",
         "TooManyRequests" => "Too many requests",
+        "QuotaExceeded" => "The token's quota is used up",
         _ => code,
     };
 
-    /// <summary>503 with Retry-After: definitely not applied.</summary>
-    private sealed class UnavailableResult(string detail) : IResult
+    /// <summary>A problem with Retry-After (one second): definitely not applied, worth retrying later.</summary>
+    private sealed class RetryLater(int status, string code, string detail) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
             httpContext.Response.Headers.RetryAfter = "1";
-            return Of(503, "Unavailable", detail).ExecuteAsync(httpContext);
+            return Of(status, code, detail).ExecuteAsync(httpContext);
         }
     }
 }

@@ -18,10 +18,11 @@ internal static class SessionEndpoints
         sessions.MapGet("/{sessionId}/events", Events).Produces<EventsJson>();
     }
 
-    private static async Task<IResult> Open(HttpContext context, Requests requests)
+    private static async Task<IResult> Open(HttpContext context, Requests requests, LockApplier applier, ServerOptions options)
     {
         var (body, problem) = await Requests.ReadAsync(context, new SessionCreateBody(null, null));
         if (problem is not null) return problem;
+        if (Auth.OverQuota(context, applier, options, locks: false) is { } over) return over;
         var command = new OpenSession(body!.Name ?? "session", body.TtlMs ?? 10_000, Auth.Caller(context));
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
         if (failure is not null) return failure;
