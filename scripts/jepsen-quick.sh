@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick pass of the Jepsen-style suite: every workload once with every nemesis, short runs.
 # Exits non-zero if any run finds a violation, if the expected-to-fail workload (unfenced-store) does
-# NOT report its violation, if a run errors, or if the replicas' snapshot digests or apply traces differ
+# NOT report its violation (nor client-store-no-deadline its double holder), if a run errors, or if the replicas' snapshot digests or apply traces differ
 # at any point of a run (tests/Jepsen-style/compare-replicas.sh). Bounded: each run has a hard timeout.
 # Usage: scripts/jepsen-quick.sh [seed]   (TIME_LIMIT=seconds per run, default 45: room for one fault of
 # each of the six kinds, which come round-robin; NODES=3|5)
@@ -11,7 +11,11 @@ seed="${1:-${SEED:-1}}"
 time_limit="${TIME_LIMIT:-45}"
 nodes="${NODES:-3}"
 nemeses="kill,pause,partition,restart-all,restart-all-crash,wipe"
-workloads=(mutex fenced-store unfenced-store lvb-counter modes sessions)
+workloads=(mutex fenced-store unfenced-store lvb-counter modes sessions client-store client-store-no-deadline)
+# The client-library workloads are about the client side: a client paused, or cut from every node, while it
+# holds the lock (25 s: one of each). client-store-no-deadline is expected to fail (the double holder).
+client_nemeses="pause,client-partition"
+client_time_limit="${CLIENT_TIME_LIMIT:-25}"
 out_root="tests/Jepsen-style/runs/quick-$(date -u +%Y%m%d-%H%M%S)"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -23,9 +27,11 @@ failed=()
 start=$SECONDS
 for workload in "${workloads[@]}"; do
   begin=$SECONDS
+  run_nemeses="$nemeses"; run_time="$time_limit"
+  case "$workload" in client-*) run_nemeses="$client_nemeses"; run_time="$client_time_limit" ;; esac
   # SIGINT first, so the runner's cleanup (processes by pid, namespaces) runs; SIGKILL 30 s later.
-  timeout -s INT -k 30 $((time_limit + 150)) dotnet "$runner" --workload "$workload" --nemesis "$nemeses" \
-    --time-limit "$time_limit" --seed "$seed" --nodes "$nodes" --out "$out_root/$workload-$seed" > "$out_root.$workload.log" 2>&1 \
+  timeout -s INT -k 30 $((run_time + 150)) dotnet "$runner" --workload "$workload" --nemesis "$run_nemeses" \
+    --time-limit "$run_time" --seed "$seed" --nodes "$nodes" --out "$out_root/$workload-$seed" > "$out_root.$workload.log" 2>&1 \
     || true
   verdict=$(grep -h "verdict:" "$out_root.$workload.log" | tail -1 | sed 's/.*verdict: //')
   if [[ "$verdict" == PASS* ]] && ! tests/Jepsen-style/compare-replicas.sh "$out_root/$workload-$seed" >> "$out_root.$workload.log" 2>&1; then
@@ -39,4 +45,4 @@ if ((${#failed[@]} > 0)); then
   echo "FAILED: ${failed[*]}"
   exit 1
 fi
-echo "all workloads passed (unfenced-store showed its expected violation)"
+echo "all workloads passed (unfenced-store and client-store-no-deadline showed their expected violations)"

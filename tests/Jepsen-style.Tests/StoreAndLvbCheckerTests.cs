@@ -32,6 +32,31 @@ public sealed class StoreAndLvbCheckerTests
     }
 
     [Fact]
+    public void Single_holder_passes_when_every_store_access_was_by_the_current_holder()
+    {
+        var history = new HistoryBuilder()
+            .Add(0, "read", OpType.Ok, 0, 1, token: 5, values: [])
+            .Add(0, "write", OpType.Ok, 1, 2, token: 5, value: 1)
+            .Add(1, "stand-down", OpType.Ok, 3, 3)
+            .Add(2, "read", OpType.Ok, 4, 5, token: 9, values: [1])
+            .Build();
+        Assert.True(SingleHolderChecker.Check(history).Valid);
+    }
+
+    [Fact]
+    public void Single_holder_fails_when_a_former_holder_acted_after_a_newer_one()
+    {
+        var history = new HistoryBuilder()
+            .Add(0, "read", OpType.Ok, 0, 1, token: 5, values: [])
+            .Add(1, "read", OpType.Ok, 2, 3, token: 9, values: [])
+            .Add(0, "write", OpType.Fail, 4, 5, token: 5, value: 1, error: "fenced")
+            .Build();
+        var result = SingleHolderChecker.Check(history);
+        Assert.False(result.Valid);
+        Assert.Contains(result.Problems, p => p.Contains("p0 write with token 5", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Fenced_store_refuses_a_stale_holder_after_a_newer_read()
     {
         var store = new ExternalStore(fenced: true);

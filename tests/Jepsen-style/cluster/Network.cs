@@ -17,6 +17,8 @@ public sealed partial class Network : IDisposable
     private readonly int _nodes;
     private readonly HashSet<(int, int)> _cuts = [];
     private bool _disposed;
+    private readonly HashSet<string> _clients = [];
+    private readonly HashSet<string> _clientCuts = [];
 
     private Network(int nodes, int subnet)
     {
@@ -79,8 +81,55 @@ public sealed partial class Network : IDisposable
         Shell.Must("ip", "netns", "exec", Namespace(b), "ip", "route", "add", "blackhole", Address(a) + "/32");
     }
 
+    /// <summary>
+    /// An address of the root namespace (on the bridge) for one client process to connect from, so that it
+    /// can be cut from the nodes on its own: 10.213.k.(200 + process).
+    /// </summary>
+    public string AddClient(int process)
+    {
+        if (process is < 0 or > 50) throw new ArgumentOutOfRangeException(nameof(process), "client processes 0..50 have an address of their own");
+        var address = $"10.213.{_subnet}.{200 + process}";
+        lock (_clientCuts)
+        {
+            if (_clients.Add(address)) Shell.Must("ip", "addr", "add", address + "/24", "dev", Bridge);
+        }
+        return address;
+    }
+
+    /// <summary>
+    /// Cuts a client address from every node: each node drops what it would send there, so that client's
+    /// connections and requests hang as over a dead network. The nodes still reach each other and the other
+    /// clients.
+    /// </summary>
+    public void CutClient(string address)
+    {
+        lock (_clientCuts)
+        {
+            if (!_clientCuts.Add(address)) return;
+            for (var node = 0; node < _nodes; node++)
+            {
+                Shell.Must("ip", "netns", "exec", Namespace(node), "ip", "route", "add", "blackhole", address + "/32");
+            }
+        }
+    }
+
+    public void HealClient(string address)
+    {
+        lock (_clientCuts)
+        {
+            if (!_clientCuts.Remove(address)) return;
+            for (var node = 0; node < _nodes; node++)
+            {
+                Shell.Run("ip", "netns", "exec", Namespace(node), "ip", "route", "del", "blackhole", address + "/32");
+            }
+        }
+    }
+
     public void HealAll()
     {
+        string[] cut;
+        lock (_clientCuts) cut = [.. _clientCuts];
+        foreach (var address in cut) HealClient(address);
         foreach (var (a, b) in _cuts.ToList())
         {
             Shell.Run("ip", "netns", "exec", Namespace(a), "ip", "route", "del", "blackhole", Address(b) + "/32");

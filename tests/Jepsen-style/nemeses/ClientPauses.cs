@@ -9,6 +9,16 @@ namespace RaftDlm.Jepsen.Nemeses;
 public sealed class ClientPauses
 {
     private int _pendingMs;
+    private int _pendingCutMs;
+
+    /// <summary>Posts a client partition: the first worker at a pause point while holding a lock is cut from every node.</summary>
+    public void PostCut(int durationMs) => Interlocked.Exchange(ref _pendingCutMs, durationMs);
+
+    public bool WithdrawCut() => Interlocked.Exchange(ref _pendingCutMs, 0) != 0;
+
+    public bool CutPending => Volatile.Read(ref _pendingCutMs) != 0;
+
+    public int TryTakeCut() => Interlocked.Exchange(ref _pendingCutMs, 0);
 
     public void Post(int durationMs) => Interlocked.Exchange(ref _pendingMs, durationMs);
 

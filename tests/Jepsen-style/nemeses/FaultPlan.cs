@@ -15,7 +15,7 @@ public sealed record FaultPlan(double AtMs, string Kind, string Variant, int Dur
 
 public static class Schedule
 {
-    public static readonly string[] Kinds = ["kill", "pause", "partition", "restart-all", "restart-all-crash", "wipe"];
+    public static readonly string[] Kinds = ["kill", "pause", "partition", "restart-all", "restart-all-crash", "wipe", "client-partition"];
 
     /// <summary>
     /// Faults one after another: a quiet gap, a fault, its heal, and so on until the time limit. The kinds
@@ -44,6 +44,8 @@ public static class Schedule
                 "partition" => (new[] { "isolate-leader", "majority-minority", "bridge" }[random.Next(3)], random.Next(3000, 6000)),
                 "restart-all" or "restart-all-crash" => ("all", random.Next(500, 1500)),
                 "wipe" => ("follower", random.Next(1000, 2000)),
+                // Every client cut from every node, well past the TTL (nodes still reach each other).
+                "client-partition" => ("all", clientPauseMs),
                 _ => throw new ArgumentException($"unknown nemesis '{kind}' ({string.Join(", ", Kinds)})"),
             };
             plan.Add(new FaultPlan(at, kind, variant, durationMs, permutation));

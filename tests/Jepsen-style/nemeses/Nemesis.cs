@@ -80,6 +80,27 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
                 // Every node crashes at once (what found bug B1 in the README).
                 await RestartAllAsync(fault, "restart-all-crash", "every node kill -9, then start", cluster.Kill, stop);
                 break;
+            case ("client-partition", _):
+            {
+                if (cluster.Network is null)
+                {
+                    Skipped.Add("client-partition (no network namespaces: not root or ip netns unavailable)");
+                    break;
+                }
+                // The client that takes it cuts itself from every node (its own address) and records the window.
+                pauses.PostCut(fault.DurationMs);
+                for (var i = 0; i < 100 && pauses.CutPending && !stop.IsCancellationRequested; i++) await HoldAsync(100, stop);
+                if (pauses.WithdrawCut())
+                {
+                    log("nemesis: no client reached a pause point in time; client partition withdrawn");
+                    Skipped.Add("client-partition (no client of this workload holds locks at pause points)");
+                }
+                else
+                {
+                    await HoldAsync(fault.DurationMs, stop);
+                }
+                break;
+            }
             case ("wipe", _):
             {
                 var node = fault.Nodes.FirstOrDefault(n => n != leader && cluster.IsRunning(n), chosen);

@@ -66,10 +66,10 @@ public sealed class JepsenRun(RunOptions options)
         using var client = new HttpLockClient(_cluster.HttpUrls);
         if (!await _cluster.WaitHealthyAsync(client, TimeSpan.FromSeconds(60), abort)) throw new InvalidOperationException("the cluster did not become healthy");
         var pauses = new ClientPauses();
-        var context = new RunContext { History = _history, Client = client, Seed = options.Seed, TtlMs = options.TtlMs, Pauses = pauses, Log = Log };
+        var context = new RunContext { History = _history, Client = client, Seed = options.Seed, TtlMs = options.TtlMs, Pauses = pauses, Log = Log, Network = _network };
         await workload.SetupAsync(context, abort);
         var plan = Schedule.Plan(options.Nemeses, options.Seed, options.Nodes, options.TimeLimitSeconds * 1000, context.ClientPauseMs,
-            preferClientPauses: workload.Name is "unfenced-store" or "fenced-store" or "sessions");
+            preferClientPauses: workload.Name is "unfenced-store" or "fenced-store" or "sessions" or "client-store" or "client-store-no-deadline");
         foreach (var fault in plan) Log("plan: " + fault);
 
         var startMs = _history.NowMs;

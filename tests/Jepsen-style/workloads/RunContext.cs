@@ -14,6 +14,9 @@ public sealed class RunContext
     public required ClientPauses Pauses { get; init; }
     public required Action<string> Log { get; init; }
 
+    /// <summary>The run's network namespaces, when it has them (client partitions need them).</summary>
+    public Cluster.Network? Network { get; init; }
+
     /// <summary>How long a paused client stays silent: well past its TTL, like a long GC pause.</summary>
     public int ClientPauseMs => 2 * TtlMs + 2500;
 }

@@ -46,7 +46,7 @@ public abstract class Worker
     /// <summary>At the end of the run: release what is held (bounded, best effort).</summary>
     protected virtual Task ReleaseAllAsync(CancellationToken cancel) => Task.CompletedTask;
 
-    public async Task RunAsync(CancellationToken stop, CancellationToken hardStop)
+    public virtual async Task RunAsync(CancellationToken stop, CancellationToken hardStop)
     {
         using var keepAliveStop = CancellationTokenSource.CreateLinkedTokenSource(hardStop);
         var keepAlive = KeepAliveLoopAsync(keepAliveStop.Token);

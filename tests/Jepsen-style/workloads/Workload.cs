@@ -30,8 +30,10 @@ public interface IWorkload
         "lvb-counter" => new LvbCounterWorkload(),
         "modes" => new ModesWorkload(),
         "sessions" => new SessionsWorkload(),
-        _ => throw new ArgumentException($"unknown workload '{name}' (mutex, fenced-store, unfenced-store, lvb-counter, modes, sessions)"),
+        "client-store" => new ClientLibraryWorkload(localDeadline: true),
+        "client-store-no-deadline" => new ClientLibraryWorkload(localDeadline: false),
+        _ => throw new ArgumentException($"unknown workload '{name}' ({string.Join(", ", Names)})"),
     };
 
-    public static readonly string[] Names = ["mutex", "fenced-store", "unfenced-store", "lvb-counter", "modes", "sessions"];
+    public static readonly string[] Names = ["mutex", "fenced-store", "unfenced-store", "lvb-counter", "modes", "sessions", "client-store", "client-store-no-deadline"];
 }
