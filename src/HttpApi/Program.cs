@@ -11,6 +11,21 @@ using RaftDlm.HttpApi.Hosting;
 // whatever directory the server is started; relative data paths still resolve against the current directory.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddEnvironmentVariables("RAFTDLM_").AddCommandLine(args, ServerOptions.SwitchMappings);
+// Certificate and key files named relative to the current directory, like the data directory (Kestrel alone
+// would look for its certificate under the content root); a file that is not there stops the start with a
+// plain message instead of a stack trace.
+foreach (var setting in (string[])["Kestrel:Certificates:Default:Path", "Kestrel:Certificates:Default:KeyPath",
+             "RaftTls:CertificatePath", "RaftTls:KeyPath", "RaftTls:CaPath", "TlsCaPath"])
+{
+    if (builder.Configuration[setting] is not { Length: > 0 } file) continue;
+    var full = Path.GetFullPath(file);
+    if (!File.Exists(full))
+    {
+        Console.Error.WriteLine($"raft-dlm: {setting} names '{file}' ({full}), which does not exist");
+        return 2;
+    }
+    builder.Configuration[setting] = full;
+}
 var options = builder.Configuration.Get<ServerOptions>() ?? new ServerOptions();
 builder.WebHost.UseUrls(options.HttpUrl);
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
@@ -78,6 +93,7 @@ LockspaceEndpoints.Map(app);
 LockEndpoints.Map(app);
 ClusterEndpoints.Map(app);
 app.Run();
+return 0;
 
 static TokenBucketRateLimiterOptions PerSecond(int requests) => new()
 {
