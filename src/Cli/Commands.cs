@@ -40,6 +40,8 @@ internal static class Commands
         root.Add(Status());
         root.Add(Lockspaces());
         root.Add(Resources());
+        root.Add(Sessions());
+        root.Add(WaitFor());
         root.Add(Session());
         root.Add(Lock());
         root.Add(Lvb());
@@ -113,6 +115,7 @@ internal static class Commands
         var lockspace = new Argument<string>("lockspace");
         var resource = new Argument<string>("resource");
         var command = new Command("resources", "Show a resource: its LVB and its granted, converting and waiting locks") { lockspace, resource };
+        command.Add(ResourcesList());
         command.SetAction((parse, ct) => Run(parse, async (client, output) =>
         {
             var view = await client.GetResourceAsync(parse.GetRequiredValue(lockspace), parse.GetRequiredValue(resource), ct);
@@ -130,6 +133,71 @@ internal static class Commands
             var locks = view.Granted.Concat(view.Converting).Concat(view.Waiting);
             output.Table(view, ["LOCK", "SESSION", "STATE", "MODE", "REQUESTED", "TOKEN"],
                 locks.Select(item => new[] { item.LockId, item.SessionId, item.State, item.Mode, item.RequestedMode, item.FencingToken?.ToString(CultureInfo.InvariantCulture) }));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static readonly Option<int> LimitOption = new("--limit") { DefaultValueFactory = _ => 1_000, Description = "At most this many rows (pages of up to 1,000 are fetched as needed)" };
+
+    private static Command ResourcesList()
+    {
+        var lockspace = new Argument<string>("lockspace");
+        var prefix = new Option<string?>("--prefix") { Description = "Only resources whose name starts with this" };
+        var command = new Command("list", "List a lockspace's resources that hold locks, with their queue lengths") { lockspace, prefix, LimitOption };
+        command.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var all = new List<ResourceSummary>();
+            string? after = null;
+            var limit = parse.GetValue(LimitOption);
+            do
+            {
+                var page = await client.ListResourcesAsync(parse.GetRequiredValue(lockspace), parse.GetValue(prefix), after, Math.Clamp(limit - all.Count, 1, 1_000), ct);
+                all.AddRange(page.Resources);
+                after = page.Next;
+            }
+            while (after is not null && all.Count < limit);
+            output.Table(new { resources = all }, ["RESOURCE", "GRANTED", "CONVERTING", "WAITING", "LVB SEQ", "LVB VALID"],
+                all.Select(item => new[] { item.Resource, Number(item.Granted), Number(item.Converting), Number(item.Waiting), item.LvbSeq.ToString(CultureInfo.InvariantCulture), item.LvbValid ? "yes" : "no" }));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Sessions()
+    {
+        var command = new Command("sessions", "Sessions (see: sessions list)");
+        var list = new Command("list", "List sessions: TTL left, state, locks held, lockspaces") { LimitOption };
+        list.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var all = new List<SessionSummary>();
+            string? after = null;
+            var limit = parse.GetValue(LimitOption);
+            do
+            {
+                var page = await client.ListSessionsAsync(after, Math.Clamp(limit - all.Count, 1, 1_000), ct);
+                all.AddRange(page.Sessions);
+                after = page.Next;
+            }
+            while (after is not null && all.Count < limit);
+            output.Table(new { sessions = all }, ["SESSION", "NAME", "STATE", "TTL MS", "TTL LEFT MS", "LOCKS", "LOCKSPACES"],
+                all.Select(item => new[] { item.SessionId, item.Name, item.State, Number(item.TtlMs), item.TtlLeftMs is { } left ? Number(left) : null, Number(item.Locks), string.Join(",", item.Lockspaces) }));
+            return 0;
+        }));
+        command.Add(list);
+        return command;
+    }
+
+    private static Command WaitFor()
+    {
+        var lockspace = new Argument<string>("lockspace");
+        var command = new Command("waitfor", "A lockspace's wait-for graph: which request waits for which lock") { lockspace };
+        command.SetAction((parse, ct) => Run(parse, async (client, output) =>
+        {
+            var graph = await client.GetWaitForAsync(parse.GetRequiredValue(lockspace), ct);
+            output.Table(graph, ["RESOURCE", "WAITER SESSION", "WAITER LOCK", "WANTS", "HOLDER SESSION", "HOLDER LOCK", "HOLDS"],
+                graph.Edges.Select(edge => new[] { edge.Resource, edge.WaiterSessionId, edge.WaiterLockId, edge.WaiterMode, edge.HolderSessionId ?? "(orphan)", edge.HolderLockId, edge.HolderMode }));
+            if (graph.Truncated && !output.IsJson) Console.WriteLine("(truncated at 10,000 edges)");
             return 0;
         }));
         return command;

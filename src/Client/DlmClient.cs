@@ -92,6 +92,21 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
     public async Task<IReadOnlyList<LockspaceInfo>> GetLockspacesAsync(CancellationToken ct = default) =>
         (await SendAsync(new Call(HttpMethod.Get, "/v1/lockspaces", null, "lockspaces"), ct).ConfigureAwait(false)).Read<LockspacesReply>().Lockspaces;
 
+    /// <summary>One page of sessions, by id, after the cursor <paramref name="after"/> (null: from the start).</summary>
+    public async Task<SessionsPage> ListSessionsAsync(string? after = null, int limit = 100, CancellationToken ct = default) =>
+        (await SendAsync(new Call(HttpMethod.Get, $"/v1/sessions?limit={limit}{(after is null ? "" : "&after=" + Uri.EscapeDataString(after))}", null, "list-sessions"), ct).ConfigureAwait(false)).Read<SessionsPage>();
+
+    /// <summary>One page of a lockspace's resources that hold locks, by name.</summary>
+    public async Task<ResourcesPage> ListResourcesAsync(string lockspace, string? prefix = null, string? after = null, int limit = 100, CancellationToken ct = default)
+    {
+        var query = $"?limit={limit}{(prefix is null ? "" : "&prefix=" + Uri.EscapeDataString(prefix))}{(after is null ? "" : "&after=" + Uri.EscapeDataString(after))}";
+        return (await SendAsync(new Call(HttpMethod.Get, $"/v1/lockspaces/{Uri.EscapeDataString(lockspace)}/resources{query}", null, "list-resources"), ct).ConfigureAwait(false)).Read<ResourcesPage>();
+    }
+
+    /// <summary>A lockspace's wait-for graph.</summary>
+    public async Task<WaitForGraph> GetWaitForAsync(string lockspace, CancellationToken ct = default) =>
+        (await SendAsync(new Call(HttpMethod.Get, $"/v1/lockspaces/{Uri.EscapeDataString(lockspace)}/waitfor", null, "waitfor"), ct).ConfigureAwait(false)).Read<WaitForGraph>();
+
     /// <summary>A resource's LVB and queues, or null when no lock exists on it.</summary>
     public async Task<ResourceInfo?> GetResourceAsync(string lockspace, string resource, CancellationToken ct = default)
     {

@@ -88,3 +88,21 @@ internal static class WireJson
 
     public static LockMode? Mode(string? text) => text is null ? null : LockModes.Parse(text);
 }
+
+/// <summary>A page of the sessions view; <c>Next</c> is the cursor of the next page, null on the last.</summary>
+public sealed record SessionsPage(List<SessionSummary> Sessions, string? Next);
+
+/// <summary>A session as the sessions view shows it (<c>State</c>: live, jeopardy or ended; <c>TtlLeftMs</c> from the leader).</summary>
+public sealed record SessionSummary(string SessionId, string Name, int TtlMs, int? TtlLeftMs, string State, int Locks, List<string> Lockspaces);
+
+/// <summary>A page of a lockspace's resources view.</summary>
+public sealed record ResourcesPage(List<ResourceSummary> Resources, string? Next);
+
+/// <summary>A top-level resource with its queue lengths.</summary>
+public sealed record ResourceSummary(string Resource, int Granted, int Converting, int Waiting, long LvbSeq, bool LvbValid);
+
+/// <summary>A lockspace's wait-for graph.</summary>
+public sealed record WaitForGraph(List<WaitForEdge> Edges, bool Truncated);
+
+/// <summary>A queued request and a lock it waits for (<c>HolderSessionId</c> null: an orphan).</summary>
+public sealed record WaitForEdge(string Resource, string? WaiterSessionId, string WaiterLockId, string WaiterMode, string? HolderSessionId, string HolderLockId, string HolderMode);

@@ -89,6 +89,7 @@ app.UseOpenTelemetryPrometheusScrapingEndpoint("/metrics");
 app.MapGet("/metrics", () => Results.StatusCode(StatusCodes.Status404NotFound))
     .WithTags("Operations").Produces(200, contentType: "text/plain");
 SessionEndpoints.Map(app);
+ViewEndpoints.Map(app);
 LockspaceEndpoints.Map(app);
 LockEndpoints.Map(app);
 ClusterEndpoints.Map(app);

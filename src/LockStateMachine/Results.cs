@@ -139,3 +139,16 @@ public sealed record LockEvent(
 
 /// <summary>A page of a session's outbox: events after the asked number, and the newest number so far.</summary>
 public sealed record EventPage(IReadOnlyList<LockEvent> Events, long LastSeq, bool SessionEnded);
+
+/// <summary>A session as the sessions view lists it: its locks counted, the lockspaces they are in sorted.</summary>
+public sealed record SessionSummary(long SessionId, string Name, int TtlMs, long DeadlineMs, bool Ended, int Locks, IReadOnlyList<string> Lockspaces, string? Owner);
+
+/// <summary>A top-level resource as the resources view lists it.</summary>
+public sealed record ResourceSummary(string Resource, int Granted, int Converting, int Waiting, long LvbSeq, bool LvbValid);
+
+/// <summary>
+/// An edge of the wait-for graph: a queued request (waiting or converting) and a lock it waits for, with the
+/// mode each is about (the request's requested mode; the holder's granted mode, or its requested mode when it
+/// is a request queued ahead). <c>HolderSessionId</c> 0 is an orphan.
+/// </summary>
+public sealed record WaitForEdge(string Resource, long WaiterSessionId, long WaiterLockId, LockMode WaiterMode, long HolderSessionId, long HolderLockId, LockMode HolderMode);

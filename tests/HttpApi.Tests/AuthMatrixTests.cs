@@ -135,6 +135,24 @@ public sealed class AuthMatrixTests(AuthClusterFixture fixture) : IClassFixture<
         Assert.Equal(["auth-b"], Lockspaces(tenantView.Body!["locks"]));
         Assert.DoesNotContain("auth-a", await EventLockspacesAsync(client, tenant, OtherSpaceTenant));
 
+        // The sessions view: the tenant sees its own session with only auth-b; another tenant does not see it;
+        // the admin sees it with both lockspaces.
+        var listed = await Get(client, "/v1/sessions?limit=1000", OtherSpaceTenant);
+        AssertStatus(listed, HttpStatusCode.OK);
+        var own = Assert.Single(listed.Body!["sessions"]!.AsArray(), item => Str(item, "sessionId") == tenant);
+        Assert.Equal(["auth-b"], own!["lockspaces"]!.AsArray().Select(x => x!.GetValue<string>()));
+        Assert.DoesNotContain(listed.Body!["sessions"]!.AsArray(), item => Str(item, "sessionId") == adminSession);
+        Assert.DoesNotContain((await Get(client, "/v1/sessions?limit=1000", Owner)).Body!["sessions"]!.AsArray(), item => Str(item, "sessionId") == tenant);
+        var everything = await Get(client, "/v1/sessions?limit=1000", Admin);
+        var seen = Assert.Single(everything.Body!["sessions"]!.AsArray(), item => Str(item, "sessionId") == tenant);
+        Assert.Equal(["auth-a", "auth-b"], seen!["lockspaces"]!.AsArray().Select(x => x!.GetValue<string>()));
+        AssertStatus(await Get(client, "/v1/sessions"), HttpStatusCode.Unauthorized);
+        // The lockspace views follow the lockspace rights.
+        AssertStatus(await Get(client, "/v1/lockspaces/auth-a/resources", OtherSpaceTenant), HttpStatusCode.Forbidden);
+        AssertStatus(await Get(client, "/v1/lockspaces/auth-a/waitfor", OtherSpaceTenant), HttpStatusCode.Forbidden);
+        AssertStatus(await Get(client, "/v1/lockspaces/auth-b/resources", OtherSpaceTenant), HttpStatusCode.OK);
+        AssertStatus(await Get(client, "/v1/lockspaces/auth-b/waitfor", OtherSpaceTenant), HttpStatusCode.OK);
+
         AssertStatus(await Delete(client, $"/v1/sessions/{tenant}", null, Admin), HttpStatusCode.NoContent);
         AssertStatus(await Delete(client, $"/v1/sessions/{adminSession}", null, Admin), HttpStatusCode.NoContent);
     }

@@ -259,3 +259,24 @@ internal sealed class IdConverter : JsonConverter<string?>
 
     public override void Write(Utf8JsonWriter writer, string? value, JsonSerializerOptions options) => writer.WriteStringValue(value);
 }
+
+// The who-holds-what views (ViewEndpoints).
+
+internal sealed record SessionsPageJson(IReadOnlyList<SessionSummaryJson> Sessions, string? Next);
+
+internal sealed record SessionSummaryJson(string SessionId, string Name, int TtlMs, int? TtlLeftMs, string State, int Locks, IReadOnlyList<string> Lockspaces);
+
+internal sealed record ResourcesPageJson(IReadOnlyList<ResourceSummaryJson> Resources, string? Next);
+
+internal sealed record ResourceSummaryJson(string Resource, int Granted, int Converting, int Waiting, long LvbSeq, bool LvbValid);
+
+internal sealed record WaitForJson(IReadOnlyList<WaitForEdgeJson> Edges, bool Truncated);
+
+internal sealed record WaitForEdgeJson(
+    string Resource,
+    string? WaiterSessionId,
+    string WaiterLockId,
+    string WaiterMode,
+    string? HolderSessionId,
+    string HolderLockId,
+    string HolderMode);

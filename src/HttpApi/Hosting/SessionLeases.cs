@@ -36,6 +36,16 @@ internal sealed partial class SessionLeases(
         return true;
     }
 
+    /// <summary>
+    /// How long the leader still gives a live session before it expires it (on its monotonic clock; a session its
+    /// scan has not seen yet gets its full TTL when it is), or null on a follower.
+    /// </summary>
+    public int? TimeLeftMs(long sessionId, int ttlMs)
+    {
+        if (!node.IsLeader) return null;
+        lock (_gate) return _deadlines.TryGetValue(sessionId, out var entry) ? (int)Math.Clamp(entry.DeadlineMs - NowMs(), 0, int.MaxValue) : ttlMs;
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.ExpiryScanMs));
