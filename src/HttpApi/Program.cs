@@ -53,7 +53,8 @@ services.AddOpenApi();
 services.AddOpenTelemetry()
     .ConfigureResource(resource => resource.AddService("raft-dlm", serviceInstanceId: options.NodeId))
     .WithMetrics(metrics => metrics
-    .AddMeter(RaftNode.MeterName, ServerMetrics.MeterName)
+    // DotNext's own meters too: its Raft server and client, and its write-ahead log.
+    .AddMeter(RaftNode.MeterName, ServerMetrics.MeterName, "DotNext.*")
     .AddView("raftdlm.consensus.commit_latency", new ExplicitBucketHistogramConfiguration
     {
         Boundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],

@@ -71,10 +71,53 @@ public sealed class ClusterEndpointTests(ClusterFixture fixture)
             ("/v1/lockspaces/{ls}/orphans/adopt", "post"), ("/v1/lockspaces/{ls}/orphans", "delete"),
             ("/v1/lockspaces/{ls}/resources/{resource}", "get"), ("/v1/fence/check", "post"),
             ("/v1/cluster", "get"), ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
+            ("/v1/sessions", "get"), ("/v1/lockspaces/{ls}/resources", "get"), ("/v1/lockspaces/{ls}/waitfor", "get"),
         ];
         Assert.All(contract, entry => Assert.True(
             paths[entry.Path]?[entry.Method] is not null,
             $"{entry.Method} {entry.Path} is missing from the OpenAPI document; it has {string.Join(' ', paths.Select(path => path.Key))}"));
+    }
+
+    /// <summary>Series that a running 3-node cluster with some traffic exports, ours and DotNext's.</summary>
+    private static readonly string[] ExportedMetrics =
+    [
+        "raftdlm_consensus_commit_latency_seconds", "raftdlm_consensus_proposals_total", "raftdlm_consensus_entries_applied_total",
+        "raftdlm_consensus_leader_changes_total", "raftdlm_consensus_is_leader", "raftdlm_consensus_term", "raftdlm_consensus_commit_index",
+        "raftdlm_consensus_applied_log_index", "raftdlm_consensus_snapshot_index", "raftdlm_forwarded_requests_total", "raftdlm_sessions",
+        "raftdlm_locks", "raftdlm_resources", "raftdlm_queued_requests", "raftdlm_lockspaces", "raftdlm_applied_index",
+        "transitions_to_leader_count_total", "incoming_heartbeats_count_total", "broadcast_time_milliseconds", "response_time_milliseconds",
+        "entries_append_count_total", "entries_append_bytes", "entries_commit_count_total", "entries_apply_count_total",
+        "entries_apply_duration_milliseconds", "entries_flush_count_total", "entries_flush_duration_milliseconds",
+    ];
+
+    [Fact]
+    public async Task Metrics_export_our_series_and_DotNexts_and_each_is_documented()
+    {
+        var (leader, follower) = await fixture.NodesAsync();
+        var ls = await CreateLockspace(leader);
+        var session = await OpenSession(follower); // forwarded to the leader
+        AssertStatus(await Lock(follower, ls, session, "metrics", "EX"), HttpStatusCode.OK);
+        var exported = new HashSet<string>();
+        for (var attempt = 0; attempt < 50 && !ExportedMetrics.All(exported.Contains); attempt++)
+        {
+            foreach (var id in fixture.Cluster.RunningIds)
+            {
+                var text = (await Get(fixture.Cluster.Client(id), "/metrics")).Text;
+                foreach (var line in text.Split('\n'))
+                {
+                    if (!line.StartsWith("# TYPE ", StringComparison.Ordinal)) continue;
+                    exported.Add(line.Split(' ')[2]);
+                }
+            }
+            if (!ExportedMetrics.All(exported.Contains)) await Task.Delay(200);
+        }
+        var missing = ExportedMetrics.Where(name => !exported.Contains(name)).ToList();
+        Assert.True(missing.Count == 0, "not exported: " + string.Join(", ", missing));
+
+        // docs/operations.md names every one of them.
+        var operations = await File.ReadAllTextAsync(Path.Combine(TestSupport.BuildOutput.RepositoryRoot, "docs", "operations.md"));
+        var undocumented = ExportedMetrics.Where(name => !operations.Contains($"`{name}`", StringComparison.Ordinal)).ToList();
+        Assert.True(undocumented.Count == 0, "not in docs/operations.md: " + string.Join(", ", undocumented));
     }
 
     [Fact]
