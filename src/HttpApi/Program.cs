@@ -77,7 +77,10 @@ services.AddRateLimiter(limiter =>
 
 var app = builder.Build();
 app.UseRateLimiter();
+// The status page of any node shows every node's own view: those two reads may be fetched across origins.
+app.Use(StatusPage.CrossOrigin);
 app.Use(Auth.Middleware(options));
+StatusPage.Map(app);
 // Created before the first request: the metrics' gauges and the leader watch exist from the start.
 app.Services.GetRequiredService<ServerMetrics>();
 app.Services.GetRequiredService<LeaderWatch>();
