@@ -7,7 +7,10 @@ namespace RaftDlm.Samples.ClusterizedExceptionStore;
 /// store's metadata locally. Committing an exception takes EX on the metadata lock, writes the record
 /// (prepare), then bumps a 64-bit counter in the LVB on unlock (commit). A lookup that misses locally takes
 /// CR and re-reads the metadata only when the counter moved or the LVB is invalid (a writer died holding
-/// EX). The handle converts down to NL on unlock, so the LVB outlives every holder while any node is up.
+/// EX). As in the clustered exception store for device-mapper snapshots, each node keeps its metadata lock
+/// for good and converts it in place: NL while idle, NL→EX to commit and EX→NL with the new counter written
+/// into the LVB on the way down, NL→CR→NL to look up. The lock (and so the LVB) outlives every operation while
+/// any node is up, and each conversion is one round trip.
 /// </summary>
 public sealed class ExceptionStoreNode : IAsyncDisposable
 {
@@ -23,7 +26,7 @@ public sealed class ExceptionStoreNode : IAsyncDisposable
         Name = name;
         Session = session;
         _store = store;
-        _metadata = session.AllocLock(lockspace, MetadataResource, new LockOptions { Caching = CacheMode.KeepNL, AutoTune = false });
+        _metadata = session.AllocLock(lockspace, MetadataResource);
     }
 
     public string Name { get; }
@@ -47,7 +50,8 @@ public sealed class ExceptionStoreNode : IAsyncDisposable
     /// <summary>Prepares and commits one exception; returns its sequence number.</summary>
     public async Task<ulong> CommitAsync(string key, string value, CancellationToken ct = default)
     {
-        var grant = await _metadata.LockAsync(LockMode.EX, ct);
+        await HoldNlAsync(ct);
+        var grant = await _metadata.ConvertAsync(LockMode.EX, ct: ct);
         try
         {
             var counter = CounterOf(grant);
@@ -56,7 +60,7 @@ public sealed class ExceptionStoreNode : IAsyncDisposable
             var seq = counter.Value + 1;
             _store.Write(seq, key, value);
             if (AfterPrepare is { } hook) await hook();
-            await _metadata.UnlockAsync(BitConverter.GetBytes(seq), ct);
+            await _metadata.ConvertAsync(LockMode.NL, BitConverter.GetBytes(seq), ct);
             _exceptions[key] = value;
             _knownCounter = seq;
             Observe(seq);
@@ -64,7 +68,11 @@ public sealed class ExceptionStoreNode : IAsyncDisposable
         }
         catch
         {
-            if (_metadata.IsHeld && Session.State is not (SessionState.Expired or SessionState.Lost)) await _metadata.UnlockAsync(ct: CancellationToken.None);
+            // Step back to NL without writing: the counter stays, and the record is found by the next rescan.
+            if (_metadata.IsHeld && _metadata.ServerMode == LockMode.EX && Session.State is not (SessionState.Expired or SessionState.Lost))
+            {
+                await _metadata.ConvertAsync(LockMode.NL, ct: CancellationToken.None);
+            }
             throw;
         }
     }
@@ -73,7 +81,8 @@ public sealed class ExceptionStoreNode : IAsyncDisposable
     public async Task<string?> LookupAsync(string key, CancellationToken ct = default)
     {
         if (_exceptions.TryGetValue(key, out var value)) return value;
-        var grant = await _metadata.LockAsync(LockMode.CR, ct);
+        await HoldNlAsync(ct);
+        var grant = await _metadata.ConvertAsync(LockMode.CR, ct: ct);
         try
         {
             var counter = CounterOf(grant);
@@ -85,12 +94,18 @@ public sealed class ExceptionStoreNode : IAsyncDisposable
         }
         finally
         {
-            await _metadata.UnlockAsync(ct: ct);
+            await _metadata.ConvertAsync(LockMode.NL, ct: ct);
         }
         return _exceptions.GetValueOrDefault(key);
     }
 
     public ValueTask DisposeAsync() => _metadata.DisposeAsync();
+
+    // The metadata lock is taken once, in NL, and then only converted.
+    private async Task HoldNlAsync(CancellationToken ct)
+    {
+        if (!_metadata.IsHeld) await _metadata.LockAsync(LockMode.NL, ct);
+    }
 
     /// <summary>The LVB's counter, or null when it cannot be trusted (invalid, or a resource never written).</summary>
     private ulong? CounterOf(LockGrant grant)

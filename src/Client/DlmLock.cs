@@ -139,6 +139,86 @@ public sealed partial class DlmLock : IAsyncDisposable
     }
 
     /// <summary>
+    /// Converts the held lock in place to <paramref name="mode"/>, up or down, keeping its lock id and fencing
+    /// token (the VMS and Linux DLM conversion: PR→EX to write, EX→NL to step aside while keeping the lock and its
+    /// LVB cached). <paramref name="lvb"/> is written on a conversion down (or to the same mode) from PW or EX.
+    /// An upward conversion may queue: it waits for its grant, and cancelling <paramref name="ct"/> cancels the
+    /// conversion at the server (the lock keeps its old mode). The lock stays held in the new mode.
+    /// </summary>
+    public async Task<LockGrant> ConvertAsync(LockMode mode, byte[]? lvb = null, CancellationToken ct = default)
+    {
+        if (_inUse == 0 && _invalid is null) throw new InvalidOperationException($"the lock on {Resource} is not held");
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, Session.LostToken);
+        await _roundTrip.WaitAsync(linked.Token).ConfigureAwait(false);
+        try
+        {
+            ThrowIfUnusable();
+            var (lockId, held) = _server.Current;
+            if (lockId is null || held is not { } from) throw new InvalidOperationException($"the lock on {Resource} has no lock at the server");
+            if (lvb is not null && !(LockModes.MayWriteLvb(from) && LockModes.Covers(from, mode)))
+            {
+                throw new InvalidOperationException($"an LVB is written only on a conversion down (or to the same mode) from PW or EX; this is {from} to {mode}");
+            }
+            // A dirty LVB kept locally goes with a conversion that may write it.
+            var write = lvb ?? (LockModes.MayWriteLvb(from) && LockModes.Covers(from, mode) ? _server.DirtyLvb : null);
+            return _server.Apply(await ConvertAsync(lockId, mode, write, linked.Token).ConfigureAwait(false), wrote: write is not null);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw Session.Gone();
+        }
+        catch (SessionExpiredException error)
+        {
+            Session.ServerSaysExpired();
+            throw Session.Gone(error);
+        }
+        finally
+        {
+            _roundTrip.Release();
+        }
+    }
+
+    // Takes over an orphan held in exactly this mode on the handle's (top-level) resource, as LockAsync takes a
+    // new lock: the handle then holds it, with the orphan's lock id and fencing token.
+    internal async Task<LockGrant> AdoptAsync(LockMode mode, CancellationToken ct)
+    {
+        ThrowIfUnusable();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, Session.LostToken);
+        await _holder.WaitAsync(linked.Token).ConfigureAwait(false);
+        try
+        {
+            await _roundTrip.WaitAsync(linked.Token).ConfigureAwait(false);
+            try
+            {
+                ThrowIfUnusable();
+                if (_server.LockId is not null) throw new InvalidOperationException($"the handle on {Resource} already has a lock");
+                var body = new AdoptRequestBody(Session.SessionId, Resource, mode.ToString(), Session.NextRequestId());
+                var reply = await Session.Client.SendAsync(new Call(HttpMethod.Post, $"/v1/lockspaces/{Uri.EscapeDataString(Lockspace)}/orphans/adopt", body, "adopt"), linked.Token).ConfigureAwait(false);
+                var info = reply.Read<LockInfo>();
+                _server.Requested(info.LockId);
+                Session.Events.Route(info.LockId, this);
+                var grant = _server.Apply(ServerGrant.From(info));
+                _inUse = 1;
+                return grant;
+            }
+            finally
+            {
+                _roundTrip.Release();
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            _holder.Release();
+            throw Session.Gone();
+        }
+        catch
+        {
+            _holder.Release();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Unlocks. <paramref name="lvb"/> (PW or EX only) becomes the resource's LVB; with caching it may stay
     /// local (dirty) until the cached lock is given up. Fails with <see cref="SessionExpiredException"/> when
     /// the session was lost meanwhile (the lock is gone, so the critical section may not have been protected).

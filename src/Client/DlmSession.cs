@@ -186,6 +186,25 @@ public sealed partial class DlmSession : IAsyncDisposable
         return await handle.HoldAsync(mode, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Takes over the first orphan (a persistent lock whose session ended) held in exactly <paramref name="mode"/>
+    /// on a top-level resource: the session then owns it, with its lock id and fencing token, and the returned
+    /// scope releases it on dispose. <see cref="DlmException"/> NotFound when there is none.
+    /// </summary>
+    public async Task<HeldLock> AdoptOrphanAsync(string lockspace, string resource, LockMode mode, CancellationToken ct = default)
+    {
+        var handle = AllocLock(lockspace, resource, new LockOptions { Flags = ["persistent"] });
+        try
+        {
+            return new HeldLock(handle, await handle.AdoptAsync(mode, ct).ConfigureAwait(false), freeHandle: true);
+        }
+        catch
+        {
+            await handle.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     /// <summary>The session and its locks as the server shows them.</summary>
     public Task<SessionInfo> GetInfoAsync(CancellationToken ct = default) => Client.GetSessionAsync(SessionId, ct);
 

@@ -75,6 +75,9 @@ public sealed class HeldLock : IAsyncDisposable
 
     private bool FreeHandle { get; }
 
+    /// <summary>Converts the held lock in place (see <see cref="DlmLock.ConvertAsync(LockMode, byte[], CancellationToken)"/>); it stays held in the new mode.</summary>
+    public Task<LockGrant> ConvertAsync(LockMode mode, byte[]? lvb = null, CancellationToken ct = default) => Handle.ConvertAsync(mode, lvb, ct);
+
     /// <summary>Sets the LVB to write when the scope ends (needs PW or EX).</summary>
     public void SetLvb(byte[] lvb) => _lvb = lvb ?? throw new ArgumentNullException(nameof(lvb));
 

@@ -15,6 +15,8 @@ internal sealed record ConvertRequestBody(string Mode, string? Lvb, string[]? Fl
 
 internal sealed record UnlockRequestBody(string? Lvb, string[]? Flags, long RequestId, string SessionId);
 
+internal sealed record AdoptRequestBody(string SessionId, string Resource, string Mode, long RequestId);
+
 internal sealed record FenceRequestBody(string Lockspace, string Resource, long FencingToken, string Mode);
 
 internal sealed record FenceReply(bool Valid);
