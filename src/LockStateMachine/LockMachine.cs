@@ -67,6 +67,7 @@ public sealed partial class LockMachine
         _now = LastLeaderTimeMs;
 
         EndDueDelays();
+        CancelDueTimeouts();
         var result = Dispatch(entry.Command);
         Settle();
         return result;

@@ -68,8 +68,8 @@ internal sealed partial class SessionLeases(
             LogExpiring(sessionId);
             await proposer.ProposeAsync(new ExpireSession(sessionId), ct).ConfigureAwait(false);
         }
-        var delayDue = applier.Read(machine => machine.NextDelayDueMs);
-        if (delayDue is { } due && due <= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+        var tickDue = applier.Read(machine => machine.NextTickDueMs);
+        if (tickDue is { } due && due <= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
         {
             await proposer.ProposeAsync(new Tick(), ct).ConfigureAwait(false);
         }
