@@ -6,7 +6,8 @@ namespace RaftDlm.LockStateMachine;
 /// Wait timeouts (the Linux DLM's TIMEOUT flag). A request that queues with a timeout gets a deadline of
 /// the entry's leader time plus its timeout, kept on the lock and in the snapshot. Like a lock-delay, it is
 /// acted on by the first entry whose leader time reaches it: before that entry's command, a waiting request
-/// is removed and a conversion goes back to its granted mode, and the owner gets a <c>timeout</c> event.
+/// is removed and a conversion goes back to its granted mode, the owner gets a <c>timeout</c> event, and the
+/// queues they leave are re-examined, so the command sees them as a later entry would.
 /// The leader proposes a <see cref="Tick"/> once <see cref="NextTimeoutDueMs"/> has passed on its clock, so
 /// no replica ever reads a clock of its own. A request granted before its deadline loses the deadline.
 /// </summary>
@@ -38,9 +39,13 @@ public sealed partial class LockMachine
         item.TimeoutDueMs = 0;
     }
 
-    /// <summary>Cancels every queued request whose deadline the entry's leader time reached, earliest (then lowest id) first.</summary>
-    private void CancelDueTimeouts()
+    /// <summary>
+    /// Cancels every queued request whose deadline the entry's leader time reached, earliest (then lowest id)
+    /// first. Returns whether it cancelled any. Bounded by the number of queued requests.
+    /// </summary>
+    private bool CancelDueTimeouts()
     {
+        var any = false;
         while (_timeoutDue.Count > 0 && _timeoutDue.Min.DueMs <= _now)
         {
             var item = _locks[_timeoutDue.Min.LockId];
@@ -55,6 +60,8 @@ public sealed partial class LockMachine
                 CancelConversion(item);
                 Emit(item.Owner, EventFor(EventType.Timeout, View(item)));
             }
+            any = true;
         }
+        return any;
     }
 }

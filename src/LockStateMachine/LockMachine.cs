@@ -67,7 +67,7 @@ public sealed partial class LockMachine
         _now = LastLeaderTimeMs;
 
         EndDueDelays();
-        CancelDueTimeouts();
+        if (CancelDueTimeouts()) Settle();
         var result = Dispatch(entry.Command);
         Settle();
         return result;
