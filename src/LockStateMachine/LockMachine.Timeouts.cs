@@ -48,7 +48,15 @@ public sealed partial class LockMachine
         var any = false;
         while (_timeoutDue.Count > 0 && _timeoutDue.Min.DueMs <= _now)
         {
-            var item = _locks[_timeoutDue.Min.LockId];
+            var due = _timeoutDue.Min;
+            // Every path that ends a queued request clears its deadline. Should one ever be missed, the stale
+            // deadline is dropped rather than thrown on, which would fail every later entry on every replica.
+            if (!_locks.TryGetValue(due.LockId, out var item) || item.TimeoutDueMs != due.DueMs || item.State == LockState.Granted)
+            {
+                _timeoutDue.Remove(due);
+                if (item is not null && item.TimeoutDueMs == due.DueMs) item.TimeoutDueMs = 0;
+                continue;
+            }
             if (item.State == LockState.Waiting)
             {
                 var view = View(item, LockViewState.Cancelled);
