@@ -286,6 +286,11 @@ internal readonly record struct Reply(int Status, string Body)
         }
         var code = problem?.Code ?? (Status == (int)HttpStatusCode.NotFound ? DlmErrorCodes.NotFound : "Http" + Status);
         var message = problem?.Detail ?? problem?.Title ?? $"HTTP {Status}";
-        return code == DlmErrorCodes.SessionExpired ? new SessionExpiredException(message) : new DlmException(code, Status, message);
+        return code switch
+        {
+            DlmErrorCodes.SessionExpired => new SessionExpiredException(message),
+            DlmErrorCodes.Timeout => new LockTimeoutException(message),
+            _ => new DlmException(code, Status, message),
+        };
     }
 }

@@ -115,4 +115,10 @@ public sealed record LockOptions
 
     /// <summary>A parent lock id for sublocks.</summary>
     public string? ParentLockId { get; init; }
+
+    /// <summary>
+    /// A wait timeout (1 ms to 1 hour; null for none): the server cancels a lock request or a conversion that
+    /// is still queued this long after it was applied, and the call fails with <see cref="LockTimeoutException"/>.
+    /// </summary>
+    public TimeSpan? Timeout { get; init; }
 }

@@ -28,6 +28,13 @@ public class DlmException : Exception
 public sealed class SessionExpiredException(string message, Exception? inner = null)
     : DlmException(DlmErrorCodes.SessionExpired, 404, message, inner);
 
+/// <summary>
+/// The request waited longer than its <see cref="LockOptions.Timeout"/> and the server cancelled it: no lock
+/// was granted (a conversion keeps its old mode).
+/// </summary>
+public sealed class LockTimeoutException(string message, Exception? inner = null)
+    : DlmException(DlmErrorCodes.Timeout, 409, message, inner);
+
 /// <summary>The error codes of the HTTP contract.</summary>
 public static class DlmErrorCodes
 {
@@ -49,4 +56,6 @@ public static class DlmErrorCodes
     public const string OutcomeUnknown = "OutcomeUnknown";
     /// <summary>The request was cancelled (a waiting lock cancelled by an unlock).</summary>
     public const string Cancelled = "Cancelled";
+    /// <summary>The request was still queued when its wait timeout passed, and the server cancelled it.</summary>
+    public const string Timeout = "Timeout";
 }

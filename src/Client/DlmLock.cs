@@ -326,6 +326,9 @@ public sealed partial class DlmLock : IAsyncDisposable
             case "cancelled" or "deadlock":
                 _server.FailWaiter(new DlmException(item.Type == "deadlock" ? DlmErrorCodes.Deadlock : DlmErrorCodes.Cancelled, 409, $"the request for {Resource} was {item.Type}"));
                 break;
+            case "timeout":
+                _server.FailWaiter(new LockTimeoutException($"the request for {Resource} waited past its timeout and was cancelled"));
+                break;
             case "demoted":
                 _server.Demoted();
                 break;
@@ -424,7 +427,7 @@ public sealed partial class DlmLock : IAsyncDisposable
     {
         var waitMs = (int)Session.Client.Options.LockWait.TotalMilliseconds;
         var body = new LockRequestBody(Session.SessionId, Resource, mode.ToString(), Options.ParentLockId,
-            Options.Flags.Count == 0 ? null : [.. Options.Flags], waitMs, Session.NextRequestId());
+            Options.Flags.Count == 0 ? null : [.. Options.Flags], waitMs, Session.NextRequestId(), TimeoutMs);
         var waiter = _server.ArmWaiter();
         var call = new Call(HttpMethod.Post, $"/v1/lockspaces/{Uri.EscapeDataString(Lockspace)}/locks", body, "lock")
         {
@@ -442,7 +445,7 @@ public sealed partial class DlmLock : IAsyncDisposable
     {
         var waitMs = (int)Session.Client.Options.LockWait.TotalMilliseconds;
         var flags = Options.Flags.Where(flag => flag != "persistent").ToArray();
-        var body = new ConvertRequestBody(mode.ToString(), WireJson.Base64(lvb), flags.Length == 0 ? null : flags, waitMs, Session.NextRequestId(), Session.SessionId);
+        var body = new ConvertRequestBody(mode.ToString(), WireJson.Base64(lvb), flags.Length == 0 ? null : flags, waitMs, Session.NextRequestId(), Session.SessionId, TimeoutMs);
         var waiter = _server.ArmWaiter();
         var call = new Call(HttpMethod.Post, DlmClient.LockPath(Lockspace, lockId) + "/convert", body, "convert")
         {
@@ -476,8 +479,10 @@ public sealed partial class DlmLock : IAsyncDisposable
                 catch (DlmException error) when (error.Code == DlmErrorCodes.NotFound)
                 {
                     ForgetRequest(lockId, conversion);
-                    throw new DlmException(DlmErrorCodes.Cancelled, 409, $"the request for {Resource} ended without a grant", error);
+                    throw TimedOut(waiter) ?? new DlmException(DlmErrorCodes.Cancelled, 409, $"the request for {Resource} ended without a grant", error);
                 }
+                // A timed-out conversion is granted again, in its old mode: the timeout event tells it apart.
+                if (info.State == "granted" && TimedOut(waiter) is { } timedOut) throw timedOut;
                 if (info.State == "granted") return ServerGrant.From(info);
                 if (info.State is "waiting" or "converting")
                 {
@@ -495,6 +500,11 @@ public sealed partial class DlmLock : IAsyncDisposable
             throw;
         }
     }
+
+    private static LockTimeoutException? TimedOut(TaskCompletionSource<LockEventInfo> waiter) =>
+        waiter.Task.Exception?.InnerException as LockTimeoutException;
+
+    private int? TimeoutMs => Options.Timeout is { } timeout ? (int)Math.Ceiling(timeout.TotalMilliseconds) : null;
 
     // A request that ended without a grant leaves no lock behind; a conversion that did leaves the lock in its old mode.
     private void ForgetRequest(string lockId, bool conversion)

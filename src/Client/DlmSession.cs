@@ -232,8 +232,10 @@ public sealed partial class DlmSession : IAsyncDisposable
         {
             try
             {
-                using var bounded = new CancellationTokenSource(Client.Options.RetryBudget);
-                await Client.SendAsync(new Call(HttpMethod.Delete, "/v1/sessions/" + SessionId, null, "close-session") { Budget = TimeSpan.FromSeconds(5) }, bounded.Token).ConfigureAwait(false);
+                // A lost session most likely cannot reach any node: try briefly, it expires by itself anyway.
+                var budget = wasLost ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(5);
+                using var bounded = new CancellationTokenSource(wasLost ? budget : Client.Options.RetryBudget);
+                await Client.SendAsync(new Call(HttpMethod.Delete, "/v1/sessions/" + SessionId, null, "close-session") { Budget = budget }, bounded.Token).ConfigureAwait(false);
             }
             catch (Exception error) when (error is DlmException or OperationCanceledException)
             {

@@ -9,6 +9,9 @@ namespace RaftDlm.LockStateMachine;
 /// </summary>
 public static class CommandShape
 {
+    /// <summary>The longest wait timeout of a lock request or a conversion: an hour.</summary>
+    public const int MaxTimeoutMs = 3_600_000;
+
     /// <summary>Returns why the command is malformed (refused as <see cref="ErrorCode.InvalidRequest"/>), or null.</summary>
     public static string? Check(Command command, LockLimits limits) => command switch
     {
@@ -16,9 +19,10 @@ public static class CommandShape
         CreateLockspace c => Names.ValidateLockspace(c.Name) ?? LvbBytes(c.LvbBytes) ?? LockDelayMs(c.LockDelayMs, limits),
         DeleteLockspace c => Names.ValidateLockspace(c.Name),
         RequestLock c => Names.ValidateLockspace(c.Lockspace) ?? Names.ValidateName(c.Resource, "resource")
-            ?? Mode(c.Mode) ?? Flags(c.Flags, Modes.NewRequestFlags, "a lock request") ?? Expedite(c.Flags, c.Mode),
+            ?? Mode(c.Mode) ?? Flags(c.Flags, Modes.NewRequestFlags, "a lock request") ?? Expedite(c.Flags, c.Mode)
+            ?? TimeoutMs(c.TimeoutMs),
         ConvertLock c => Names.ValidateLockspace(c.Lockspace) ?? Mode(c.Mode) ?? Flags(c.Flags, Modes.ConvertFlags, "a conversion")
-            ?? LvbOrInvalidate(c.Lvb, c.Flags),
+            ?? LvbOrInvalidate(c.Lvb, c.Flags) ?? TimeoutMs(c.TimeoutMs),
         Unlock c => Names.ValidateLockspace(c.Lockspace) ?? Flags(c.Flags, Modes.UnlockFlags, "an unlock") ?? LvbOrInvalidate(c.Lvb, c.Flags),
         AdoptOrphan c => Names.ValidateLockspace(c.Lockspace) ?? Names.ValidateName(c.Resource, "resource") ?? Mode(c.Mode),
         PurgeOrphans c => Names.ValidateLockspace(c.Lockspace) ?? Names.ValidateName(c.Resource, "resource"),
@@ -37,9 +41,14 @@ public static class CommandShape
 
     private static string? Mode(LockMode mode) => Modes.IsValid(mode) ? null : $"unknown mode {(int)mode}";
 
-    /// <summary>Flags outside what the operation accepts, then noQueueBast without noQueue.</summary>
+    /// <summary>0 is no timeout; the wire accepts only 1 and above.</summary>
+    private static string? TimeoutMs(int timeoutMs) =>
+        timeoutMs is < 0 or > MaxTimeoutMs ? $"timeoutMs must be from 1 to {MaxTimeoutMs}" : null;
+
+    /// <summary>noDlckBlk (not implemented), flags outside what the operation accepts, then noQueueBast without noQueue.</summary>
     private static string? Flags(LockFlags flags, LockFlags allowed, string operation)
     {
+        if ((flags & LockFlags.NoDlckBlk) != 0) return "noDlckBlk is not implemented (the Linux DLM does not implement it either)";
         var extra = flags & ~allowed;
         if (extra != 0) return $"flags {extra} are not valid for {operation}";
         return (flags & LockFlags.NoQueueBast) != 0 && (flags & LockFlags.NoQueue) == 0 ? "noQueueBast is only valid with noQueue" : null;

@@ -65,9 +65,11 @@ public sealed record CreateLockspace(
 public sealed record DeleteLockspace([property: Key(0)] string Name, [property: Key(1)] bool Force) : Command;
 
 /// <summary>
-/// A new lock request. <c>ParentLockId</c> 0 means a top-level lock. <c>Caller</c> (here and on the other
-/// commands of a session) is the principal that sends it: a session opened by another principal answers
-/// exactly as a session that does not exist; null (authentication off, or an admin) may act on any session.
+/// A new lock request. <c>ParentLockId</c> 0 means a top-level lock. <c>TimeoutMs</c> above 0 cancels the
+/// request if it still waits that long after the entry's leader time; 0 (and a command logged before the
+/// field existed) means no timeout. <c>Caller</c> (here and on the other commands of a session) is the
+/// principal that sends it: a session opened by another principal answers exactly as a session that does not
+/// exist; null (authentication off, or an admin) may act on any session.
 /// </summary>
 [MessagePackObject]
 public sealed record RequestLock(
@@ -78,11 +80,13 @@ public sealed record RequestLock(
     [property: Key(4)] LockMode Mode,
     [property: Key(5)] long ParentLockId,
     [property: Key(6)] LockFlags Flags,
-    [property: Key(7)] string? Caller = null) : Command;
+    [property: Key(7)] int TimeoutMs = 0,
+    [property: Key(8)] string? Caller = null) : Command;
 
 /// <summary>
 /// A conversion. <c>SessionId</c> 0 means "the lock's owner"; when given it must be the owner, and it keys
-/// deduplication even after the lock is gone.
+/// deduplication even after the lock is gone. <c>TimeoutMs</c> above 0 cancels the conversion (the lock
+/// keeps its granted mode) if it is still converting that long after the entry's leader time.
 /// </summary>
 [MessagePackObject]
 public sealed record ConvertLock(
@@ -93,7 +97,8 @@ public sealed record ConvertLock(
     [property: Key(4)] LockMode Mode,
     [property: Key(5)] byte[]? Lvb,
     [property: Key(6)] LockFlags Flags,
-    [property: Key(7)] string? Caller = null) : Command;
+    [property: Key(7)] int TimeoutMs = 0,
+    [property: Key(8)] string? Caller = null) : Command;
 
 /// <summary>Releases a granted lock, or cancels a waiting request or a conversion.</summary>
 [MessagePackObject]

@@ -10,9 +10,11 @@ public sealed partial class LockMachine
     /// just ahead of it (which in turn waits for the one ahead of it); a waiting request also waits for the
     /// last conversion. A session's own locks do not count: it never waits for itself.
     /// The search visits each session once, so it is bounded by the number of sessions.
+    /// A noDlckWt request is left out: it is never the victim, and its wait edges are not in the graph.
     /// </summary>
     private bool ClosesCycle(Lock request)
     {
+        if (IsOutOfDetection(request)) return false;
         var target = request.Owner!;
         var visited = new HashSet<long>();
         var pending = new Stack<Session>();
@@ -26,6 +28,7 @@ public sealed partial class LockMachine
             if (!visited.Add(session.Id)) continue;
             foreach (var queued in session.Queued)
             {
+                if (IsOutOfDetection(queued)) continue;
                 edges.Clear();
                 WaitsFor(queued, edges);
                 foreach (var next in edges)
@@ -37,6 +40,8 @@ public sealed partial class LockMachine
         }
         return false;
     }
+
+    private static bool IsOutOfDetection(Lock request) => (request.Flags & LockFlags.NoDlckWt) != 0;
 
     private static void WaitsFor(Lock request, List<Session> into)
     {

@@ -124,6 +124,7 @@ public sealed partial class LockMachine
             resource.Waiting.Remove(item);
         }
         item.Owner?.Queued.Remove(item);
+        ClearTimeout(item);
         var token = item.FencingToken;
         GrantNow(item, mode);
         if (!upward) item.FencingToken = token;
@@ -197,6 +198,7 @@ public sealed partial class LockMachine
             default: resource.Granted.Remove(item); break;
         }
         if (item.State != LockState.Granted) item.Owner?.Queued.Remove(item);
+        ClearTimeout(item);
         if (item.HoldsMode) resource.RemoveHeld(item.GrantedMode);
         _locks.Remove(item.Id);
         item.Owner?.Locks.Remove(item.Id);
@@ -210,6 +212,7 @@ public sealed partial class LockMachine
         var resource = item.Resource;
         resource.Converting.Remove(item);
         item.Owner?.Queued.Remove(item);
+        ClearTimeout(item);
         item.State = LockState.Granted;
         item.RequestedMode = item.GrantedMode;
         resource.Granted.AddLast(item);

@@ -50,6 +50,7 @@ public sealed partial class LockMachine
         item.State = LockState.Waiting;
         if ((flags & LockFlags.HeadQue) != 0) resource.Waiting.AddFirst(item); else resource.Waiting.AddLast(item);
         session.Queued.Add(item);
+        StartTimeout(item, command.TimeoutMs);
         Touch(resource);
         if (ClosesCycle(item))
         {
@@ -143,6 +144,7 @@ public sealed partial class LockMachine
         item.RequestedMode = mode;
         if ((flags & LockFlags.HeadQue) != 0) resource.Converting.AddFirst(item); else resource.Converting.AddLast(item);
         item.Owner!.Queued.Add(item);
+        StartTimeout(item, command.TimeoutMs);
         if (!ClosesCycle(item))
         {
             Settle();

@@ -70,6 +70,25 @@ public sealed partial class LockMachine
         return new EventPage(events, session.LastEventSeq, session.Ended);
     }
 
+    /// <summary>
+    /// Whether the newest event the session still holds about how a queued request of the lock ended
+    /// (granted, timeout, cancelled, deadlock) is a timeout: how a waiting call learns that its request
+    /// timed out once the lock is gone or back in its old mode.
+    /// </summary>
+    public bool TimedOut(long sessionId, long lockId)
+    {
+        if (!_sessions.TryGetValue(sessionId, out var session)) return false;
+        EventType? last = null;
+        foreach (var item in session.Outbox)
+        {
+            if (item.LockId == lockId && item.Type is EventType.Granted or EventType.Timeout or EventType.Cancelled or EventType.Deadlock)
+            {
+                last = item.Type;
+            }
+        }
+        return last == EventType.Timeout;
+    }
+
     public IReadOnlyList<LockspaceView> GetLockspaces() =>
         HashOrder.Sorted(_lockspaces, (a, b) => string.CompareOrdinal(a.Name, b.Name)).Select(space => space.ToView()).ToList();
 

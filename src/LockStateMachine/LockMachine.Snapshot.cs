@@ -9,13 +9,17 @@ namespace RaftDlm.LockStateMachine;
 /// The snapshot: a compact MessagePack stream written in a defined order (sessions by id, lockspaces by
 /// name, resources by id, each queue in its order). Two machines in the same state write the same bytes,
 /// so the SHA-256 of the snapshot is the state hash replicas are compared by.
+/// Version 2 adds session owners, each queued lock's timeout deadline and the recent unlock ends; a version 1
+/// snapshot (written before they existed) is still read (see <see cref="SnapshotVersion"/>).
 /// </summary>
 public sealed partial class LockMachine
 {
     private const string SnapshotMagic = "raft-dlm-snapshot";
-    // Version 2 adds each session's owner (after its replies) and the recent unlock ends (after the
-    // lockspaces). Version 1 snapshots are still read: their sessions have no owner and no ends are remembered.
+    // Version 2 adds each session's owner (after its replies), each queued lock's wait deadline, and the recent
+    // unlock ends (after the lockspaces). Version 1 snapshots are still read: their sessions have no owner, their
+    // queued requests no deadline, and no ends are remembered.
     private const int SnapshotVersion = 2;
+    private const int FirstReadableVersion = 1;
 
     public byte[] WriteSnapshot()
     {
@@ -132,6 +136,7 @@ public sealed partial class LockMachine
             writer.Write((byte)item.RequestedMode);
             writer.Write(item.FencingToken);
             writer.Write(item.BlockingNotified);
+            writer.Write(item.TimeoutDueMs);
         }
     }
 
@@ -161,7 +166,10 @@ public sealed partial class LockMachine
     {
         if (reader.ReadString() != SnapshotMagic) throw new InvalidDataException("not a lock table snapshot");
         var version = reader.ReadInt32();
-        if (version is not (1 or SnapshotVersion)) throw new InvalidDataException($"snapshot version {version} is not supported (this build reads 1 and {SnapshotVersion})");
+        if (version is < FirstReadableVersion or > SnapshotVersion)
+        {
+            throw new InvalidDataException($"snapshot version {version} is not supported (this build reads {FirstReadableVersion} to {SnapshotVersion})");
+        }
         var machine = new LockMachine(ReadLimits(ref reader));
         machine.LastAppliedIndex = reader.ReadInt64();
         machine.LastLeaderTimeMs = reader.ReadInt64();
@@ -191,7 +199,7 @@ public sealed partial class LockMachine
             var resourceCount = reader.ReadArrayHeader();
             space.Resources.EnsureCapacity(resourceCount);
             var byId = new Dictionary<long, Resource>(resourceCount);
-            for (var j = 0; j < resourceCount; j++) machine.ReadResource(ref reader, space, byId);
+            for (var j = 0; j < resourceCount; j++) machine.ReadResource(ref reader, space, byId, version);
         }
         if (version >= 2)
         {
@@ -248,7 +256,7 @@ public sealed partial class LockMachine
         return session;
     }
 
-    private void ReadResource(ref MessagePackReader reader, Lockspace space, Dictionary<long, Resource> byId)
+    private void ReadResource(ref MessagePackReader reader, Lockspace space, Dictionary<long, Resource> byId, int version)
     {
         var id = reader.ReadInt64();
         var parentId = reader.ReadInt64();
@@ -263,12 +271,12 @@ public sealed partial class LockMachine
         space.Resources.Add(resource.Key, resource);
         _resourceCount++;
         if (delayUntil != 0) StartDelay(resource, delayUntil);
-        ReadQueue(ref reader, resource, ref resource.Granted, LockState.Granted);
-        ReadQueue(ref reader, resource, ref resource.Converting, LockState.Converting);
-        ReadQueue(ref reader, resource, ref resource.Waiting, LockState.Waiting);
+        ReadQueue(ref reader, resource, ref resource.Granted, LockState.Granted, version);
+        ReadQueue(ref reader, resource, ref resource.Converting, LockState.Converting, version);
+        ReadQueue(ref reader, resource, ref resource.Waiting, LockState.Waiting, version);
     }
 
-    private void ReadQueue(ref MessagePackReader reader, Resource resource, ref LockQueue queue, LockState state)
+    private void ReadQueue(ref MessagePackReader reader, Resource resource, ref LockQueue queue, LockState state, int version)
     {
         var count = reader.ReadArrayHeader();
         for (var i = 0; i < count; i++)
@@ -287,6 +295,12 @@ public sealed partial class LockMachine
                 FencingToken = reader.ReadInt64(),
                 BlockingNotified = reader.ReadByte(),
             };
+            var timeoutDueMs = version >= 2 ? reader.ReadInt64() : 0;
+            if (timeoutDueMs != 0 && state != LockState.Granted)
+            {
+                item.TimeoutDueMs = timeoutDueMs;
+                _timeoutDue.Add((timeoutDueMs, id));
+            }
             queue.AddLast(item);
             if (item.HoldsMode) resource.AddHeld(item.GrantedMode);
             if (state != LockState.Granted) owner?.Queued.Add(item);

@@ -74,6 +74,7 @@ public sealed partial class LockMachine
         _now = LastLeaderTimeMs;
 
         EndDueDelays();
+        if (CancelDueTimeouts()) Settle();
         var result = Dispatch(entry.Command);
         Settle();
         return result;

@@ -27,6 +27,12 @@ public enum LockFlags : ushort
     ConvDeadlk = 1 << 8,
     IvValBlk = 1 << 9,
     Persistent = 1 << 10,
+
+    /// <summary>The request is left out of deadlock detection (DLM_LKF_NODLCKWT).</summary>
+    NoDlckWt = 1 << 11,
+
+    /// <summary>DLM_LKF_NODLCKBLK: named so it can be refused; not implemented, as in the Linux DLM.</summary>
+    NoDlckBlk = 1 << 12,
 }
 
 /// <summary>The compatibility matrix and the orderings derived from it.</summary>
@@ -46,11 +52,11 @@ public static class Modes
     ];
 
     public const LockFlags NewRequestFlags = LockFlags.NoQueue | LockFlags.NoQueueBast | LockFlags.Expedite
-        | LockFlags.HeadQue | LockFlags.NoOrder | LockFlags.AltPr | LockFlags.AltCw | LockFlags.Persistent;
+        | LockFlags.HeadQue | LockFlags.NoOrder | LockFlags.AltPr | LockFlags.AltCw | LockFlags.Persistent | LockFlags.NoDlckWt;
 
     public const LockFlags ConvertFlags = LockFlags.NoQueue | LockFlags.NoQueueBast | LockFlags.QueCvt
         | LockFlags.HeadQue | LockFlags.NoOrder | LockFlags.AltPr | LockFlags.AltCw | LockFlags.ConvDeadlk
-        | LockFlags.IvValBlk;
+        | LockFlags.IvValBlk | LockFlags.NoDlckWt;
 
     public const LockFlags UnlockFlags = LockFlags.IvValBlk;
 

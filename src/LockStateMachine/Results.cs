@@ -117,6 +117,9 @@ public enum EventType : byte
     Demoted = 4,
     LvbInvalid = 5,
     Expired = 6,
+
+    /// <summary>A waiting request or a conversion reached its timeout and was cancelled.</summary>
+    Timeout = 7,
 }
 
 /// <summary>

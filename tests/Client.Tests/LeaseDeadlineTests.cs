@@ -21,11 +21,13 @@ public sealed partial class LeaseDeadlineTests(ITestOutputHelper output)
         var node = cluster.Ids[0];
         await using var client = Clients.For(cluster, "lease-lost");
         await client.CreateLockspaceAsync("lease", 8);
-        var ttl = TimeSpan.FromSeconds(2);
+        var ttl = TimeSpan.FromSeconds(3);
         await using var session = await client.OpenSessionAsync("cut-off", ttl);
         var states = new List<SessionState>();
+        var lostAt = DateTimeOffset.MaxValue;
         session.StateChanged += (_, change) =>
         {
+            if (change.Current == SessionState.Lost) lostAt = DateTimeOffset.UtcNow;
             lock (states) states.Add(change.Current);
         };
         await using var held = await session.LockAsync("lease", "r", LockMode.EX);
@@ -34,7 +36,6 @@ public sealed partial class LeaseDeadlineTests(ITestOutputHelper output)
         try
         {
             Assert.True(await Clients.EventuallyAsync(() => session.State == SessionState.Lost, Bound), $"state stayed {session.State}");
-            var lostAt = DateTimeOffset.UtcNow;
             var renewalSent = session.LeaseRenewalSentAt;
             output.WriteLine($"last answered keep-alive sent at {renewalSent:O}; lost at {lostAt:O}; TTL {ttl.TotalMilliseconds} ms");
             // Lost at sent + TTL - margin: before the server could expire the session (sent + TTL at the earliest).
@@ -138,7 +139,7 @@ public sealed partial class LeaseDeadlineTests(ITestOutputHelper output)
         try
         {
             Assert.True(await EventuallyAsync(() => dlmctl.LogContains("command stopped at"), Bound), dlmctl.Log());
-            Assert.True(await dlmctl.WaitForExitAsync(TimeSpan.FromSeconds(10)), dlmctl.Log());
+            Assert.True(await dlmctl.WaitForExitAsync(Bound), dlmctl.Log());
         }
         finally
         {

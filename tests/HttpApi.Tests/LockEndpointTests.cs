@@ -242,6 +242,104 @@ public sealed class LockEndpointTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Lock_request_with_timeoutMs_is_cancelled_by_the_leader_and_a_waiting_call_answers_409_Timeout()
+    {
+        var (leader, follower) = await fixture.NodesAsync();
+        var ls = await CreateLockspace(leader);
+        var a = await OpenSession(leader, "a");
+        var b = await OpenSession(follower, "b");
+        AssertStatus(await Lock(leader, ls, a, "t", "EX"), HttpStatusCode.OK);
+
+        // A waiting call learns of the timeout: 409 Timeout, long before its waitMs, and the request is gone.
+        var clock = Stopwatch.StartNew();
+        var timedOut = await Post(follower, $"/v1/lockspaces/{ls}/locks", new { sessionId = b, resource = "t", mode = "EX", waitMs = 20_000, timeoutMs = 300 });
+        AssertProblem(timedOut, HttpStatusCode.Conflict, "Timeout");
+        Assert.True(clock.ElapsedMilliseconds < 15_000, $"the timeout was answered after {clock.ElapsedMilliseconds} ms of a 20000 ms wait");
+        var events = await Get(leader, $"/v1/sessions/{b}/events?after=0&waitMs=2000");
+        var timeout = Assert.Single(events.Body!["events"]!.AsArray(), item => Str(item, "type") == "timeout");
+        Assert.Equal("t", Str(timeout, "resource"));
+        Assert.Equal("EX", Str(timeout, "mode"));
+        AssertProblem(await Get(leader, $"/v1/lockspaces/{ls}/locks/{Str(timeout, "lockId")}"), HttpStatusCode.NotFound, "NotFound");
+        Assert.Empty((await Get(follower, $"/v1/lockspaces/{ls}/resources/t")).Body!["waiting"]!.AsArray());
+
+        // Without waitMs the call answers 202 at once and the event tells the rest.
+        var queued = await Post(leader, $"/v1/lockspaces/{ls}/locks", new { sessionId = b, resource = "t", mode = "PR", timeoutMs = 300 });
+        AssertStatus(queued, HttpStatusCode.Accepted);
+        var queuedId = Str(queued.Body, "lockId");
+        var seen = await Get(leader, $"/v1/sessions/{b}/events?after={Long(timeout, "seq")}&waitMs=20000");
+        Assert.Contains(seen.Body!["events"]!.AsArray(), item => Str(item, "type") == "timeout" && Str(item, "lockId") == queuedId);
+    }
+
+    [Fact]
+    public async Task Convert_with_timeoutMs_times_out_back_to_its_granted_mode()
+    {
+        var (leader, follower) = await fixture.NodesAsync();
+        var ls = await CreateLockspace(leader);
+        var a = await OpenSession(follower, "a");
+        var b = await OpenSession(leader, "b");
+        var lockA = await Lock(follower, ls, a, "tc", "PR");
+        AssertStatus(await Lock(leader, ls, b, "tc", "PR"), HttpStatusCode.OK);
+        var idA = Str(lockA.Body, "lockId");
+
+        var timedOut = await Post(follower, $"/v1/lockspaces/{ls}/locks/{idA}/convert", new { mode = "EX", waitMs = 20_000, timeoutMs = 300 });
+        AssertProblem(timedOut, HttpStatusCode.Conflict, "Timeout");
+        var back = await Get(leader, $"/v1/lockspaces/{ls}/locks/{idA}");
+        Assert.Equal("granted", Str(back.Body, "state"));
+        Assert.Equal("PR", Str(back.Body, "mode"));
+        Assert.Equal(Long(lockA.Body, "fencingToken"), Long(back.Body, "fencingToken"));
+        var events = await Get(leader, $"/v1/sessions/{a}/events?after=0&waitMs=2000");
+        Assert.Contains(events.Body!["events"]!.AsArray(), item => Str(item, "type") == "timeout" && Str(item, "lockId") == idA && Str(item, "mode") == "PR");
+
+        // A conversion granted within its timeout answers 200 as before.
+        var lockB = (await Get(leader, $"/v1/lockspaces/{ls}/resources/tc")).Body!["granted"]!.AsArray().First(item => Str(item, "sessionId") == b);
+        var pending = Post(follower, $"/v1/lockspaces/{ls}/locks/{idA}/convert", new { mode = "EX", waitMs = 20_000, timeoutMs = 600_000 });
+        await Task.Delay(300);
+        AssertStatus(await Delete(leader, $"/v1/lockspaces/{ls}/locks/{Str(lockB, "lockId")}"), HttpStatusCode.OK);
+        var granted = await pending;
+        AssertStatus(granted, HttpStatusCode.OK);
+        Assert.Equal("EX", Str(granted.Body, "mode"));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(3_600_001)]
+    public async Task TimeoutMs_out_of_range_is_InvalidRequest(int timeoutMs)
+    {
+        var (leader, _) = await fixture.NodesAsync();
+        var ls = await CreateLockspace(leader);
+        var a = await OpenSession(leader, "a");
+        var held = await Lock(leader, ls, a, "tv", "PR");
+        var refused = await Post(leader, $"/v1/lockspaces/{ls}/locks", new { sessionId = a, resource = "tv2", mode = "EX", timeoutMs });
+        AssertProblem(refused, HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.Contains("timeoutMs", Str(refused.Body, "detail"), StringComparison.Ordinal);
+        AssertProblem(await Post(leader, $"/v1/lockspaces/{ls}/locks/{Str(held.Body, "lockId")}/convert", new { mode = "EX", timeoutMs }),
+            HttpStatusCode.BadRequest, "InvalidRequest");
+        AssertProblem(await Get(leader, $"/v1/lockspaces/{ls}/resources/tv2"), HttpStatusCode.NotFound, "NotFound");
+    }
+
+    [Fact]
+    public async Task NoDlckWt_is_left_out_of_deadlock_detection_and_noDlckBlk_is_not_implemented()
+    {
+        var (leader, follower) = await fixture.NodesAsync();
+        var ls = await CreateLockspace(leader);
+        var a = await OpenSession(follower, "a");
+        var b = await OpenSession(leader, "b");
+        AssertStatus(await Lock(follower, ls, a, "n1", "EX"), HttpStatusCode.OK);
+        AssertStatus(await Lock(leader, ls, b, "n2", "EX"), HttpStatusCode.OK);
+        AssertStatus(await Lock(follower, ls, a, "n2", "EX"), HttpStatusCode.Accepted);
+        // Without noDlckWt this request closes the cycle and is a Deadlock.
+        var closing = await Lock(leader, ls, b, "n1", "EX", flags: ["noDlckWt"]);
+        AssertStatus(closing, HttpStatusCode.Accepted);
+        Assert.Equal("waiting", Str(closing.Body, "state"));
+
+        var refused = await Lock(leader, ls, b, "n3", "EX", flags: ["noDlckBlk"]);
+        AssertProblem(refused, HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.Contains("not implemented", Str(refused.Body, "detail"), StringComparison.Ordinal);
+        AssertProblem(await Get(leader, $"/v1/lockspaces/{ls}/resources/n3"), HttpStatusCode.NotFound, "NotFound");
+    }
+
+    [Fact]
     public async Task Orphans_adopt_and_purge()
     {
         var (leader, follower) = await fixture.NodesAsync();

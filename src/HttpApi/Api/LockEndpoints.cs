@@ -24,14 +24,17 @@ internal static class LockEndpoints
         if (problem is not null) return problem;
         if (Auth.OverQuota(context, applier, options, locks: true) is { } over) return over;
         if (!Wire.TryParseId(body!.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
-        if (Wire.First(Wire.ParseMode(body.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags)) is { } invalid) return Problems.Invalid(invalid);
+        if (Wire.First(Wire.ParseMode(body.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags), Wire.ParseTimeoutMs(body.TimeoutMs, out var timeoutMs)) is { } invalid)
+        {
+            return Problems.Invalid(invalid);
+        }
         if (WaitMsProblem(body.WaitMs) is { } badWait) return badWait;
         long parent = 0;
         if (body.ParentLockId is { Length: > 0 } parentText && !Wire.TryParseId(parentText, out parent))
         {
             return Problems.NotFound($"parent lock '{parentText}' does not exist");
         }
-        var command = new RequestLock(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode, parent, flags, Auth.Caller(context));
+        var command = new RequestLock(sessionId, body.RequestId ?? 0, ls, body.Resource ?? "", mode, parent, flags, timeoutMs, Auth.Caller(context));
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
         if (failure is not null) return failure;
         return await ReplyAsync(result!, sessionId, ls, body.WaitMs ?? 0, requests, context.RequestAborted);
@@ -42,13 +45,14 @@ internal static class LockEndpoints
         var (body, problem) = await Requests.ReadAsync<ConvertBody>(context);
         if (problem is not null) return problem;
         if (!Wire.TryParseId(lockId, out var id)) return Problems.NotFound($"lock '{lockId}' does not exist");
-        if (Wire.First(Wire.ParseMode(body!.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags), Wire.ParseLvb(body.Lvb, out var lvb)) is { } invalid)
+        if (Wire.First(Wire.ParseMode(body!.Mode, out var mode), Wire.ParseFlags(body.Flags, out var flags), Wire.ParseLvb(body.Lvb, out var lvb),
+            Wire.ParseTimeoutMs(body.TimeoutMs, out var timeoutMs)) is { } invalid)
         {
             return Problems.Invalid(invalid);
         }
         if (WaitMsProblem(body.WaitMs) is { } badWait) return badWait;
         if (!TrySession(body.SessionId, out var sessionId)) return Problems.SessionExpired(body.SessionId);
-        var command = new ConvertLock(sessionId, body.RequestId ?? 0, ls, id, mode, lvb, flags, Auth.Caller(context));
+        var command = new ConvertLock(sessionId, body.RequestId ?? 0, ls, id, mode, lvb, flags, timeoutMs, Auth.Caller(context));
         var (result, failure) = await requests.ProposeAsync(command, context.RequestAborted);
         if (failure is not null) return failure;
         var owner = result is LockResult converted ? converted.Lock.SessionId : 0;
@@ -143,7 +147,11 @@ internal static class LockEndpoints
         return Results.Json(new FenceJson(valid), Wire.Json);
     }
 
-    /// <summary>200 when granted; 202 while queued, after waiting up to waitMs for the grant.</summary>
+    /// <summary>
+    /// 200 when granted; 202 while queued, after waiting up to waitMs for the grant; 409 Timeout when the
+    /// request's timeoutMs cancelled it during the wait (the lock is gone, or a conversion is back in its
+    /// old mode).
+    /// </summary>
     private static async Task<IResult> ReplyAsync(Result result, long sessionId, string ls, int waitMs, Requests requests, CancellationToken ct)
     {
         if (result is ErrorResult error) return Problems.From(error);
@@ -151,6 +159,11 @@ internal static class LockEndpoints
         if (view.State is LockViewState.Waiting or LockViewState.Converting && waitMs > 0)
         {
             var now = await requests.WaitForGrantAsync(sessionId, ls, view.LockId, waitMs, ct);
+            if ((now is null || (view.State == LockViewState.Converting && now.State == LockViewState.Granted))
+                && requests.TimedOut(sessionId, view.LockId))
+            {
+                return Problems.Of(409, "Timeout", $"lock {view.LockId} was still queued when its timeoutMs passed; the request was cancelled");
+            }
             if (now is null) return Problems.Of(409, "Conflict", $"lock {view.LockId} ended without a grant; its session's events say why");
             view = now;
         }

@@ -48,6 +48,7 @@ internal static class Problems
         "SessionExpired" => "The session is unknown, closed or expired",
         "WouldBlock" => "The lock cannot be granted now",
         "Deadlock" => "The request was chosen as a deadlock victim",
+        "Timeout" => "The request waited past its timeoutMs and was cancelled",
         "Conflict" => "The operation does not fit the lock's state",
         "Unavailable" => "No leader or quorum: the call was not applied",
         "OutcomeUnknown" => "The call was proposed but its fate is unknown",

@@ -82,6 +82,9 @@ internal sealed class Requests(RaftNode node, LockApplier applier, LockProposer 
         applier.ReadWhenAsync(sessionId, machine => machine.GetLock(lockspace, lockId),
             view => view is null || view.State is LockViewState.Granted or LockViewState.Orphan, TimeSpan.FromMilliseconds(waitMs), ct);
 
+    /// <summary>Whether the lock's last queued request ended in a timeout (see <see cref="LockMachine.TimedOut"/>).</summary>
+    public bool TimedOut(long sessionId, long lockId) => applier.Read(machine => machine.TimedOut(sessionId, lockId));
+
     /// <summary>
     /// Waits up to <paramref name="waitMs"/> for the session to have an event numbered above
     /// <paramref name="after"/>. Returns the page as it is then, or null when the session does not exist.

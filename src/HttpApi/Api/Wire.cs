@@ -18,7 +18,8 @@ internal sealed record LockBody(
     [property: JsonConverter(typeof(IdConverter))] string? ParentLockId,
     string[]? Flags,
     int? WaitMs,
-    long? RequestId);
+    long? RequestId,
+    int? TimeoutMs = null);
 
 internal sealed record ConvertBody(
     string? Mode,
@@ -26,7 +27,8 @@ internal sealed record ConvertBody(
     string[]? Flags,
     int? WaitMs,
     long? RequestId,
-    [property: JsonConverter(typeof(IdConverter))] string? SessionId);
+    [property: JsonConverter(typeof(IdConverter))] string? SessionId,
+    int? TimeoutMs = null);
 
 internal sealed record UnlockBody(
     string? Lvb,
@@ -166,6 +168,8 @@ internal static class Wire
         ["convDeadlk"] = LockFlags.ConvDeadlk,
         ["ivValBlk"] = LockFlags.IvValBlk,
         ["persistent"] = LockFlags.Persistent,
+        ["noDlckWt"] = LockFlags.NoDlckWt,
+        ["noDlckBlk"] = LockFlags.NoDlckBlk,
     };
 
     public static string? ParseFlags(string[]? names, out LockFlags flags)
@@ -194,6 +198,13 @@ internal static class Wire
 
     public static bool TryParseId(string? text, out long id) =>
         long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out id) && id > 0;
+
+    /// <summary>An absent timeoutMs is 0 (no timeout); a present one must be from 1 to the bound.</summary>
+    public static string? ParseTimeoutMs(int? timeoutMs, out int value)
+    {
+        value = timeoutMs ?? 0;
+        return timeoutMs is < 1 or > CommandShape.MaxTimeoutMs ? $"timeoutMs must be from 1 to {CommandShape.MaxTimeoutMs}" : null;
+    }
 
     /// <summary>The first error of several checks, all of which have run.</summary>
     public static string? First(params string?[] errors) => errors.FirstOrDefault(error => error is not null);
@@ -240,6 +251,7 @@ internal static class Wire
         EventType.Deadlock => "deadlock",
         EventType.Demoted => "demoted",
         EventType.LvbInvalid => "lvbInvalid",
+        EventType.Timeout => "timeout",
         _ => "expired",
     };
 }

@@ -8,7 +8,7 @@ namespace RaftDlm.HttpApi.Hosting;
 /// The leader's side of sessions. Keep-alives are answered from memory (they are not logged): each renews
 /// a deadline on this process's monotonic clock. A scan every <see cref="ServerOptions.ExpiryScanMs"/>
 /// proposes <see cref="ExpireSession"/> for sessions past their deadline, in id order, and a
-/// <see cref="Tick"/> when a lock-delay has ended. A node that becomes leader first waits until it has
+/// <see cref="Tick"/> when a lock-delay or a wait timeout has ended. A node that becomes leader first waits until it has
 /// applied everything committed before its term, then proposes <see cref="ExtendDeadlines"/> (the grace
 /// period) and starts every session's clock afresh from a full TTL; only then does it expire anything.
 /// </summary>
@@ -78,8 +78,8 @@ internal sealed partial class SessionLeases(
             LogExpiring(sessionId);
             await proposer.ProposeAsync(new ExpireSession(sessionId), ct).ConfigureAwait(false);
         }
-        var delayDue = applier.Read(machine => machine.NextDelayDueMs);
-        if (delayDue is { } due && due <= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+        var tickDue = applier.Read(machine => machine.NextTickDueMs);
+        if (tickDue is { } due && due <= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
         {
             await proposer.ProposeAsync(new Tick(), ct).ConfigureAwait(false);
         }

@@ -32,6 +32,9 @@ internal sealed class Lock
     public LockMode GrantedMode { get; set; }
     public LockMode RequestedMode { get; set; }
     public long FencingToken { get; set; }
+
+    /// <summary>The leader time at which this waiting request or conversion is cancelled; 0 for none.</summary>
+    public long TimeoutDueMs { get; set; }
     /// <summary>Sublocks of this lock, created on first use.</summary>
     public List<Lock>? Children { get; set; }
 

@@ -36,10 +36,19 @@ public sealed class DeterminismTests
         var results = new List<byte[]>();
         byte[]? midway = null;
         var middle = entries / 2;
+        var timeoutEntries = 0;
+        var pendingAtMidway = false;
         for (var i = 0; i < entries; i++)
         {
-            if (i == middle) midway = original.WriteSnapshot();
+            // The midway snapshot is taken while a timeout is pending, so the restored copy has to carry it.
+            if (midway is null && i >= entries / 2 && (original.NextTimeoutDueMs is not null || i >= entries * 3 / 4))
+            {
+                middle = i;
+                midway = original.WriteSnapshot();
+                pendingAtMidway = original.NextTimeoutDueMs is not null;
+            }
             var entry = generator.Next();
+            if (original.NextTimeoutDueMs <= entry.LeaderTimeMs) timeoutEntries++;
             log.Add(entry);
             results.Add(CommandCodec.EncodeResult(original.Apply(entry)));
         }
@@ -83,6 +92,8 @@ public sealed class DeterminismTests
         Assert.Contains(lockResults, item => item.Lock.State == LockViewState.Waiting);
         Assert.Contains(lockResults, item => item.Lock.ParentLockId != 0);
         Assert.Contains(lockResults, item => item.Lock.Persistent);
+        Assert.True(timeoutEntries >= 5, $"seed {seed}: only {timeoutEntries} entries timed requests out");
+        Assert.True(pendingAtMidway, $"seed {seed}: the midway snapshot holds no pending timeout");
     }
 
     private static string Show(byte[] encoded)
@@ -102,7 +113,8 @@ public sealed class DeterminismTests
 /// <summary>
 /// Builds a plausible random log, looking at the machine it feeds to pick ids that exist: sessions that
 /// open, close, expire and keep alive; lockspaces with a lock-delay; LVB writes; sublocks; persistent
-/// locks, adoption and purge; ticks with advancing time; retried request ids.
+/// locks, adoption and purge; ticks with advancing time; retried request ids; wait timeouts (some out of
+/// bounds) and noDlckWt, now and then the refused noDlckBlk.
 /// </summary>
 internal sealed class LogGenerator(int seed, LockMachine machine)
 {
@@ -166,14 +178,14 @@ internal sealed class LogGenerator(int seed, LockMachine machine)
             parent = owned.LockId;
             space = owned.Lockspace;
         }
-        return new RequestLock(session, RequestId(), space, Resource(), mode, parent, flags);
+        return new RequestLock(session, RequestId(), space, Resource(), mode, parent, flags | NoDlckBlkNowAndThen(), TimeoutMs());
     }
 
     private Command Conversion(long session)
     {
         var target = PickLock(session);
         var flags = RandomFlags(Modes.ConvertFlags);
-        if (target is null) return new ConvertLock(session, RequestId(), Space(), _random.Next(1, 5_000), Mode(), null, flags);
+        if (target is null) return new ConvertLock(session, RequestId(), Space(), _random.Next(1, 5_000), Mode(), null, flags, TimeoutMs());
         var mode = Mode();
         byte[]? lvb = null;
         if (target.Mode >= LockMode.PW && _random.Next(2) == 0)
@@ -181,7 +193,7 @@ internal sealed class LogGenerator(int seed, LockMachine machine)
             mode = (LockMode)_random.Next(0, (int)LockMode.PW);
             lvb = Lvb(target.Lockspace);
         }
-        return new ConvertLock(_random.Next(2) == 0 ? 0 : session, RequestId(), target.Lockspace, target.LockId, mode, lvb, flags);
+        return new ConvertLock(_random.Next(2) == 0 ? 0 : session, RequestId(), target.Lockspace, target.LockId, mode, lvb, flags | NoDlckBlkNowAndThen(), TimeoutMs());
     }
 
     private Command Release(long session)
@@ -225,6 +237,17 @@ internal sealed class LogGenerator(int seed, LockMachine machine)
         }
         return flags;
     }
+
+    /// <summary>A third of the requests wait at most a few hundred entries; a few have a timeout out of bounds.</summary>
+    private int TimeoutMs() => _random.Next(100) switch
+    {
+        < 30 => _random.Next(1, 4_000),
+        30 => CommandShape.MaxTimeoutMs + _random.Next(1, 10),
+        31 => -1,
+        _ => 0,
+    };
+
+    private LockFlags NoDlckBlkNowAndThen() => _random.Next(100) == 0 ? LockFlags.NoDlckBlk : LockFlags.None;
 
     private long RequestId() => _random.Next(4) == 0 ? _random.Next(1, 40) : 0;
 

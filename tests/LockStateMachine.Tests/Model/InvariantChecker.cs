@@ -38,6 +38,7 @@ internal sealed class InvariantChecker(string lockspace)
             foreach (var item in resource.Granted.Concat(resource.Converting).Concat(resource.Waiting)) current[item.LockId] = (item, name);
         }
 
+        CheckTimeouts(machine, current);
         CheckTransitions(index, current, views);
         CheckSessions(machine, sessions, current, views.Keys.ToHashSet());
 
@@ -175,7 +176,7 @@ internal sealed class InvariantChecker(string lockspace)
 
             // Track enqueue order.
             var queuedNow = view.State is LockViewState.Waiting or LockViewState.Converting;
-            if (queuedNow && (previous is null || previous.State != view.State)) _enqueued[id] = ++_enqueueSeq;
+            if (queuedNow && (previous is null || previous.State != view.State || _timedOutNow.Contains(id))) _enqueued[id] = ++_enqueueSeq;
             if (!queuedNow) _enqueued.Remove(id);
         }
         foreach (var id in _enqueued.Keys.Where(id => !current.ContainsKey(id)).ToList()) _enqueued.Remove(id);
@@ -195,13 +196,13 @@ internal sealed class InvariantChecker(string lockspace)
                 if (Has(item.LockId, LockFlags.NoOrder)) continue;
                 // A cancelled conversion goes back to its old mode and token: that is no grant.
                 if (fromState == LockViewState.Converting && before.View.Mode == item.Mode && before.View.FencingToken == item.FencingToken) continue;
-                if (fromState == LockViewState.Waiting && resource.Converting.Count > 0)
+                if (fromState == LockViewState.Waiting && resource.Converting.Any(still => !_timedOutNow.Contains(still.LockId)))
                 {
                     Fail($"resource {name}: request {item.LockId} granted while conversions wait {ModelRun.DescribeResource(resource)}");
                 }
                 foreach (var still in queueNow)
                 {
-                    if (!_previous.TryGetValue(still.LockId, out var stillBefore) || stillBefore.View.State != fromState) continue;
+                    if (!_previous.TryGetValue(still.LockId, out var stillBefore) || stillBefore.View.State != fromState || _timedOutNow.Contains(still.LockId)) continue;
                     var wasAhead = _enqueued.TryGetValue(still.LockId, out var seq) && Position(before.View, fromState, name) > Position(stillBefore.View, fromState, name);
                     if (wasAhead && !Has(still.LockId, LockFlags.NoOrder))
                     {
@@ -210,6 +211,54 @@ internal sealed class InvariantChecker(string lockspace)
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A deadline never outlives the leader time that reached it, and only queued requests have one; a
+    /// waiting request that timed out is gone, and a conversion that timed out still holds its old mode.
+    /// </summary>
+    private void CheckTimeouts(LockMachine machine, Dictionary<long, (LockView View, string Resource)> current)
+    {
+        if (machine.NextTimeoutDueMs is { } due)
+        {
+            if (due <= machine.LastLeaderTimeMs) Fail($"a timeout due at {due} is still pending at leader time {machine.LastLeaderTimeMs}");
+            if (!current.Values.Any(item => item.View.State is LockViewState.Waiting or LockViewState.Converting)) Fail($"a timeout is due at {due} with nothing queued");
+        }
+        _timedOutNow.Clear();
+        foreach (var (sessionId, item) in NewTimeoutEvents(machine, current))
+        {
+            _timedOutNow.Add(item.LockId);
+            if (!_previous.TryGetValue(item.LockId, out var before) || before.View.State is not (LockViewState.Waiting or LockViewState.Converting))
+            {
+                Fail($"session {sessionId}: timeout event for lock {item.LockId}, which was not queued before");
+            }
+            if (before.View.State == LockViewState.Waiting && current.ContainsKey(item.LockId)) Fail($"lock {item.LockId} timed out while waiting but is still there");
+            // The entry's own command may act on the lock once it is back in its old mode: only the event is checked.
+            if (before.View.State == LockViewState.Converting && item.Mode != before.View.Mode)
+            {
+                Fail($"lock {item.LockId} timed out converting from {before.View.Mode}, but its event says {item.Mode}");
+            }
+        }
+    }
+
+    private readonly Dictionary<long, long> _eventSeq = new();
+
+    /// <summary>
+    /// Requests that timed out in the entry just checked. A timed-out conversion is back in its old mode when
+    /// the entry's own command runs, so that command may queue it again: it then counts as newly queued.
+    /// </summary>
+    private readonly HashSet<long> _timedOutNow = new();
+
+    private List<(long SessionId, LockEvent Event)> NewTimeoutEvents(LockMachine machine, Dictionary<long, (LockView View, string Resource)> current)
+    {
+        var found = new List<(long, LockEvent)>();
+        foreach (var sessionId in current.Values.Select(item => item.View.SessionId).Concat(_previous.Values.Select(item => item.View.SessionId)).Where(id => id != 0).Distinct())
+        {
+            if (machine.GetEvents(sessionId, _eventSeq.GetValueOrDefault(sessionId), 100_000) is not { } page) continue;
+            found.AddRange(page.Events.Where(item => item.Type == EventType.Timeout).Select(item => (sessionId, item)));
+            _eventSeq[sessionId] = page.LastSeq;
+        }
+        return found;
     }
 
     private readonly Dictionary<(string Resource, LockViewState State), List<long>> _previousQueues = new();

@@ -18,6 +18,8 @@ internal sealed class ModelRun
     private readonly List<long> _closed = new();
     private readonly List<long> _goneLocks = new();
     private readonly Queue<string> _trace = new();
+    private readonly Dictionary<long, List<long>> _expectedTimeouts = new();
+    private readonly Dictionary<long, long> _seenEventSeq = new();
 
     /// <summary>With <c>RAFTDLM_STATS=1</c>, how often each outcome happened (to see what the runs exercise).</summary>
     public static SortedDictionary<string, int>? Stats { get; } =
@@ -34,6 +36,7 @@ internal sealed class ModelRun
 
     public void Run(int steps)
     {
+        Advance();
         Assert.IsType<LockspaceResult>(Apply(new CreateLockspace(Space, 8, 0)));
         var sessionCount = 4 + _random.Next(3);
         for (var i = 0; i < sessionCount; i++) OpenSession();
@@ -58,6 +61,7 @@ internal sealed class ModelRun
 
     private void DoRequest()
     {
+        Advance();
         var session = Pick(_sessions);
         var resource = ResourceNames[_random.Next(ResourceNames.Length)];
         var mode = (LockMode)_random.Next(Modes.Count);
@@ -69,10 +73,13 @@ internal sealed class ModelRun
         else if (Chance(7)) flags |= LockFlags.AltCw;
         if (Chance(2)) flags |= LockFlags.AltPr | LockFlags.AltCw;
         if (mode == LockMode.NL && Chance(20)) flags |= LockFlags.Expedite;
+        if (Chance(8)) flags |= LockFlags.NoDlckWt;
+        if (Chance(1)) flags |= LockFlags.NoDlckBlk;
+        var timeoutMs = PickTimeoutMs();
 
-        var command = new RequestLock(session, 0, Space, resource, mode, 0, flags);
+        var command = new RequestLock(session, 0, Space, resource, mode, 0, flags, timeoutMs);
         var index = _index + 1;
-        var expected = _model.Request(index, session, resource, mode, flags);
+        var expected = _model.Request(index, _timeMs, session, resource, mode, flags, timeoutMs);
         var actual = Apply(command);
         if (actual is LockResult lockResult && expected.Lock is not null) _model.Bind(expected.Lock, lockResult.Lock.LockId);
         NoteFlags(actual, flags);
@@ -81,6 +88,7 @@ internal sealed class ModelRun
 
     private void DoConvert()
     {
+        Advance();
         var lockId = PickLock(preferGranted: true);
         var mode = (LockMode)_random.Next(Modes.Count);
         var flags = LockFlags.None;
@@ -91,10 +99,13 @@ internal sealed class ModelRun
         if (Chance(7)) flags |= LockFlags.AltPr;
         else if (Chance(7)) flags |= LockFlags.AltCw;
         if (Chance(25)) flags |= LockFlags.ConvDeadlk;
+        if (Chance(8)) flags |= LockFlags.NoDlckWt;
+        if (Chance(1)) flags |= LockFlags.NoDlckBlk;
+        var timeoutMs = PickTimeoutMs();
 
         var owner = _model.Locks.TryGetValue(lockId, out var known) && Chance(50) ? known.Session : 0;
-        var command = new ConvertLock(owner, 0, Space, lockId, mode, null, flags);
-        var expected = _model.Convert(_index + 1, lockId, mode, flags);
+        var command = new ConvertLock(owner, 0, Space, lockId, mode, null, flags, timeoutMs);
+        var expected = _model.Convert(_index + 1, _timeMs, lockId, mode, flags, timeoutMs);
         var actual = Apply(command);
         NoteFlags(actual, flags);
         CompareOutcome(command, expected, actual);
@@ -102,6 +113,7 @@ internal sealed class ModelRun
 
     private void DoUnlock()
     {
+        Advance();
         var lockId = PickLock(preferGranted: false);
         var owner = _model.Locks.TryGetValue(lockId, out var known) && Chance(50) ? known.Session : 0;
         var command = new Unlock(owner, 0, Space, lockId, null, LockFlags.None, false);
@@ -116,7 +128,10 @@ internal sealed class ModelRun
 
     private void DoCloseSession()
     {
+        Advance();
         var session = Pick(_sessions);
+        // Its events go with it: a timeout in this very entry is not seen.
+        _expectedTimeouts.Remove(session);
         foreach (var item in _model.Locks.Values.Where(item => item.Session == session)) _goneLocks.Add(item.Id);
         var command = new CloseSession(session);
         _model.CloseSession(_index + 1, session);
@@ -131,6 +146,7 @@ internal sealed class ModelRun
     /// <summary>Operations on ids that no longer name anything: they must fail and change nothing.</summary>
     private void DoStaleOperation()
     {
+        Advance();
         Command command;
         switch (_random.Next(3))
         {
@@ -152,6 +168,7 @@ internal sealed class ModelRun
 
     private void OpenSession()
     {
+        Advance();
         var result = Apply(new OpenSession($"client-{_sessions.Count + _closed.Count}", 3_600_000));
         var session = Assert.IsType<SessionResult>(result).SessionId;
         _sessions.Add(session);
@@ -160,11 +177,38 @@ internal sealed class ModelRun
 
     // ---------------------------------------------------------------- comparison
 
-    private Result Apply(Command command)
+    /// <summary>No timeout most of the time; else one that fires within a few dozen entries, or an out-of-bounds one.</summary>
+    private int PickTimeoutMs()
+    {
+        if (!Chance(30)) return 0;
+        if (Chance(3)) return Chance(50) ? -_random.Next(1, 100) : CommandShape.MaxTimeoutMs + 1;
+        return Chance(5) ? CommandShape.MaxTimeoutMs : _random.Next(1, 1_500);
+    }
+
+    /// <summary>
+    /// Moves leader time on for the next entry and lets the model time out what the machine will time out
+    /// when it applies that entry. Called once before every <see cref="Apply"/>.
+    /// </summary>
+    private void Advance()
     {
         _timeMs += _random.Next(0, 50);
+        foreach (var item in _model.ExpireTimeouts(_index + 1, _timeMs))
+        {
+            if (!_expectedTimeouts.TryGetValue(item.Session, out var list)) _expectedTimeouts[item.Session] = list = new List<long>();
+            list.Add(item.Id);
+            if (item.State == ModelState.Waiting) _goneLocks.Add(item.Id);
+            if (Stats is not null)
+            {
+                var key = $"Timeout -> {(item.State == ModelState.Waiting ? "waiter removed" : "conversion back to its mode")}";
+                lock (Stats) Stats[key] = Stats.GetValueOrDefault(key) + 1;
+            }
+        }
+    }
+
+    private Result Apply(Command command)
+    {
         var entry = new LogEntry(++_index, _timeMs, command);
-        _trace.Enqueue($"[{_index}] {Describe(command)}");
+        _trace.Enqueue($"[{_index}] t={_timeMs} {Describe(command)}");
         while (_trace.Count > 40) _trace.Dequeue();
         Result result;
         try
@@ -226,6 +270,17 @@ internal sealed class ModelRun
 
     private void CompareState()
     {
+        Check(_machine.NextTimeoutDueMs == _model.NextTimeoutDueMs,
+            $"next timeout: machine {_machine.NextTimeoutDueMs}, model {_model.NextTimeoutDueMs}");
+        foreach (var session in _sessions)
+        {
+            var page = _machine.GetEvents(session, _seenEventSeq.GetValueOrDefault(session), 100_000)!;
+            var timedOut = page.Events.Where(item => item.Type == EventType.Timeout).Select(item => item.LockId).ToList();
+            var expected = _expectedTimeouts.GetValueOrDefault(session) ?? [];
+            Check(timedOut.SequenceEqual(expected), $"session {session} timeout events: machine [{string.Join(",", timedOut)}] model [{string.Join(",", expected)}]");
+            _expectedTimeouts.Remove(session);
+            _seenEventSeq[session] = page.LastSeq;
+        }
         foreach (var name in ResourceNames)
         {
             var actual = _machine.GetResource(Space, name);
@@ -315,8 +370,8 @@ internal sealed class ModelRun
 
     internal static string Describe(Command? command) => command switch
     {
-        RequestLock r => $"RequestLock(s{r.SessionId}, {r.Resource}, {r.Mode}, {r.Flags})",
-        ConvertLock c => $"ConvertLock(s{c.SessionId}, #{c.LockId}, {c.Mode}, {c.Flags})",
+        RequestLock r => $"RequestLock(s{r.SessionId}, {r.Resource}, {r.Mode}, {r.Flags}{(r.TimeoutMs == 0 ? "" : $", timeout {r.TimeoutMs}")})",
+        ConvertLock c => $"ConvertLock(s{c.SessionId}, #{c.LockId}, {c.Mode}, {c.Flags}{(c.TimeoutMs == 0 ? "" : $", timeout {c.TimeoutMs}")})",
         Unlock u => $"Unlock(s{u.SessionId}, #{u.LockId})",
         null => "(null)",
         _ => command.ToString(),

@@ -27,6 +27,9 @@ internal sealed class ModelLock
 
     public long Token { get; set; }
 
+    /// <summary>The leader time at which the pending request times out; 0 for none.</summary>
+    public long TimeoutDueMs { get; set; }
+
     public bool Has(LockFlags flag) => (Flags & flag) != 0;
 
     public override string ToString() =>
@@ -67,7 +70,8 @@ internal sealed record ModelOutcome(OutcomeKind Kind, ErrorCode? Error = null, L
 
 /// <summary>
 /// A deliberately naive model of the grant rules of one lockspace: top-level resources only, no LVB, no
-/// sublocks, no expiry, no persistent locks. Nothing is cached: compatibility, queue order and the
+/// sublocks, no expiry, no persistent locks. Wait timeouts are kept as a deadline per queued request, and
+/// <see cref="ExpireTimeouts"/> applies them before each entry's command. Nothing is cached: compatibility, queue order and the
 /// wait-for graph are recomputed from the lists every time they are needed.
 /// Lock ids are not allocated here: the caller binds the id the machine gave (see <see cref="Bind"/>).
 /// </summary>
@@ -96,11 +100,51 @@ internal sealed class ReferenceModel
 
     public ModelResource? Resource(string name) => _resources.GetValueOrDefault(name);
 
+    /// <summary>The earliest deadline of a queued request, or null.</summary>
+    public long? NextTimeoutDueMs
+    {
+        get
+        {
+            var dues = _locks.Values.Where(item => item.TimeoutDueMs != 0).Select(item => item.TimeoutDueMs).ToList();
+            return dues.Count == 0 ? null : dues.Min();
+        }
+    }
+
+    /// <summary>
+    /// Before an entry at leader time <paramref name="nowMs"/>: every queued request whose deadline it
+    /// reached, earliest deadline then lowest id first, is cancelled (a conversion goes back to its held
+    /// mode), then the queues are re-examined. Returns the timed-out requests in that order.
+    /// </summary>
+    public List<ModelLock> ExpireTimeouts(long index, long nowMs)
+    {
+        var due = _locks.Values.Where(item => item.TimeoutDueMs != 0 && item.TimeoutDueMs <= nowMs)
+            .OrderBy(item => item.TimeoutDueMs).ThenBy(item => item.Id).ToList();
+        foreach (var item in due)
+        {
+            var resource = _resources[item.Resource];
+            item.TimeoutDueMs = 0;
+            if (item.State == ModelState.Waiting)
+            {
+                resource.Waiting.Remove(item);
+                _locks.Remove(item.Id);
+            }
+            else
+            {
+                resource.Converting.Remove(item);
+                item.State = ModelState.Granted;
+                resource.Granted.Add(item);
+            }
+        }
+        foreach (var name in due.Select(item => item.Resource).Distinct().ToList()) Reexamine(index, name);
+        return due;
+    }
+
     // ---------------------------------------------------------------- commands
 
-    public ModelOutcome Request(long index, long session, string resourceName, LockMode mode, LockFlags flags)
+    public ModelOutcome Request(long index, long nowMs, long session, string resourceName, LockMode mode, LockFlags flags, int timeoutMs)
     {
         if (!Modes.IsValid(mode)) return ModelOutcome.Fail(ErrorCode.InvalidRequest);
+        if (timeoutMs is < 0 or > CommandShape.MaxTimeoutMs) return ModelOutcome.Fail(ErrorCode.InvalidRequest);
         if ((flags & ~Modes.NewRequestFlags) != 0) return ModelOutcome.Fail(ErrorCode.InvalidRequest);
         if ((flags & LockFlags.Expedite) != 0 && mode != LockMode.NL) return ModelOutcome.Fail(ErrorCode.InvalidRequest);
         if (!_sessions.Contains(session)) return ModelOutcome.Fail(ErrorCode.SessionExpired);
@@ -135,6 +179,7 @@ internal sealed class ReferenceModel
         request.State = ModelState.Waiting;
         if (request.Has(LockFlags.HeadQue)) resource.Waiting.Insert(0, request);
         else resource.Waiting.Add(request);
+        if (timeoutMs > 0) request.TimeoutDueMs = nowMs + timeoutMs;
 
         if (ClosesCycle(request))
         {
@@ -147,10 +192,11 @@ internal sealed class ReferenceModel
         return new ModelOutcome(KindOf(request), Mode: request.Held, Lock: request);
     }
 
-    public ModelOutcome Convert(long index, long lockId, LockMode mode, LockFlags flags)
+    public ModelOutcome Convert(long index, long nowMs, long lockId, LockMode mode, LockFlags flags, int timeoutMs)
     {
         if (!Modes.IsValid(mode)) return ModelOutcome.Fail(ErrorCode.InvalidRequest);
         if ((flags & ~Modes.ConvertFlags) != 0) return ModelOutcome.Fail(ErrorCode.InvalidRequest);
+        if (timeoutMs is < 0 or > CommandShape.MaxTimeoutMs) return ModelOutcome.Fail(ErrorCode.InvalidRequest);
         if (!_locks.TryGetValue(lockId, out var target)) return ModelOutcome.Fail(ErrorCode.NotFound);
         if (target.State != ModelState.Granted) return ModelOutcome.Fail(ErrorCode.Conflict);
 
@@ -183,6 +229,7 @@ internal sealed class ReferenceModel
         target.State = ModelState.Converting;
         if (target.Has(LockFlags.HeadQue)) resource.Converting.Insert(0, target);
         else resource.Converting.Add(target);
+        if (timeoutMs > 0) target.TimeoutDueMs = nowMs + timeoutMs;
 
         if (ClosesCycle(target))
         {
@@ -194,6 +241,7 @@ internal sealed class ReferenceModel
             }
             resource.Converting.Remove(target);
             target.State = ModelState.Granted;
+            target.TimeoutDueMs = 0;
             resource.Granted.Add(target);
             Reexamine(index, target.Resource);
             return ModelOutcome.Fail(ErrorCode.Deadlock);
@@ -223,6 +271,7 @@ internal sealed class ReferenceModel
             default:
                 resource.Converting.Remove(target);
                 target.State = ModelState.Granted;
+                target.TimeoutDueMs = 0;
                 resource.Granted.Add(target);
                 kind = OutcomeKind.Cancelled;
                 break;
@@ -295,6 +344,7 @@ internal sealed class ReferenceModel
                     if (!Modes.Covers(conversion.Held!.Value, mode)) conversion.Token = index;
                     conversion.Held = mode;
                     conversion.State = ModelState.Granted;
+                    conversion.TimeoutDueMs = 0;
                     resource.Granted.Add(conversion);
                     progress = true;
                 }
@@ -316,6 +366,7 @@ internal sealed class ReferenceModel
                     waiter.Held = mode;
                     waiter.Token = index;
                     waiter.State = ModelState.Granted;
+                    waiter.TimeoutDueMs = 0;
                     resource.Granted.Add(waiter);
                     progress = true;
                 }
@@ -367,9 +418,13 @@ internal sealed class ReferenceModel
     private IEnumerable<ModelLock> QueuedOf(long session) =>
         _resources.Values.SelectMany(resource => resource.Converting.Concat(resource.Waiting)).Where(item => item.Session == session);
 
-    /// <summary>True when the owner of <paramref name="request"/> is reachable from the sessions it waits for.</summary>
+    /// <summary>
+    /// True when the owner of <paramref name="request"/> is reachable from the sessions it waits for. A
+    /// noDlckWt request closes no cycle and is no edge of one.
+    /// </summary>
     private bool ClosesCycle(ModelLock request)
     {
+        if (request.Has(LockFlags.NoDlckWt)) return false;
         var visited = new HashSet<long>();
         var pending = new Stack<long>(WaitsFor(request));
         while (pending.Count > 0)
@@ -377,7 +432,7 @@ internal sealed class ReferenceModel
             var session = pending.Pop();
             if (session == request.Session) return true;
             if (!visited.Add(session)) continue;
-            foreach (var queued in QueuedOf(session).ToList())
+            foreach (var queued in QueuedOf(session).Where(item => !item.Has(LockFlags.NoDlckWt)).ToList())
             {
                 foreach (var next in WaitsFor(queued)) pending.Push(next);
             }

@@ -17,8 +17,8 @@ public sealed class OwnershipTests
         var session = h.Ok<SessionResult>(new OpenSession("a", 10_000, Alice)).SessionId;
         var unknown = session + 1_000;
 
-        var refused = Assert.IsType<ErrorResult>(h.Apply(new RequestLock(session, 1, Harness.Space, "r", LockMode.EX, 0, LockFlags.None, Bob)));
-        var missing = Assert.IsType<ErrorResult>(h.Apply(new RequestLock(unknown, 1, Harness.Space, "r", LockMode.EX, 0, LockFlags.None, Bob)));
+        var refused = Assert.IsType<ErrorResult>(h.Apply(new RequestLock(session, 1, Harness.Space, "r", LockMode.EX, 0, LockFlags.None, Caller: Bob)));
+        var missing = Assert.IsType<ErrorResult>(h.Apply(new RequestLock(unknown, 1, Harness.Space, "r", LockMode.EX, 0, LockFlags.None, Caller: Bob)));
         Assert.Equal(ErrorCode.SessionExpired, refused.Code);
         Assert.Equal(missing.Message.Replace(unknown.ToString(), "ID"), refused.Message.Replace(session.ToString(), "ID"));
         Assert.Equal(ErrorCode.SessionExpired, h.Fails(new CloseSession(session, Bob)));
@@ -26,7 +26,7 @@ public sealed class OwnershipTests
         Assert.False(h.Machine.SessionPermits(session, Bob));
 
         // The owner and an admin (no principal) may.
-        Assert.IsType<LockResult>(h.Apply(new RequestLock(session, 3, Harness.Space, "r", LockMode.EX, 0, LockFlags.None, Alice)));
+        Assert.IsType<LockResult>(h.Apply(new RequestLock(session, 3, Harness.Space, "r", LockMode.EX, 0, LockFlags.None, Caller: Alice)));
         Assert.IsType<LockResult>(h.Apply(new RequestLock(session, 4, Harness.Space, "s", LockMode.EX, 0, LockFlags.None)));
         Assert.True(h.Machine.SessionPermits(session, Alice));
         Assert.True(h.Machine.SessionPermits(session, null));
@@ -38,10 +38,10 @@ public sealed class OwnershipTests
     {
         var h = new Harness();
         var session = h.Ok<SessionResult>(new OpenSession("a", 10_000, Alice)).SessionId;
-        var held = Assert.IsType<LockResult>(h.Apply(new RequestLock(session, 1, Harness.Space, "r", LockMode.EX, 0, LockFlags.None, Alice))).Lock;
+        var held = Assert.IsType<LockResult>(h.Apply(new RequestLock(session, 1, Harness.Space, "r", LockMode.EX, 0, LockFlags.None, Caller: Alice))).Lock;
         var unknown = held.LockId + 1_000;
 
-        var convert = Assert.IsType<ErrorResult>(h.Apply(new ConvertLock(0, 0, Harness.Space, held.LockId, LockMode.NL, null, LockFlags.None, Bob)));
+        var convert = Assert.IsType<ErrorResult>(h.Apply(new ConvertLock(0, 0, Harness.Space, held.LockId, LockMode.NL, null, LockFlags.None, Caller: Bob)));
         var unlock = Assert.IsType<ErrorResult>(h.Apply(new Unlock(0, 0, Harness.Space, held.LockId, null, LockFlags.None, false, Bob)));
         var missing = Assert.IsType<ErrorResult>(h.Apply(new Unlock(0, 0, Harness.Space, unknown, null, LockFlags.None, false, Bob)));
         Assert.Equal(ErrorCode.NotFound, convert.Code);
@@ -84,7 +84,7 @@ public sealed class OwnershipTests
 
         // Another principal's retry learns nothing.
         var owned = h.Ok<SessionResult>(new OpenSession("a", 10_000, Alice)).SessionId;
-        var lockB = Assert.IsType<LockResult>(h.Apply(new RequestLock(owned, 1, Harness.Space, "q", LockMode.EX, 0, LockFlags.None, Alice))).Lock;
+        var lockB = Assert.IsType<LockResult>(h.Apply(new RequestLock(owned, 1, Harness.Space, "q", LockMode.EX, 0, LockFlags.None, Caller: Alice))).Lock;
         var ownUnlock = new Unlock(0, 78, Harness.Space, lockB.LockId, null, LockFlags.None, false, Alice);
         Assert.IsType<LockResult>(h.Apply(ownUnlock));
         Assert.Equal(ErrorCode.NotFound, h.Fails(ownUnlock with { Caller = Bob }));
