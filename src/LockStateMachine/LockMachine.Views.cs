@@ -12,14 +12,19 @@ public sealed partial class LockMachine
     /// <summary>At most this many edges in one wait-for view.</summary>
     public const int MaxWaitForEdges = 10_000;
 
-    /// <summary>Sessions with an id above <paramref name="after"/>, by id, at most <paramref name="limit"/>; <c>Next</c> when more follow.</summary>
-    public (IReadOnlyList<SessionSummary> Page, long? Next) ListSessions(long after, int limit, Func<SessionSummary, bool>? visible = null)
+    /// <summary>
+    /// Sessions with an id above <paramref name="after"/>, by id, at most <paramref name="limit"/>; <c>Next</c> when
+    /// more follow. <paramref name="ownedBy"/> (a principal) keeps only the sessions it opened, checked before a
+    /// session's locks are summarized, so a token with few sessions does not pay for everyone's locks.
+    /// </summary>
+    public (IReadOnlyList<SessionSummary> Page, long? Next) ListSessions(long after, int limit, Func<SessionSummary, bool>? visible = null, string? ownedBy = null)
     {
         var page = new List<SessionSummary>(Math.Min(limit, 1_024));
         long? next = null;
         foreach (var session in HashOrder.Sorted(_sessions, (a, b) => a.Id.CompareTo(b.Id)))
         {
             if (session.Id <= after) continue;
+            if (ownedBy is not null && session.Owner != ownedBy) continue;
             var summary = Summarize(session);
             if (visible is not null && !visible(summary)) continue;
             if (page.Count == limit)

@@ -29,6 +29,16 @@ public sealed class ViewTests
         // A filter (a token's own sessions) applies before the page is cut.
         var (mine, _) = h.Machine.ListSessions(0, 10, s => s.SessionId % 2 == 0);
         Assert.All(mine, s => Assert.Equal(0, s.SessionId % 2));
+
+        // A principal's own sessions, paged among the others.
+        var tenantIds = Enumerable.Range(0, 3).Select(i => h.Ok<SessionResult>(new OpenSession("t" + i, 10_000, "tenant")).SessionId).ToList();
+        h.Ok<SessionResult>(new OpenSession("other", 10_000, "someone-else"));
+        var (own, ownNext) = h.Machine.ListSessions(0, 2, ownedBy: "tenant");
+        Assert.Equal(tenantIds.Take(2), own.Select(s => s.SessionId));
+        Assert.All(own, s => Assert.Equal("tenant", s.Owner));
+        var (ownRest, ownEnd) = h.Machine.ListSessions(ownNext!.Value, 2, ownedBy: "tenant");
+        Assert.Equal([tenantIds[2]], ownRest.Select(s => s.SessionId));
+        Assert.Null(ownEnd);
     }
 
     [Fact]
