@@ -179,6 +179,22 @@ public sealed class ViewEndpointTests(ClusterFixture fixture)
         Assert.False(none.Body!["truncated"]!.GetValue<bool>());
     }
 
+    [Fact]
+    public async Task The_views_are_in_the_OpenAPI_document_with_their_operation_ids()
+    {
+        var (leader, _) = await fixture.NodesAsync();
+        var document = await Get(leader, "/openapi/v1.json");
+        AssertStatus(document, HttpStatusCode.OK);
+        var paths = document.Body!["paths"]!;
+        foreach (var (path, operationId) in new[] { ("/v1/sessions", "ListSessions"), ("/v1/lockspaces/{ls}/resources", "ListResources"), ("/v1/lockspaces/{ls}/waitfor", "GetWaitFor") })
+        {
+            var get = paths[path]?["get"];
+            Assert.True(get is not null, $"GET {path} is missing from the OpenAPI document");
+            Assert.Equal(operationId, Str(get, "operationId"));
+            Assert.False(string.IsNullOrWhiteSpace(get!["summary"]?.GetValue<string>()), $"GET {path} has no summary");
+        }
+    }
+
     private static async Task<List<JsonNode?>> AllSessionsAsync(HttpClient client, string query)
     {
         var all = new List<JsonNode?>();
