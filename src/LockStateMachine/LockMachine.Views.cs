@@ -12,14 +12,19 @@ public sealed partial class LockMachine
     /// <summary>At most this many edges in one wait-for view.</summary>
     public const int MaxWaitForEdges = 10_000;
 
-    /// <summary>Sessions with an id above <paramref name="after"/>, by id, at most <paramref name="limit"/>; <c>Next</c> when more follow.</summary>
-    public (IReadOnlyList<SessionSummary> Page, long? Next) ListSessions(long after, int limit, Func<SessionSummary, bool>? visible = null)
+    /// <summary>
+    /// Sessions with an id above <paramref name="after"/>, by id, at most <paramref name="limit"/>; <c>Next</c> when
+    /// more follow. <paramref name="ownedBy"/> (a principal) keeps only the sessions it opened, checked before a
+    /// session's locks are summarized, so a token with few sessions does not pay for everyone's locks.
+    /// </summary>
+    public (IReadOnlyList<SessionSummary> Page, long? Next) ListSessions(long after, int limit, Func<SessionSummary, bool>? visible = null, string? ownedBy = null)
     {
         var page = new List<SessionSummary>(Math.Min(limit, 1_024));
         long? next = null;
         foreach (var session in HashOrder.Sorted(_sessions, (a, b) => a.Id.CompareTo(b.Id)))
         {
             if (session.Id <= after) continue;
+            if (ownedBy is not null && session.Owner != ownedBy) continue;
             var summary = Summarize(session);
             if (visible is not null && !visible(summary)) continue;
             if (page.Count == limit)
@@ -69,31 +74,44 @@ public sealed partial class LockMachine
     /// for: each incompatible granted or converting lock of another session (orphans included), and, unless
     /// <c>noOrder</c>, the request of another session queued just ahead of it (and, for a new request, the last
     /// conversion) — the same relation deadlock detection walks. Sorted by waiter lock id, then holder lock id;
-    /// null for an unknown lockspace; cut at <see cref="MaxWaitForEdges"/>.
+    /// null for an unknown lockspace; cut at <see cref="MaxWaitForEdges"/>. It sorts the lockspace's queued
+    /// requests by id (O(q log q)) and then walks them in that order only until the bound is reached: it never
+    /// builds more than the bound's edges, however many locks wait.
     /// </summary>
     public (IReadOnlyList<WaitForEdge> Edges, bool Truncated)? GetWaitFor(string lockspace)
     {
         if (!_lockspaces.TryGetValue(lockspace, out var space)) return null;
+        var queued = new List<Lock>();
+        // Collected in hash order, then sorted by lock id (unique) before anything is read from the order.
+        foreach (var resource in HashOrder.Unordered(space.Resources))
+        {
+            for (var request = resource.Converting.Head; request is not null; request = request.QueueNext) queued.Add(request);
+            for (var request = resource.Waiting.Head; request is not null; request = request.QueueNext) queued.Add(request);
+        }
+        queued.Sort((a, b) => a.Id.CompareTo(b.Id));
+
         var edges = new List<WaitForEdge>();
         var blockers = new List<(Lock Holder, LockMode Mode)>();
-        foreach (var resource in HashOrder.Sorted(space.Resources, (a, b) => a.Id.CompareTo(b.Id)))
+        var truncated = false;
+        foreach (var request in queued)
         {
-            foreach (var queue in new[] { resource.Converting, resource.Waiting })
+            blockers.Clear();
+            Blockers(request, blockers);
+            // A lock can block twice (a converting holder incompatible with the request and also queued just
+            // ahead of it): one edge, with the first mode found (its granted mode). Ids are unique once distinct.
+            var distinct = blockers.DistinctBy(item => item.Holder.Id).ToList();
+            distinct.Sort((a, b) => a.Holder.Id.CompareTo(b.Holder.Id));
+            foreach (var (holder, holderMode) in distinct)
             {
-                for (var request = queue.Head; request is not null; request = request.QueueNext)
+                if (edges.Count == MaxWaitForEdges)
                 {
-                    blockers.Clear();
-                    Blockers(request, blockers);
-                    foreach (var (holder, holderMode) in blockers.DistinctBy(item => item.Holder.Id))
-                    {
-                        edges.Add(new WaitForEdge(resource.Name, request.Owner?.Id ?? 0, request.Id, request.RequestedMode, holder.Owner?.Id ?? 0, holder.Id, holderMode));
-                    }
+                    truncated = true;
+                    break;
                 }
+                edges.Add(new WaitForEdge(request.Resource.Name, request.Owner?.Id ?? 0, request.Id, request.RequestedMode, holder.Owner?.Id ?? 0, holder.Id, holderMode));
             }
+            if (truncated) break;
         }
-        edges.Sort((a, b) => a.WaiterLockId != b.WaiterLockId ? a.WaiterLockId.CompareTo(b.WaiterLockId) : a.HolderLockId.CompareTo(b.HolderLockId));
-        var truncated = edges.Count > MaxWaitForEdges;
-        if (truncated) edges.RemoveRange(MaxWaitForEdges, edges.Count - MaxWaitForEdges);
         return (edges, truncated);
     }
 

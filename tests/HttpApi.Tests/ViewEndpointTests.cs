@@ -93,6 +93,108 @@ public sealed class ViewEndpointTests(ClusterFixture fixture)
         AssertProblem(await Get(follower, "/v1/lockspaces/no-such-space/waitfor"), HttpStatusCode.NotFound, "NotFound");
     }
 
+    [Fact]
+    public async Task Wait_for_view_shows_an_orphan_holder_and_a_waiter_behind_a_waiter_also_when_stale()
+    {
+        var (leader, follower) = await fixture.NodesAsync();
+        var ls = await CreateLockspace(leader);
+        var (gone, b, c) = (await OpenSession(follower, "wf-gone"), await OpenSession(follower, "wf-b"), await OpenSession(follower, "wf-c"));
+        var kept = await Lock(follower, ls, gone, "r", "EX", flags: ["persistent"]);
+        AssertStatus(kept, HttpStatusCode.OK);
+        AssertStatus(await Delete(follower, $"/v1/sessions/{gone}"), HttpStatusCode.NoContent); // the EX lock is an orphan now
+        var first = await Lock(follower, ls, b, "r", "PR", waitMs: 0);
+        var second = await Lock(follower, ls, c, "r", "PR", waitMs: 0);
+        AssertStatus(first, HttpStatusCode.Accepted);
+        AssertStatus(second, HttpStatusCode.Accepted);
+        var (orphanId, firstId, secondId) = (Str(kept.Body, "lockId"), Str(first.Body, "lockId"), Str(second.Body, "lockId"));
+
+        // Each edge as (waiter lock, holder lock, holder session or "-" for an orphan, holder mode).
+        static List<(string, string, string, string)> Edges(Reply reply) => reply.Body!["edges"]!.AsArray()
+            .Select(e => (Str(e, "waiterLockId"), Str(e, "holderLockId"), e!["holderSessionId"]?.GetValue<string>() ?? "-", Str(e, "holderMode"))).ToList();
+        List<(string, string, string, string)> expected =
+        [
+            (firstId, orphanId, "-", "EX"),   // b waits for the orphan
+            (secondId, orphanId, "-", "EX"),  // c waits for the orphan...
+            (secondId, firstId, b, "PR"),     // ...and, FIFO, for b's request queued ahead of it
+        ];
+        var linearizable = await Get(follower, $"/v1/lockspaces/{ls}/waitfor");
+        AssertStatus(linearizable, HttpStatusCode.OK);
+        Assert.Equal(expected, Edges(linearizable));
+        Assert.All(linearizable.Body!["edges"]!.AsArray(), e => Assert.Equal("PR", Str(e, "waiterMode")));
+
+        // Stale from the leader's own replica (it has applied everything it committed): the same graph.
+        var stale = await Get(leader, $"/v1/lockspaces/{ls}/waitfor?stale=true");
+        AssertStatus(stale, HttpStatusCode.OK);
+        Assert.Equal(expected, Edges(stale));
+
+        // The resources view counts the same queue.
+        var resources = await Get(follower, $"/v1/lockspaces/{ls}/resources");
+        var r = Assert.Single(resources.Body!["resources"]!.AsArray());
+        Assert.Equal((1, 0, 2), (r!["granted"]!.GetValue<int>(), r["converting"]!.GetValue<int>(), r["waiting"]!.GetValue<int>()));
+        Assert.Null(resources.Body!["next"]);
+    }
+
+    [Fact]
+    public async Task A_stale_sessions_view_on_a_follower_leaves_out_time_left_and_bad_paging_is_refused()
+    {
+        var (leader, follower) = await fixture.NodesAsync();
+        var mine = await OpenSession(leader, "stale-view");
+        // A linearizable read through the follower is answered with the leader's time left.
+        var fresh = await AllSessionsAsync(follower, "&limit=1000");
+        Assert.NotNull(fresh.Single(item => Str(item, "sessionId") == mine)!["ttlLeftMs"]);
+
+        // The follower has no keep-alive clock: a stale read from it has no ttlLeftMs (and says live).
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var stale = await Get(follower, "/v1/sessions?stale=true&limit=1000");
+            AssertStatus(stale, HttpStatusCode.OK);
+            if (stale.Body!["sessions"]!.AsArray().SingleOrDefault(item => Str(item, "sessionId") == mine) is { } seen)
+            {
+                Assert.Null(seen["ttlLeftMs"]);
+                Assert.Equal("live", Str(seen, "state"));
+                break;
+            }
+            Assert.True(attempt < 49, "the follower never applied the session");
+            await Task.Delay(100);
+        }
+
+        foreach (var query in new[] { "limit=abc", "limit=1.5", "limit=-3", "after=-1" })
+        {
+            AssertProblem(await Get(follower, $"/v1/sessions?{query}"), HttpStatusCode.BadRequest, "InvalidRequest");
+        }
+        var ls = await CreateLockspace(leader);
+        foreach (var query in new[] { "limit=0", "limit=1001", "limit=x" })
+        {
+            AssertProblem(await Get(follower, $"/v1/lockspaces/{ls}/resources?{query}"), HttpStatusCode.BadRequest, "InvalidRequest");
+        }
+        AssertProblem(await Get(follower, "/v1/lockspaces/no-such-space/waitfor?stale=true"), HttpStatusCode.NotFound, "NotFound");
+        AssertProblem(await Get(follower, "/v1/lockspaces/no-such-space/resources?stale=true"), HttpStatusCode.NotFound, "NotFound");
+        // An empty lockspace: an empty page and no cursor; an empty graph.
+        var empty = await Get(follower, $"/v1/lockspaces/{ls}/resources?limit=1000");
+        AssertStatus(empty, HttpStatusCode.OK);
+        Assert.Empty(empty.Body!["resources"]!.AsArray());
+        Assert.Null(empty.Body!["next"]);
+        var none = await Get(follower, $"/v1/lockspaces/{ls}/waitfor");
+        Assert.Empty(none.Body!["edges"]!.AsArray());
+        Assert.False(none.Body!["truncated"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task The_views_are_in_the_OpenAPI_document_with_their_operation_ids()
+    {
+        var (leader, _) = await fixture.NodesAsync();
+        var document = await Get(leader, "/openapi/v1.json");
+        AssertStatus(document, HttpStatusCode.OK);
+        var paths = document.Body!["paths"]!;
+        foreach (var (path, operationId) in new[] { ("/v1/sessions", "ListSessions"), ("/v1/lockspaces/{ls}/resources", "ListResources"), ("/v1/lockspaces/{ls}/waitfor", "GetWaitFor") })
+        {
+            var get = paths[path]?["get"];
+            Assert.True(get is not null, $"GET {path} is missing from the OpenAPI document");
+            Assert.Equal(operationId, Str(get, "operationId"));
+            Assert.False(string.IsNullOrWhiteSpace(get!["summary"]?.GetValue<string>()), $"GET {path} has no summary");
+        }
+    }
+
     private static async Task<List<JsonNode?>> AllSessionsAsync(HttpClient client, string query)
     {
         var all = new List<JsonNode?>();

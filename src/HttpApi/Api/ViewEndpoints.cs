@@ -31,7 +31,7 @@ internal static class ViewEndpoints
         if (await requests.BarrierAsync(context) is { } unavailable) return unavailable;
         var caller = Auth.Caller(context);
         // A lockspace token sees the sessions it opened, each with only the lockspaces it has a right on.
-        var (page, next) = applier.Read(machine => machine.ListSessions(after, limit, caller is null ? null : summary => summary.Owner == caller));
+        var (page, next) = applier.Read(machine => machine.ListSessions(after, limit, ownedBy: caller));
         var sessions = page.Select(summary =>
         {
             var left = summary.Ended ? 0 : leases.TimeLeftMs(summary.SessionId, summary.TtlMs);

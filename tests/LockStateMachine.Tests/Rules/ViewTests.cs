@@ -29,6 +29,16 @@ public sealed class ViewTests
         // A filter (a token's own sessions) applies before the page is cut.
         var (mine, _) = h.Machine.ListSessions(0, 10, s => s.SessionId % 2 == 0);
         Assert.All(mine, s => Assert.Equal(0, s.SessionId % 2));
+
+        // A principal's own sessions, paged among the others.
+        var tenantIds = Enumerable.Range(0, 3).Select(i => h.Ok<SessionResult>(new OpenSession("t" + i, 10_000, "tenant")).SessionId).ToList();
+        h.Ok<SessionResult>(new OpenSession("other", 10_000, "someone-else"));
+        var (own, ownNext) = h.Machine.ListSessions(0, 2, ownedBy: "tenant");
+        Assert.Equal(tenantIds.Take(2), own.Select(s => s.SessionId));
+        Assert.All(own, s => Assert.Equal("tenant", s.Owner));
+        var (ownRest, ownEnd) = h.Machine.ListSessions(ownNext!.Value, 2, ownedBy: "tenant");
+        Assert.Equal([tenantIds[2]], ownRest.Select(s => s.SessionId));
+        Assert.Null(ownEnd);
     }
 
     [Fact]
@@ -105,5 +115,82 @@ public sealed class ViewTests
         (edges, truncated) = h.Machine.GetWaitFor(Harness.Space)!.Value;
         Assert.True(truncated);
         Assert.Equal(LockMachine.MaxWaitForEdges, edges.Count);
+    }
+
+    [Fact]
+    public void A_dense_wait_for_graph_stops_at_the_bound_keeping_the_first_edges_in_order()
+    {
+        // 200 PR holders and 60 EX waiters (noOrder: each waits for every holder, 200 edges each): 12,000 edges.
+        var h = new Harness();
+        var holders = Enumerable.Range(0, 200).Select(_ => h.Lock(h.Session(), "r", LockMode.PR).LockId).ToList();
+        var waiters = new List<long>();
+        for (var i = 0; i < 50; i++) waiters.Add(h.Lock(h.Session(), "r", LockMode.EX, LockFlags.NoOrder).LockId);
+
+        var (exact, exactTruncated) = h.Machine.GetWaitFor(Harness.Space)!.Value;
+        Assert.Equal(LockMachine.MaxWaitForEdges, exact.Count); // exactly the bound: nothing left out
+        Assert.False(exactTruncated);
+
+        for (var i = 0; i < 10; i++) waiters.Add(h.Lock(h.Session(), "r", LockMode.EX, LockFlags.NoOrder).LockId);
+        var (edges, truncated) = h.Machine.GetWaitFor(Harness.Space)!.Value;
+        Assert.True(truncated);
+        var expected = waiters.Take(50).SelectMany(w => holders.Select(x => (w, x))).ToList();
+        Assert.Equal(expected, edges.Select(e => (e.WaiterLockId, e.HolderLockId)));
+        Assert.All(edges, e => Assert.Equal((LockMode.EX, LockMode.PR), (e.WaiterMode, e.HolderMode)));
+    }
+
+    [Fact]
+    public void A_conversion_queued_ahead_that_also_blocks_gives_one_edge_in_its_granted_mode()
+    {
+        var h = new Harness();
+        var (a, b, c) = (h.Session(), h.Session(), h.Session());
+        var readerA = h.Lock(a, "r", LockMode.PR);
+        var readerB = h.Lock(b, "r", LockMode.PR);
+        h.TryConvert(readerA.LockId, LockMode.EX);  // converting: waits for b's PR
+        var waiter = h.Lock(c, "r", LockMode.EX);   // waits for both PRs, and for the conversion (the last one)
+
+        var edges = h.Machine.GetWaitFor(Harness.Space)!.Value.Edges.Where(e => e.WaiterLockId == waiter.LockId).ToList();
+        Assert.Equal([(readerA.LockId, LockMode.PR), (readerB.LockId, LockMode.PR)], edges.Select(e => (e.HolderLockId, e.HolderMode)));
+    }
+
+    [Fact]
+    public void The_resources_view_shows_the_value_block_state_and_only_top_level_resources()
+    {
+        var h = new Harness();
+        var (a, b) = (h.Session(), h.Session());
+        var writer = h.Lock(a, "r", LockMode.EX);
+        h.Lock(a, "child", LockMode.EX, parent: writer.LockId);
+        h.Convert(writer.LockId, LockMode.NL, Harness.Lvb(7)); // writes the LVB: seq 1
+        h.Lock(a, "w", LockMode.EX);
+        h.Lock(b, "w", LockMode.PR);                             // waits
+        var before = h.Machine.ListResources(Harness.Space, "", null, 100)!.Value.Page;
+        Assert.Equal(["r", "w"], before.Select(x => x.Resource));  // child is a sublock: not listed
+        Assert.Equal((1L, true, 1), (before[0].LvbSeq, before[0].LvbValid, before[0].Granted));
+        Assert.Equal((1, 0, 1), (before[1].Granted, before[1].Converting, before[1].Waiting));
+
+        h.Ok<DoneResult>(new ExpireSession(a));                  // EX released by expiry: w's LVB is invalid; b gets it
+        var w = Assert.Single(h.Machine.ListResources(Harness.Space, "", null, 100)!.Value.Page); // r lost its locks with a
+        Assert.Equal(("w", 1, 0, 0, false), (w.Resource, w.Granted, w.Converting, w.Waiting, w.LvbValid));
+    }
+
+    [Fact]
+    public void An_ended_session_is_listed_as_ended_with_no_locks()
+    {
+        var h = new Harness();
+        var (gone, live) = (h.Session("gone"), h.Session("live"));
+        h.Lock(gone, "r", LockMode.EX, LockFlags.Persistent); // stays as an orphan: no longer the session's
+        h.Lock(live, "q", LockMode.EX);
+        h.Ok<DoneResult>(new ExpireSession(gone));
+
+        var (page, _) = h.Machine.ListSessions(0, 100);
+        var ended = page.SingleOrDefault(s => s.SessionId == gone);
+        if (ended is not null)                                 // ended sessions may be kept a while as tombstones
+        {
+            Assert.True(ended.Ended);
+            Assert.Equal(0, ended.Locks);
+            Assert.Empty(ended.Lockspaces);
+        }
+        var shown = page.Single(s => s.SessionId == live);
+        Assert.False(shown.Ended);
+        Assert.Equal((1, 10_000), (shown.Locks, shown.TtlMs));
     }
 }
