@@ -8,6 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build Raft.sln -c Release -nologo -v quiet
 dotnet test Raft.sln -c Release --no-build -nologo -m:1 --logger "console;verbosity=normal" "$@"
+# The client library as a NuGet package, with the commit (and the remote, when there is one) it was built from.
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+remote=$(git config --get remote.origin.url 2>/dev/null || true)
+dotnet pack src/Client/Client.csproj -c Release --no-build -nologo -v quiet -o artifacts -p:RepositoryCommit="$commit" ${remote:+-p:RepositoryUrl="$remote"}
+echo "packed: $(ls artifacts/RaftDlm.Client.*.nupkg)"
 if [ "${SKIP_JEPSEN:-0}" != 1 ]; then
   bash scripts/jepsen-quick.sh "${JEPSEN_SEED:-1}"
 fi
