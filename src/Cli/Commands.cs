@@ -42,6 +42,7 @@ internal static class Commands
         root.Add(Resources());
         root.Add(Sessions());
         root.Add(WaitFor());
+        root.Add(OperatorCommands.Orphans());
         root.Add(Session());
         root.Add(Lock());
         root.Add(Lvb());
@@ -248,6 +249,7 @@ internal static class Commands
         var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "EX", Description = "NL, CR, CW, PR, PW or EX" };
         var ttl = new Option<int>("--ttl-ms") { DefaultValueFactory = _ => 10_000, Description = "The session's TTL" };
         var noWait = new Option<bool>("--no-wait") { Description = "Fail at once if the lock cannot be granted now" };
+        var timeout = new Option<int?>("--timeout-ms") { Description = "Give up if the lock is still queued this long (the server cancels the request)" };
         var grace = new Option<int>("--kill-grace-ms")
         {
             DefaultValueFactory = _ => 1_000,
@@ -255,21 +257,19 @@ internal static class Commands
         };
         var command = new Command("lock", "Hold a lock while a command runs; its fencing token is in RAFTDLM_FENCING_TOKEN")
         {
-            lockspace, resource, program, mode, ttl, noWait, grace,
+            lockspace, resource, program, mode, ttl, noWait, timeout, grace,
         };
-        command.Validators.Add(result =>
-        {
-            var ttlMs = result.GetValue(ttl);
-            var graceMs = result.GetValue(grace);
-            if (graceMs < 0 || LockLeaseMargin(ttlMs, graceMs) >= ttlMs / 2.0)
-            {
-                result.AddError($"--kill-grace-ms must be at least 0 and, with a clock margin of {ClockMargin(ttlMs)} ms, shorter than half of --ttl-ms ({ttlMs})");
-            }
-        });
+        command.Add(OperatorCommands.LockConvert());
         command.SetAction((parse, ct) => Run(parse, async (client, output) =>
         {
             var ttlMs = parse.GetValue(ttl);
             var graceMs = parse.GetValue(grace);
+            if (graceMs < 0 || LockLeaseMargin(ttlMs, graceMs) >= ttlMs / 2.0)
+            {
+                Console.Error.WriteLine($"dlmctl: --kill-grace-ms must be at least 0 and, with a clock margin of {ClockMargin(ttlMs)} ms, shorter than half of --ttl-ms ({ttlMs})");
+                return Failed;
+            }
+            var lockMode = LockModes.Parse(parse.GetRequiredValue(mode)); // a bad mode fails before anything is opened
             var sessionOptions = new DlmSessionOptions
             {
                 Name = "dlmctl-lock",
@@ -277,9 +277,13 @@ internal static class Commands
                 LeaseMargin = TimeSpan.FromMilliseconds(LockLeaseMargin(ttlMs, graceMs)),
             };
             await using var session = await client.OpenSessionAsync(sessionOptions, ct);
-            var options = new LockOptions { Flags = parse.GetValue(noWait) ? ["noQueue"] : [] };
+            var options = new LockOptions
+            {
+                Flags = parse.GetValue(noWait) ? ["noQueue"] : [],
+                Timeout = parse.GetValue(timeout) is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+            };
             var handle = session.AllocLock(parse.GetRequiredValue(lockspace), parse.GetRequiredValue(resource), options);
-            var grant = await handle.LockAsync(LockModes.Parse(parse.GetRequiredValue(mode)), ct);
+            var grant = await handle.LockAsync(lockMode, ct);
             var argv = parse.GetRequiredValue(program);
             var start = new ProcessStartInfo(argv[0]) { UseShellExecute = false };
             foreach (var argument in argv.Skip(1)) start.ArgumentList.Add(argument);
@@ -364,7 +368,7 @@ internal static class Commands
         return command;
     }
 
-    private static async Task<int> Run(ParseResult parse, Func<DlmClient, Output, Task<int>> action)
+    internal static async Task<int> Run(ParseResult parse, Func<DlmClient, Output, Task<int>> action)
     {
         var endpoints = parse.GetValue(EndpointsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         await using var client = new DlmClient(new DlmClientOptions

@@ -92,6 +92,26 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
     public async Task<IReadOnlyList<LockspaceInfo>> GetLockspacesAsync(CancellationToken ct = default) =>
         (await SendAsync(new Call(HttpMethod.Get, "/v1/lockspaces", null, "lockspaces"), ct).ConfigureAwait(false)).Read<LockspacesReply>().Lockspaces;
 
+    /// <summary>
+    /// An operator's conversion of a lock by id (the lock's own session keeps it; <paramref name="lvb"/> is written on
+    /// a conversion down from PW or EX). Answers the lock as the server shows it: granted in the new mode, or still
+    /// converting after <see cref="DlmClientOptions.LockWait"/>.
+    /// </summary>
+    public async Task<LockInfo> ConvertLockAsync(string lockspace, string lockId, LockMode mode, byte[]? lvb = null, CancellationToken ct = default)
+    {
+        var body = new ConvertRequestBody(mode.ToString(), WireJson.Base64(lvb), null, (int)Options.LockWait.TotalMilliseconds, 0, null);
+        var call = new Call(HttpMethod.Post, LockPath(lockspace, lockId) + "/convert", body, "convert") { AttemptTimeout = Options.LockWait + Options.RequestTimeout };
+        return (await SendAsync(call, ct).ConfigureAwait(false)).Read<LockInfo>();
+    }
+
+    /// <summary>Gives an orphan held in exactly <paramref name="mode"/> on a top-level resource to the session <paramref name="sessionId"/>.</summary>
+    public async Task<LockInfo> AdoptOrphanAsync(string sessionId, string lockspace, string resource, LockMode mode, CancellationToken ct = default) =>
+        (await SendAsync(new Call(HttpMethod.Post, $"/v1/lockspaces/{Uri.EscapeDataString(lockspace)}/orphans/adopt", new AdoptRequestBody(sessionId, resource, mode.ToString(), 0), "adopt"), ct).ConfigureAwait(false)).Read<LockInfo>();
+
+    /// <summary>Releases every orphan on a top-level resource (an admin's call when authentication is on).</summary>
+    public Task PurgeOrphansAsync(string lockspace, string resource, CancellationToken ct = default) =>
+        SendAsync(new Call(HttpMethod.Delete, $"/v1/lockspaces/{Uri.EscapeDataString(lockspace)}/orphans?resource={Uri.EscapeDataString(resource)}", null, "purge"), ct);
+
     /// <summary>One page of sessions, by id, after the cursor <paramref name="after"/> (null: from the start).</summary>
     public async Task<SessionsPage> ListSessionsAsync(string? after = null, int limit = 100, CancellationToken ct = default) =>
         (await SendAsync(new Call(HttpMethod.Get, $"/v1/sessions?limit={limit}{(after is null ? "" : "&after=" + Uri.EscapeDataString(after))}", null, "list-sessions"), ct).ConfigureAwait(false)).Read<SessionsPage>();

@@ -11,7 +11,7 @@ internal sealed record SessionOpened(string SessionId, int TtlMs);
 
 internal sealed record LockRequestBody(string SessionId, string Resource, string Mode, string? ParentLockId, string[]? Flags, int WaitMs, long RequestId, int? TimeoutMs = null);
 
-internal sealed record ConvertRequestBody(string Mode, string? Lvb, string[]? Flags, int WaitMs, long RequestId, string SessionId, int? TimeoutMs = null);
+internal sealed record ConvertRequestBody(string Mode, string? Lvb, string[]? Flags, int WaitMs, long RequestId, string? SessionId, int? TimeoutMs = null);
 
 internal sealed record UnlockRequestBody(string? Lvb, string[]? Flags, long RequestId, string SessionId);
 
