@@ -49,7 +49,7 @@ services.AddSingleton<Forwarding>();
 services.AddHostedService<RaftHost>();
 services.AddSingleton<SessionLeases>();
 services.AddHostedService(provider => provider.GetRequiredService<SessionLeases>());
-services.AddOpenApi();
+services.AddOpenApi(OpenApiConventions.Configure);
 services.AddOpenTelemetry()
     .ConfigureResource(resource => resource.AddService("raft-dlm", serviceInstanceId: options.NodeId))
     .WithMetrics(metrics => metrics
@@ -91,7 +91,7 @@ app.MapOpenApi();
 // (the exporter's own endpoint is not a route handler, so the document would leave it out).
 app.UseOpenTelemetryPrometheusScrapingEndpoint("/metrics");
 app.MapGet("/metrics", () => Results.StatusCode(StatusCodes.Status404NotFound))
-    .WithTags("Operations").Produces(200, contentType: "text/plain");
+    .WithTags("Operations").Produces<string>(200, "text/plain").Produces<ProblemJson>(429, Problems.ContentType).Describe("GetMetrics", "Prometheus metrics of this node");
 SessionEndpoints.Map(app);
 ViewEndpoints.Map(app);
 LockspaceEndpoints.Map(app);

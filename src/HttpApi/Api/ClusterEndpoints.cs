@@ -8,11 +8,17 @@ internal static class ClusterEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/v1/cluster", Cluster).WithTags("Cluster").Produces<ClusterJson>();
-        app.MapGet("/v1/cluster/state", State).WithTags("Cluster").Produces<StateJson>();
-        app.MapGet("/v1/cluster/snapshot", SnapshotAsync).WithTags("Cluster").Produces(200, contentType: "application/octet-stream");
-        app.MapGet("/healthz", () => Results.Text("ok\n")).WithTags("Operations");
-        app.MapGet("/readyz", Ready).WithTags("Operations");
+        app.MapGet("/v1/cluster", Cluster).WithTags("Cluster").Produces<ClusterJson>()
+            .Describe("GetCluster", "This node's view of the cluster: leader, term, indexes, members").Problems();
+        app.MapGet("/v1/cluster/state", State).WithTags("Cluster").Produces<StateJson>()
+            .Describe("GetClusterState", "This node's applied index and lock-table hash, to compare replicas").Problems();
+        app.MapGet("/v1/cluster/snapshot", SnapshotAsync).WithTags("Cluster").Produces(200, contentType: "application/octet-stream")
+            .Describe("GetNodeSnapshot", "This node's newest snapshot file (admin)").Problems(404);
+        // Every request, these too, passes the per-address rate limit (429).
+        app.MapGet("/healthz", () => Results.Text("ok\n")).WithTags("Operations").Produces<string>(200, "text/plain").Produces<ProblemJson>(429, Problems.ContentType)
+            .Describe("GetHealth", "Whether the process is alive");
+        app.MapGet("/readyz", Ready).WithTags("Operations").Produces<string>(200, "text/plain").Produces<ProblemJson>(429, Problems.ContentType).Produces<ProblemJson>(503, Problems.ContentType)
+            .Describe("GetReadiness", "Whether a leader is known and this node has applied what it knows to be committed");
     }
 
     private static IResult Cluster(RaftNode node, LockApplier applier, ServerOptions options)

@@ -8,14 +8,22 @@ internal static class LockEndpoints
     public static void Map(WebApplication app)
     {
         var space = app.MapGroup("/v1/lockspaces/{ls}").WithTags("Locks");
-        space.MapPost("/locks", Request).Accepts<LockBody>("application/json").Produces<LockJson>(200).Produces<LockJson>(202);
-        space.MapPost("/locks/{lockId}/convert", Convert).Accepts<ConvertBody>("application/json").Produces<LockJson>(200).Produces<LockJson>(202);
-        space.MapDelete("/locks/{lockId}", Unlock).Accepts<UnlockBody>("application/json").Produces<ReleasedJson>();
-        space.MapGet("/locks/{lockId}", Get).Produces<LockJson>();
-        space.MapPost("/orphans/adopt", Adopt).Accepts<AdoptBody>("application/json").Produces<LockJson>();
-        space.MapDelete("/orphans", Purge).Produces(204);
-        space.MapGet("/resources/{**resource}", Resource).Produces<ResourceJson>();
-        app.MapPost("/v1/fence/check", Fence).WithTags("Locks").Accepts<FenceBody>("application/json").Produces<FenceJson>();
+        space.MapPost("/locks", Request).Accepts<LockBody>("application/json").Produces<LockJson>(200).Produces<LockJson>(202)
+            .Describe("RequestLock", "Request a lock: 200 granted, 202 still waiting after waitMs").WriteProblems(404, 409, 413);
+        space.MapPost("/locks/{lockId}/convert", Convert).Accepts<ConvertBody>("application/json").Produces<LockJson>(200).Produces<LockJson>(202)
+            .Describe("ConvertLock", "Convert a lock in place: 200 granted, 202 still converting after waitMs").WriteProblems(404, 409, 413);
+        space.MapDelete("/locks/{lockId}", Unlock).Accepts<UnlockBody>("application/json").Produces<ReleasedJson>()
+            .Describe("Unlock", "Release a lock, or cancel a waiting request or a conversion").WriteProblems(404, 409, 413);
+        space.MapGet("/locks/{lockId}", Get).Produces<LockJson>()
+            .Describe("GetLock", "A lock").ReadProblems(404);
+        space.MapPost("/orphans/adopt", Adopt).Accepts<AdoptBody>("application/json").Produces<LockJson>()
+            .Describe("AdoptOrphan", "Give an orphan held in exactly this mode to a session").WriteProblems(404, 409, 413);
+        space.MapDelete("/orphans", Purge).Produces(204)
+            .Describe("PurgeOrphans", "Release every orphan on a resource (admin)").WriteProblems(404);
+        space.MapGet("/resources/{**resource}", Resource).Produces<ResourceJson>()
+            .Describe("GetResource", "A top-level resource: its LVB and its granted, converting and waiting locks").ReadProblems(404);
+        app.MapPost("/v1/fence/check", Fence).WithTags("Locks").Accepts<FenceBody>("application/json").Produces<FenceJson>()
+            .Describe("CheckFence", "Whether a fencing token still holds a lock covering a mode").ReadProblems(400, 413);
     }
 
     private static async Task<IResult> Request(string ls, HttpContext context, Requests requests, LockApplier applier, ServerOptions options)

@@ -8,9 +8,12 @@ internal static class LockspaceEndpoints
     public static void Map(WebApplication app)
     {
         var lockspaces = app.MapGroup("/v1/lockspaces").WithTags("Lockspaces");
-        lockspaces.MapPut("/{name}", Create).Accepts<LockspaceBody>("application/json").Produces<LockspaceJson>(201).Produces<LockspaceJson>();
-        lockspaces.MapGet("/", List).Produces<LockspacesJson>();
-        lockspaces.MapDelete("/{name}", Delete).Produces(204);
+        lockspaces.MapPut("/{name}", Create).Accepts<LockspaceBody>("application/json").Produces<LockspaceJson>(201).Produces<LockspaceJson>()
+            .Describe("CreateLockspace", "Create a lockspace (admin); 200 when it exists with the same settings").WriteProblems(409, 413);
+        lockspaces.MapGet("/", List).Produces<LockspacesJson>()
+            .Describe("ListLockspaces", "Every lockspace").ReadProblems();
+        lockspaces.MapDelete("/{name}", Delete).Produces(204)
+            .Describe("DeleteLockspace", "Delete a lockspace (admin; force=true even while it holds locks)").WriteProblems(404, 409);
     }
 
     private static async Task<IResult> Create(string name, HttpContext context, Requests requests)

@@ -11,11 +11,16 @@ internal static class SessionEndpoints
     public static void Map(WebApplication app)
     {
         var sessions = app.MapGroup("/v1/sessions").WithTags("Sessions");
-        sessions.MapPost("/", Open).Accepts<SessionCreateBody>("application/json").Produces<SessionJson>(201);
-        sessions.MapPost("/{sessionId}/keepalive", KeepAlive).Produces<KeepAliveJson>();
-        sessions.MapGet("/{sessionId}", Get).Produces<SessionJson>();
-        sessions.MapDelete("/{sessionId}", Close).Produces(204);
-        sessions.MapGet("/{sessionId}/events", Events).Produces<EventsJson>();
+        sessions.MapPost("/", Open).Accepts<SessionCreateBody>("application/json").Produces<SessionJson>(201)
+            .Describe("OpenSession", "Open a session with a TTL").WriteProblems(413);
+        sessions.MapPost("/{sessionId}/keepalive", KeepAlive).Produces<KeepAliveJson>()
+            .Describe("KeepAlive", "Renew a session's lease").Problems(404, 503);
+        sessions.MapGet("/{sessionId}", Get).Produces<SessionJson>()
+            .Describe("GetSession", "A session and its locks").ReadProblems(404);
+        sessions.MapDelete("/{sessionId}", Close).Produces(204)
+            .Describe("CloseSession", "Close a session: its non-persistent locks are released").WriteProblems(404);
+        sessions.MapGet("/{sessionId}/events", Events).Produces<EventsJson>()
+            .Describe("GetEvents", "A session's events after a sequence number (long-poll up to waitMs)").ReadProblems(400, 404);
     }
 
     private static async Task<IResult> Open(HttpContext context, Requests requests, LockApplier applier, ServerOptions options)

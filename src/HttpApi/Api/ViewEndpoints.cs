@@ -15,13 +15,13 @@ internal static class ViewEndpoints
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/v1/sessions", ListSessions).WithTags("Sessions").WithName("ListSessions")
-            .WithSummary("List sessions: TTL left, state, locks held, lockspaces (admin)").Produces<SessionsPageJson>();
+        app.MapGet("/v1/sessions", ListSessions).WithTags("Sessions").Produces<SessionsPageJson>()
+            .Describe("ListSessions", "List sessions: TTL left, state, locks held, lockspaces").ReadProblems(400);
         var space = app.MapGroup("/v1/lockspaces/{ls}").WithTags("Locks");
-        space.MapGet("/resources", ListResources).WithName("ListResources")
-            .WithSummary("List a lockspace's resources with their queue lengths and LVB sequence").Produces<ResourcesPageJson>();
-        space.MapGet("/waitfor", GetWaitFor).WithName("GetWaitFor")
-            .WithSummary("A lockspace's wait-for graph: which request waits for which lock").Produces<WaitForJson>();
+        space.MapGet("/resources", ListResources).Produces<ResourcesPageJson>()
+            .Describe("ListResources", "List a lockspace's resources with their queue lengths and LVB sequence").ReadProblems(400, 404);
+        space.MapGet("/waitfor", GetWaitFor).Produces<WaitForJson>()
+            .Describe("GetWaitFor", "A lockspace's wait-for graph: which request waits for which lock").ReadProblems(404);
     }
 
     private static async Task<IResult> ListSessions(HttpContext context, Requests requests, LockApplier applier, SessionLeases leases)
