@@ -14,8 +14,12 @@ public sealed class DlmClientOptions
     /// <summary>The longest one HTTP attempt may take (a long-poll adds its own wait to this).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>At most this many attempts per call, over all nodes.</summary>
-    public int MaxAttempts { get; set; } = 30;
+    /// <summary>
+    /// At most this many attempts per call, over all nodes. Nodes are tried in turn without waiting and the
+    /// backoff comes only after a full round, so with the dead leader refusing at once a small number can run out
+    /// within an election; <see cref="RetryBudget"/> is the bound that matters.
+    /// </summary>
+    public int MaxAttempts { get; set; } = 100;
 
     /// <summary>A call gives up retrying once this much time has passed since its first attempt.</summary>
     public TimeSpan RetryBudget { get; set; } = TimeSpan.FromSeconds(20);
