@@ -389,9 +389,10 @@ public sealed partial class DlmSession : IAsyncDisposable
         }
     }
 
-    // Sleeps until the lease's local deadline, and again whenever a keep-alive moved it; once it passes with no
-    // newer answer, the session is lost. Each turn sleeps at least until the deadline it read, so it wakes at
-    // most once per answered keep-alive.
+    // Watches the lease on the local clock: once half the TTL has passed since the newest answered keep-alive was
+    // sent, a healthy session is in jeopardy (it has missed its renewals, whatever the keep-alive in flight will
+    // say); once the deadline passes with no newer answer, it is lost. Each turn sleeps until the next of those
+    // two moments it read (a keep-alive answered meanwhile moves both), so it wakes a few times per renewal.
     private async Task LeaseWatchAsync(CancellationToken ct)
     {
         try
@@ -408,7 +409,10 @@ public sealed partial class DlmSession : IAsyncDisposable
                     }
                     return;
                 }
-                await Task.Delay(remaining + TimeSpan.FromMilliseconds(1), ct).ConfigureAwait(false);
+                var untilJeopardy = Ttl / 2 - Stopwatch.GetElapsedTime(Volatile.Read(ref _renewalSent));
+                if (untilJeopardy <= TimeSpan.Zero && State == SessionState.Healthy) SetState(SessionState.Jeopardy);
+                var sleep = untilJeopardy > TimeSpan.Zero && untilJeopardy < remaining ? untilJeopardy : remaining;
+                await Task.Delay(sleep + TimeSpan.FromMilliseconds(1), ct).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
