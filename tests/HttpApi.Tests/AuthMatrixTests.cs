@@ -10,7 +10,7 @@ namespace RaftDlm.HttpApi.Tests;
 /// session or lock did not exist, so ids reveal nothing; session views and events never show a lockspace the
 /// token has no right on. On the leader and through a follower.
 /// </summary>
-public sealed class AuthMatrixTests(AuthClusterFixture fixture) : IClassFixture<AuthClusterFixture>
+public sealed partial class AuthMatrixTests(AuthClusterFixture fixture) : IClassFixture<AuthClusterFixture>
 {
     private const string Admin = AuthClusterFixture.Admin;
     private const string Owner = AuthClusterFixture.TokenA;

@@ -217,6 +217,7 @@ public sealed class AuthTests(AuthClusterFixture fixture) : IClassFixture<AuthCl
     private static IEnumerable<(HttpMethod Method, string Path, object? Body)> EveryV1Call(string ls, string sessionId, string lockId) =>
     [
         (HttpMethod.Post, "/v1/sessions", new { name = "x", ttlMs = 10_000 }),
+        (HttpMethod.Get, "/v1/sessions", null),
         (HttpMethod.Post, $"/v1/sessions/{sessionId}/keepalive", "{}"),
         (HttpMethod.Get, $"/v1/sessions/{sessionId}", null),
         (HttpMethod.Delete, $"/v1/sessions/{sessionId}", null),
@@ -231,6 +232,8 @@ public sealed class AuthTests(AuthClusterFixture fixture) : IClassFixture<AuthCl
         (HttpMethod.Post, $"/v1/lockspaces/{ls}/orphans/adopt", new { sessionId, resource = "r", mode = "EX" }),
         (HttpMethod.Delete, $"/v1/lockspaces/{ls}/orphans?resource=r", null),
         (HttpMethod.Get, $"/v1/lockspaces/{ls}/resources/r", null),
+        (HttpMethod.Get, $"/v1/lockspaces/{ls}/resources", null),
+        (HttpMethod.Get, $"/v1/lockspaces/{ls}/waitfor", null),
         (HttpMethod.Post, "/v1/fence/check", new { lockspace = ls, resource = "r", fencingToken = 1, mode = "EX" }),
         (HttpMethod.Get, "/v1/cluster", null),
         (HttpMethod.Get, "/v1/cluster/state", null),
