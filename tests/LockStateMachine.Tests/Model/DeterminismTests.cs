@@ -38,6 +38,7 @@ public sealed class DeterminismTests
         var middle = entries / 2;
         var timeoutEntries = 0;
         var pendingAtMidway = false;
+        var holders = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < entries; i++)
         {
             // The midway snapshot is taken while a timeout is pending, so the restored copy has to carry it.
@@ -51,6 +52,7 @@ public sealed class DeterminismTests
             if (original.NextTimeoutDueMs <= entry.LeaderTimeMs) timeoutEntries++;
             log.Add(entry);
             results.Add(CommandCodec.EncodeResult(original.Apply(entry)));
+            if (i % 50 == 0) holders.UnionWith(LogGenerator.Principals.OfType<string>().Where(principal => original.OwnerUsage(principal).Locks > 0));
         }
         Assert.NotNull(midway);
 
@@ -78,6 +80,15 @@ public sealed class DeterminismTests
         Assert.True(expected.AsSpan().SequenceEqual(restored.WriteSnapshot()), $"seed {seed}: restored machine ends with other bytes");
         Assert.Equal(original.StateHash(), fresh.StateHash());
         Assert.Equal(original.StateHash(), restored.StateHash());
+        // The quota counts (what each principal holds) agree on every copy, and with a count from the sessions.
+        foreach (var principal in LogGenerator.Principals.OfType<string>())
+        {
+            var usage = original.OwnerUsage(principal);
+            Assert.Equal(usage, fresh.OwnerUsage(principal));
+            Assert.Equal(usage, restored.OwnerUsage(principal));
+            Assert.Equal(usage, LockMachine.Restore(expected).OwnerUsage(principal));
+            Assert.Equal(Recount(original, principal), usage);
+        }
         Assert.Equal(original.LastAppliedIndex, restored.LastAppliedIndex);
 
         // Re-applying an old entry is ignored on every copy alike.
@@ -94,6 +105,15 @@ public sealed class DeterminismTests
         Assert.Contains(lockResults, item => item.Lock.Persistent);
         Assert.True(timeoutEntries >= 5, $"seed {seed}: only {timeoutEntries} entries timed requests out");
         Assert.True(pendingAtMidway, $"seed {seed}: the midway snapshot holds no pending timeout");
+        Assert.True(generator.Foreign >= 50, $"seed {seed}: only {generator.Foreign} commands came from another principal");
+        Assert.All(LogGenerator.Principals.OfType<string>(), principal => Assert.True(holders.Contains(principal), $"seed {seed}: {principal} never held a lock"));
+    }
+
+    /// <summary>A principal's live sessions and the locks they own, counted from the session views.</summary>
+    private static (int Sessions, long Locks) Recount(LockMachine machine, string principal)
+    {
+        var sessions = machine.SessionDeadlines().Select(item => machine.GetSession(item.SessionId)!).Where(view => view.Owner == principal).ToList();
+        return (sessions.Count, sessions.Sum(view => (long)view.Locks.Count));
     }
 
     private static string Show(byte[] encoded)
@@ -121,6 +141,9 @@ internal sealed class LogGenerator(int seed, LockMachine machine)
     private static readonly string[] Spaces = ["ls", "delay", "wide"];
     private static readonly string[] ResourceNames = ["a", "b", "c", "d", "é-ü"];
 
+    /// <summary>The principals sessions are opened by: none (an admin, or authentication off) and two tokens.</summary>
+    public static readonly string?[] Principals = [null, "token:a", "token:b"];
+
     private readonly Random _random = new(seed);
     private readonly List<long> _sessions = new();
     private readonly List<Command> _sent = new();
@@ -128,6 +151,9 @@ internal sealed class LogGenerator(int seed, LockMachine machine)
     private long _timeMs = 5_000_000;
 
     public HashSet<string> Kinds { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>How many commands were sent by a principal other than the session's or lock's owner.</summary>
+    public int Foreign { get; private set; }
 
     public LogEntry Next()
     {
@@ -148,17 +174,20 @@ internal sealed class LogGenerator(int seed, LockMachine machine)
     private Command Build()
     {
         RefreshSessions();
-        if (_sessions.Count < 3 || _random.Next(100) < 3) return new OpenSession($"s{_index}", _random.Next(500, 20_000));
+        if (_sessions.Count < 3 || _random.Next(100) < 3)
+        {
+            return new OpenSession($"s{_index}", _random.Next(500, 20_000), Principals[_random.Next(Principals.Length)]);
+        }
         var session = _sessions[_random.Next(_sessions.Count)];
         var roll = _random.Next(1_000);
-        if (roll < 15) return new CloseSession(session);
+        if (roll < 15) return new CloseSession(session, Caller(session));
         if (roll < 30) return new ExpireSession(session);
         if (roll < 70) return new KeepAlive(session);
         if (roll < 80) return new ExtendDeadlines();
         if (roll < 130) return new Tick();
         if (roll < 140) return new CreateLockspace("tmp", 8 * _random.Next(1, 33), _random.Next(0, 3) * 500);
         if (roll < 145) return new DeleteLockspace("tmp", _random.Next(2) == 0);
-        if (roll < 165) return new AdoptOrphan(session, RequestId(), Space(), Resource(), Mode());
+        if (roll < 165) return new AdoptOrphan(session, RequestId(), Space(), Resource(), Mode(), Caller(session));
         if (roll < 175) return new PurgeOrphans(Space(), Resource());
         if (roll < 195 && _sent.Count > 10) return _sent[^_random.Next(1, 10)]; // a retry of a recent command
         if (roll < 480) return NewRequest(session);
@@ -178,14 +207,14 @@ internal sealed class LogGenerator(int seed, LockMachine machine)
             parent = owned.LockId;
             space = owned.Lockspace;
         }
-        return new RequestLock(session, RequestId(), space, Resource(), mode, parent, flags | NoDlckBlkNowAndThen(), TimeoutMs());
+        return new RequestLock(session, RequestId(), space, Resource(), mode, parent, flags | NoDlckBlkNowAndThen(), TimeoutMs(), Caller(session));
     }
 
     private Command Conversion(long session)
     {
         var target = PickLock(session);
         var flags = RandomFlags(Modes.ConvertFlags);
-        if (target is null) return new ConvertLock(session, RequestId(), Space(), _random.Next(1, 5_000), Mode(), null, flags, TimeoutMs());
+        if (target is null) return new ConvertLock(session, RequestId(), Space(), _random.Next(1, 5_000), Mode(), null, flags, TimeoutMs(), Caller(session));
         var mode = Mode();
         byte[]? lvb = null;
         if (target.Mode >= LockMode.PW && _random.Next(2) == 0)
@@ -193,16 +222,33 @@ internal sealed class LogGenerator(int seed, LockMachine machine)
             mode = (LockMode)_random.Next(0, (int)LockMode.PW);
             lvb = Lvb(target.Lockspace);
         }
-        return new ConvertLock(_random.Next(2) == 0 ? 0 : session, RequestId(), target.Lockspace, target.LockId, mode, lvb, flags | NoDlckBlkNowAndThen(), TimeoutMs());
+        return new ConvertLock(_random.Next(2) == 0 ? 0 : session, RequestId(), target.Lockspace, target.LockId, mode, lvb, flags | NoDlckBlkNowAndThen(), TimeoutMs(), Caller(session));
     }
 
     private Command Release(long session)
     {
         var target = PickLock(session);
-        if (target is null) return new Unlock(session, RequestId(), Space(), _random.Next(1, 5_000), null, LockFlags.None, false);
+        if (target is null) return new Unlock(session, RequestId(), Space(), _random.Next(1, 5_000), null, LockFlags.None, false, Caller(session));
         var lvb = target.Mode >= LockMode.PW && _random.Next(2) == 0 ? Lvb(target.Lockspace) : null;
         var flags = _random.Next(10) == 0 ? LockFlags.IvValBlk : LockFlags.None;
-        return new Unlock(_random.Next(2) == 0 ? 0 : session, RequestId(), target.Lockspace, target.LockId, lvb, flags, _random.Next(6) == 0);
+        return new Unlock(_random.Next(2) == 0 ? 0 : session, RequestId(), target.Lockspace, target.LockId, lvb, flags, _random.Next(6) == 0, Caller(session));
+    }
+
+    /// <summary>
+    /// Who sends a command on a session (or on one of its locks): mostly its owner, now and then an admin (no
+    /// principal), and now and then another principal, whose command must be refused alike on every copy.
+    /// </summary>
+    private string? Caller(long session)
+    {
+        var owner = machine.GetSession(session)?.Owner;
+        var roll = _random.Next(100);
+        if (roll < 10) return null;
+        if (roll >= 90 && Principals.FirstOrDefault(item => item is not null && item != owner) is { } other)
+        {
+            Foreign++;
+            return other;
+        }
+        return owner;
     }
 
     private void RefreshSessions()

@@ -196,7 +196,10 @@ internal sealed class InvariantChecker(string lockspace)
                 if (Has(item.LockId, LockFlags.NoOrder)) continue;
                 // A cancelled conversion goes back to its old mode and token: that is no grant.
                 if (fromState == LockViewState.Converting && before.View.Mode == item.Mode && before.View.FencingToken == item.FencingToken) continue;
-                if (fromState == LockViewState.Waiting && resource.Converting.Any(still => !_timedOutNow.Contains(still.LockId)))
+                // A timeout's re-examination runs before the entry's command, so a conversion that the command
+                // itself started may follow a grant of that re-examination in the same entry.
+                if (fromState == LockViewState.Waiting && resource.Converting.Any(still => !_timedOutNow.Contains(still.LockId)
+                    && !(_timedOutNow.Count > 0 && ConvertingSinceThisEntry(still.LockId))))
                 {
                     Fail($"resource {name}: request {item.LockId} granted while conversions wait {ModelRun.DescribeResource(resource)}");
                 }
@@ -212,6 +215,9 @@ internal sealed class InvariantChecker(string lockspace)
             }
         }
     }
+
+    private bool ConvertingSinceThisEntry(long lockId) =>
+        !_previous.TryGetValue(lockId, out var before) || before.View.State != LockViewState.Converting;
 
     /// <summary>
     /// A deadline never outlives the leader time that reached it, and only queued requests have one; a

@@ -9,6 +9,9 @@ internal sealed class ModelRun
     private const string Space = "ls";
     private static readonly string[] ResourceNames = ["r0", "r1", "r2", "r3"];
 
+    /// <summary>The principals sessions are opened by: none (an admin, or authentication off) and two tokens.</summary>
+    private static readonly string?[] Principals = [null, "token:a", "token:b"];
+
     private readonly int _seed;
     private readonly Random _random;
     private readonly LockMachine _machine = new();
@@ -20,6 +23,7 @@ internal sealed class ModelRun
     private readonly Queue<string> _trace = new();
     private readonly Dictionary<long, List<long>> _expectedTimeouts = new();
     private readonly Dictionary<long, long> _seenEventSeq = new();
+    private readonly Dictionary<long, string?> _owners = new();
 
     /// <summary>With <c>RAFTDLM_STATS=1</c>, how often each outcome happened (to see what the runs exercise).</summary>
     public static SortedDictionary<string, int>? Stats { get; } =
@@ -46,7 +50,8 @@ internal sealed class ModelRun
             var roll = _random.Next(100);
             if (roll < 36) DoRequest();
             else if (roll < 64) DoConvert();
-            else if (roll < 95) DoUnlock();
+            else if (roll < 92) DoUnlock();
+            else if (roll < 95) DoForeignOperation();
             else if (roll < 97) DoCloseSession();
             else DoStaleOperation();
             CompareState();
@@ -77,7 +82,7 @@ internal sealed class ModelRun
         if (Chance(1)) flags |= LockFlags.NoDlckBlk;
         var timeoutMs = PickTimeoutMs();
 
-        var command = new RequestLock(session, 0, Space, resource, mode, 0, flags, timeoutMs);
+        var command = new RequestLock(session, 0, Space, resource, mode, 0, flags, timeoutMs, Caller(session));
         var index = _index + 1;
         var expected = _model.Request(index, _timeMs, session, resource, mode, flags, timeoutMs);
         var actual = Apply(command);
@@ -104,7 +109,7 @@ internal sealed class ModelRun
         var timeoutMs = PickTimeoutMs();
 
         var owner = _model.Locks.TryGetValue(lockId, out var known) && Chance(50) ? known.Session : 0;
-        var command = new ConvertLock(owner, 0, Space, lockId, mode, null, flags, timeoutMs);
+        var command = new ConvertLock(owner, 0, Space, lockId, mode, null, flags, timeoutMs, Caller(known?.Session));
         var expected = _model.Convert(_index + 1, _timeMs, lockId, mode, flags, timeoutMs);
         var actual = Apply(command);
         NoteFlags(actual, flags);
@@ -116,7 +121,7 @@ internal sealed class ModelRun
         Advance();
         var lockId = PickLock(preferGranted: false);
         var owner = _model.Locks.TryGetValue(lockId, out var known) && Chance(50) ? known.Session : 0;
-        var command = new Unlock(owner, 0, Space, lockId, null, LockFlags.None, false);
+        var command = new Unlock(owner, 0, Space, lockId, null, LockFlags.None, false, Caller(known?.Session));
         var expected = _model.Unlock(_index + 1, lockId);
         if (expected.Kind == OutcomeKind.Released || (expected.Kind == OutcomeKind.Cancelled && !_model.Locks.ContainsKey(lockId)))
         {
@@ -133,7 +138,7 @@ internal sealed class ModelRun
         // Its events go with it: a timeout in this very entry is not seen.
         _expectedTimeouts.Remove(session);
         foreach (var item in _model.Locks.Values.Where(item => item.Session == session)) _goneLocks.Add(item.Id);
-        var command = new CloseSession(session);
+        var command = new CloseSession(session, Caller(session));
         _model.CloseSession(_index + 1, session);
         var actual = Apply(command);
         Check(actual is not ErrorResult, $"closing a live session failed: {actual}");
@@ -166,11 +171,48 @@ internal sealed class ModelRun
             $"a command on a gone id should fail with NotFound/SessionExpired, got {actual}");
     }
 
+    /// <summary>
+    /// A command from a principal other than the owner of the session or lock it names: refused exactly as one
+    /// on an id that does not exist, and nothing changes (the model is not told; the comparison after the step
+    /// checks the machine still agrees with it).
+    /// </summary>
+    private void DoForeignOperation()
+    {
+        Advance();
+        var owned = _model.Locks.Values.Where(item => _owners[item.Session] is not null).OrderBy(item => item.Id).ToList();
+        var sessions = _sessions.Where(session => _owners[session] is not null).ToList();
+        if (sessions.Count == 0) return;
+        var session = Pick(sessions);
+        var lockItem = owned.Count > 0 && Chance(60) ? Pick(owned) : null;
+        if (lockItem is not null) session = lockItem.Session;
+        var stranger = Principals.First(item => item is not null && item != _owners[session]);
+        Command command = lockItem switch
+        {
+            { } item when Chance(50) => new ConvertLock(Chance(50) ? 0 : item.Session, 0, Space, item.Id, (LockMode)_random.Next(Modes.Count), null, LockFlags.None, 0, stranger),
+            { } item => new Unlock(Chance(50) ? 0 : item.Session, 0, Space, item.Id, null, LockFlags.None, Chance(20), stranger),
+            null => _random.Next(3) switch
+            {
+                0 => new RequestLock(session, 0, Space, Pick(ResourceNames), (LockMode)_random.Next(Modes.Count), 0, LockFlags.None, 0, stranger),
+                1 => new AdoptOrphan(session, 0, Space, Pick(ResourceNames), LockMode.EX, stranger),
+                _ => new CloseSession(session, stranger),
+            },
+        };
+        var actual = Apply(command);
+        Check(actual is ErrorResult { Code: ErrorCode.NotFound or ErrorCode.SessionExpired },
+            $"{Describe(command)} from {stranger}, not the owner {_owners[session]}, should answer as for an id that does not exist, got {DescribeResult(actual)}");
+    }
+
+    /// <summary>Who sends a command on a session: mostly its owner, now and then an admin (no principal).</summary>
+    private string? Caller(long? session) =>
+        session is { } id && _owners.TryGetValue(id, out var owner) && !Chance(15) ? owner : null;
+
     private void OpenSession()
     {
         Advance();
-        var result = Apply(new OpenSession($"client-{_sessions.Count + _closed.Count}", 3_600_000));
+        var owner = Pick(Principals);
+        var result = Apply(new OpenSession($"client-{_sessions.Count + _closed.Count}", 3_600_000, owner));
         var session = Assert.IsType<SessionResult>(result).SessionId;
+        _owners[session] = owner;
         _sessions.Add(session);
         _model.AddSession(session);
     }
@@ -302,6 +344,14 @@ internal sealed class ModelRun
             var mine = view!.Locks.Select(item => item.LockId).OrderBy(id => id).ToList();
             var model = _model.Locks.Values.Where(item => item.Session == session).Select(item => item.Id).OrderBy(id => id).ToList();
             Check(mine.SequenceEqual(model), $"session {session} locks: machine [{string.Join(",", mine)}] model [{string.Join(",", model)}]");
+        }
+        foreach (var principal in Principals.OfType<string>())
+        {
+            // The quota counts: the principal's live sessions and every lock they own, whatever its state.
+            var sessions = _sessions.Where(session => _owners[session] == principal).ToHashSet();
+            var expected = (sessions.Count, (long)_model.Locks.Values.Count(item => sessions.Contains(item.Session)));
+            var actual = _machine.OwnerUsage(principal);
+            Check(actual == expected, $"{principal} holds {actual} by the machine's count, {expected} by the model's");
         }
         try
         {
