@@ -91,7 +91,11 @@ public sealed partial class DlmLock : IAsyncDisposable
     /// healthy), else by a request or a conversion at the server, waiting for the grant if it queues.
     /// Cancelling <paramref name="ct"/> cancels a queued request at the server.
     /// </summary>
-    public async Task<LockGrant> LockAsync(LockMode mode, CancellationToken ct = default)
+    public Task<LockGrant> LockAsync(LockMode mode, CancellationToken ct = default) => TakeAsync(token => AcquireAsync(mode, token), ct);
+
+    // Takes the hold (one holder at a time, one round trip at a time) and gets the lock with acquire: the one
+    // path of LockAsync and AdoptAsync, with their shared handling of cancellation and of a session that ended.
+    private async Task<LockGrant> TakeAsync(Func<CancellationToken, Task<LockGrant>> acquire, CancellationToken ct)
     {
         ThrowIfUnusable();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, Session.LostToken);
@@ -110,7 +114,7 @@ public sealed partial class DlmLock : IAsyncDisposable
             try
             {
                 ThrowIfUnusable();
-                var grant = await AcquireAsync(mode, token).ConfigureAwait(false);
+                var grant = await acquire(token).ConfigureAwait(false);
                 _inUse = 1;
                 return grant;
             }
@@ -180,43 +184,16 @@ public sealed partial class DlmLock : IAsyncDisposable
 
     // Takes over an orphan held in exactly this mode on the handle's (top-level) resource, as LockAsync takes a
     // new lock: the handle then holds it, with the orphan's lock id and fencing token.
-    internal async Task<LockGrant> AdoptAsync(LockMode mode, CancellationToken ct)
+    internal Task<LockGrant> AdoptAsync(LockMode mode, CancellationToken ct) => TakeAsync(async token =>
     {
-        ThrowIfUnusable();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, Session.LostToken);
-        await _holder.WaitAsync(linked.Token).ConfigureAwait(false);
-        try
-        {
-            await _roundTrip.WaitAsync(linked.Token).ConfigureAwait(false);
-            try
-            {
-                ThrowIfUnusable();
-                if (_server.LockId is not null) throw new InvalidOperationException($"the handle on {Resource} already has a lock");
-                var body = new AdoptRequestBody(Session.SessionId, Resource, mode.ToString(), Session.NextRequestId());
-                var reply = await Session.Client.SendAsync(new Call(HttpMethod.Post, $"/v1/lockspaces/{Uri.EscapeDataString(Lockspace)}/orphans/adopt", body, "adopt"), linked.Token).ConfigureAwait(false);
-                var info = reply.Read<LockInfo>();
-                _server.Requested(info.LockId);
-                Session.Events.Route(info.LockId, this);
-                var grant = _server.Apply(ServerGrant.From(info));
-                _inUse = 1;
-                return grant;
-            }
-            finally
-            {
-                _roundTrip.Release();
-            }
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            _holder.Release();
-            throw Session.Gone();
-        }
-        catch
-        {
-            _holder.Release();
-            throw;
-        }
-    }
+        if (_server.LockId is not null) throw new InvalidOperationException($"the handle on {Resource} already has a lock");
+        var body = new AdoptRequestBody(Session.SessionId, Resource, mode.ToString(), Session.NextRequestId());
+        var reply = await Session.Client.SendAsync(new Call(HttpMethod.Post, $"/v1/lockspaces/{Uri.EscapeDataString(Lockspace)}/orphans/adopt", body, "adopt"), token).ConfigureAwait(false);
+        var info = reply.Read<LockInfo>();
+        _server.Requested(info.LockId);
+        Session.Events.Route(info.LockId, this);
+        return _server.Apply(ServerGrant.From(info));
+    }, ct);
 
     /// <summary>
     /// Unlocks. <paramref name="lvb"/> (PW or EX only) becomes the resource's LVB; with caching it may stay
