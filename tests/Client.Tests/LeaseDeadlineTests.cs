@@ -129,7 +129,7 @@ public sealed partial class LeaseDeadlineTests(ITestOutputHelper output)
             BuildOutput.Find("src/Cli", "dlmctl.dll"),
             ["--endpoints", url, "lock", "vol", "r", "--ttl-ms", "5000", "--", "sleep", "600"],
             log);
-        Assert.True(await EventuallyAsync(() => StartedPid().Success, Bound), dlmctl.Log());
+        Assert.True(await Clients.EventuallyAsync(() => StartedPid().Success, Bound), dlmctl.Log());
         var pid = int.Parse(StartedPid().Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.True(Directory.Exists($"/proc/{pid}"), "the command is not running");
         await Task.Delay(TimeSpan.FromSeconds(1));
@@ -138,7 +138,7 @@ public sealed partial class LeaseDeadlineTests(ITestOutputHelper output)
         cluster.Node(node).Pause();
         try
         {
-            Assert.True(await EventuallyAsync(() => dlmctl.LogContains("command stopped at"), Bound), dlmctl.Log());
+            Assert.True(await Clients.EventuallyAsync(() => dlmctl.LogContains("command stopped at"), Bound), dlmctl.Log());
             Assert.True(await dlmctl.WaitForExitAsync(Bound), dlmctl.Log());
         }
         finally
@@ -165,17 +165,6 @@ public sealed partial class LeaseDeadlineTests(ITestOutputHelper output)
     {
         Assert.True(match.Success, "line not found");
         return DateTimeOffset.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
-    }
-
-    private static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition()) return true;
-            await Task.Delay(50);
-        }
-        return condition();
     }
 
     [GeneratedRegex(@"command started as pid (\d+)")]
