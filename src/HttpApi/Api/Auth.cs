@@ -32,8 +32,7 @@ internal static class Auth
                 await next();
                 return;
             }
-            var header = context.Request.Headers.Authorization.ToString();
-            var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : "";
+            var token = BearerToken(context.Request) ?? "";
             if (admins.Contains(token))
             {
                 await next();
@@ -78,10 +77,7 @@ internal static class Auth
     /// </summary>
     public static string? QuotaPartition(HttpContext context, ServerOptions options)
     {
-        if (!options.AuthEnabled) return null;
-        var header = context.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.Ordinal)) return null;
-        var token = header["Bearer ".Length..].Trim();
+        if (!options.AuthEnabled || BearerToken(context.Request) is not { } token) return null;
         return options.LockspaceTokens.ContainsKey(token) && !options.AdminTokens.Contains(token, StringComparer.Ordinal) ? token : null;
     }
 
@@ -101,6 +97,13 @@ internal static class Auth
         return Problems.QuotaExceeded(locks
             ? $"the token's sessions own {used} locks; its quota is {bound}"
             : $"the token has {used} live sessions; its quota is {bound}");
+    }
+
+    // The token of an "Authorization: Bearer <token>" header, or null.
+    private static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
     }
 
     // A token's principal: a name derived from the token that does not reveal it (the log keeps it forever).
