@@ -73,36 +73,18 @@ public sealed partial class RaftNode : IAsyncDisposable
     /// <summary>The index of the newest snapshot taken or installed on this node (0 when none).</summary>
     public long LastSnapshotIndex => _adapter?.LastSnapshotIndex ?? 0L;
 
-    /// <summary>Every configured member with a short status: "leader", "follower", and for peers their
-    /// reachability as seen from here ("available", "unavailable", "unknown").</summary>
-    public IReadOnlyList<(RaftMember Member, string Status)> MembersView
-    {
-        get
-        {
-            var leader = Leader;
-            var result = new List<(RaftMember, string)>(_options.Members.Count);
-            foreach (var member in _options.Members)
-            {
-                var role = member == leader ? "leader" : "follower";
-                if (member == _self)
-                {
-                    result.Add((member, role));
-                    continue;
-                }
-
-                var peer = _cluster?.Members.FirstOrDefault(m => Matches(member, m.EndPoint));
-                var reachability = peer?.Status.ToString().ToLowerInvariant() ?? "unknown";
-                result.Add((member, $"{role}/{reachability}"));
-            }
-
-            return result;
-        }
-    }
-
     /// <summary>
     /// Restores the newest snapshot, replays the committed log into the machine, then joins the cluster.
     /// </summary>
-    public async Task StartAsync(CancellationToken ct)
+    public Task StartAsync(CancellationToken ct) => StartAsync(joinExisting: false, ct);
+
+    /// <summary>
+    /// Restores the newest snapshot, replays the committed log into the machine, then joins the cluster. With
+    /// <paramref name="joinExisting"/> and no membership stored yet, the node starts outside every membership: it
+    /// neither votes nor stands for election until a leader adds it (<see cref="AddMemberAsync"/>). Otherwise a
+    /// data directory without a stored membership starts one from <see cref="RaftNodeOptions.Members"/>.
+    /// </summary>
+    public async Task StartAsync(bool joinExisting, CancellationToken ct)
     {
         if (Interlocked.CompareExchange(ref _lifecycle, Running, NotStarted) != NotStarted)
         {
@@ -111,7 +93,7 @@ public sealed partial class RaftNode : IAsyncDisposable
 
         try
         {
-            await StartCoreAsync(ct).ConfigureAwait(false);
+            await StartCoreAsync(joinExisting, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -121,10 +103,10 @@ public sealed partial class RaftNode : IAsyncDisposable
         }
     }
 
-    private async Task StartCoreAsync(CancellationToken ct)
+    private async Task StartCoreAsync(bool joinExisting, CancellationToken ct)
     {
         var dataDirectory = Path.GetFullPath(_options.DataDirectory);
-        Log.Starting(_logger, _options.NodeId, _self.RaftEndpoint.ToString(), _options.Members.Count, dataDirectory);
+        Log.Starting(_logger, _options.NodeId, _self.RaftEndpoint, _options.Members.Count, dataDirectory);
         Directory.CreateDirectory(dataDirectory);
 
         // Order matters: DotNext reads the restored snapshot index in the WAL constructor to decide where
@@ -138,41 +120,41 @@ public sealed partial class RaftNode : IAsyncDisposable
             ChunkSize = _options.ChunkSizeBytes,
         }, _adapter);
 
-        _cluster = new RaftCluster(CreateConfiguration()) { AuditTrail = _wal };
+        _joinExisting = joinExisting;
+        var storage = new MembershipStorage(Path.Combine(dataDirectory, MembershipFileName));
+        await BootstrapMembershipAsync(storage, joinExisting, ct).ConfigureAwait(false);
+        _cluster = new RaftCluster(CreateConfiguration(storage)) { AuditTrail = _wal };
         _cluster.LeaderChanged += OnLeaderChanged;
+        _cluster.MemberAdded += OnMemberAdded;
+        _cluster.MemberRemoved += OnMemberRemoved;
 
         // StartAsync initializes the WAL, which replays every committed entry before the node serves.
         await _cluster.StartAsync(ct).ConfigureAwait(false);
         Log.Started(_logger, _options.NodeId, _wal.LastEntryIndex, _wal.LastAppliedIndex);
     }
 
-    private RaftCluster.TcpConfiguration CreateConfiguration()
+    private RaftCluster.TcpConfiguration CreateConfiguration(MembershipStorage storage)
     {
-        var configuration = new RaftCluster.TcpConfiguration(_self.RaftEndpoint)
+        var configuration = new RaftCluster.TcpConfiguration(_self.ListenEndPoint())
         {
             // The default (true) makes every node bootstrap a cluster of its own.
             ColdStart = false,
+            // The membership is DotNext's, stored in the data directory and changed through the log; a member's
+            // address carries its id and HTTP address, and names this node to the others.
+            ConfigurationStorage = storage,
+            PublicEndPoint = MemberEndPoint.From(_self),
+            // A new member is caught up before it is added; the time bound is the caller's (AddMemberAsync).
+            WarmupRounds = WarmupRounds,
             LowerElectionTimeout = _options.ElectionTimeoutMinMs,
             UpperElectionTimeout = _options.ElectionTimeoutMaxMs,
             // Heartbeats at a third of the minimum election timeout leave room for one lost heartbeat.
             HeartbeatThreshold = 0.3,
             RequestTimeout = TimeSpan.FromMilliseconds(_options.RequestTimeoutMs ?? _options.ElectionTimeoutMinMs / 2),
-            ConfigurationStorage = null, // null selects the in-memory storage, filled below
             LoggerFactory = new ReplicationWatch(_loggerFactory, OnReplicationRestartedFromZero),
             SslOptions = _options.Tls?.ToSslOptions(),
         };
         configuration.Metadata["nodeId"] = _self.Id;
         configuration.Metadata["httpEndpoint"] = _self.HttpEndpoint;
-
-        // The membership storage is not persisted: the static member list is given at every start.
-        var storage = (InMemoryClusterConfigurationStorage<EndPoint>?)configuration.ConfigurationStorage
-            ?? throw new InvalidOperationException("DotNext did not create an in-memory membership storage.");
-        var builder = storage.CreateInitialConfigurationBuilder();
-        foreach (var member in _options.Members)
-        {
-            builder.Add(member.RaftEndpoint);
-        }
-        builder.Build();
         return configuration;
     }
 
@@ -266,11 +248,7 @@ public sealed partial class RaftNode : IAsyncDisposable
         }
     }
 
-    private RaftMember? FindMember(EndPoint? endPoint)
-        => endPoint is null ? null : _options.Members.FirstOrDefault(m => Matches(m, endPoint));
-
-    private static bool Matches(RaftMember member, EndPoint endPoint)
-        => endPoint is IPEndPoint ip ? member.RaftEndpoint.Equals(ip) : member.RaftEndpoint.ToString() == endPoint.ToString();
+    private static RaftMember? FindMember(EndPoint? endPoint) => (endPoint as MemberEndPoint)?.ToMember();
 
     private RaftCluster RunningCluster
         => Volatile.Read(ref _lifecycle) == Running && _cluster is { } c ? c : throw new InvalidOperationException("The Raft node is not running.");

@@ -42,6 +42,7 @@ services.AddSingleton(provider => new RaftNode(options.ToRaftOptions(), provider
     provider.GetRequiredService<ILoggerFactory>()));
 services.AddSingleton<LockProposer>();
 services.AddSingleton<SnapshotSeeder>();
+services.AddSingleton<ClusterJoin>();
 services.AddSingleton<ServerMetrics>();
 services.AddSingleton<LeaderWatch>();
 services.AddSingleton<Requests>();
@@ -97,8 +98,10 @@ ViewEndpoints.Map(app);
 LockspaceEndpoints.Map(app);
 LockEndpoints.Map(app);
 ClusterEndpoints.Map(app);
+MembershipEndpoints.Map(app);
 app.Run();
-return 0;
+// Non-zero when the node stopped itself: a join that was refused or timed out (ClusterJoin).
+return Environment.ExitCode;
 
 static TokenBucketRateLimiterOptions PerSecond(int requests) => new()
 {

@@ -25,6 +25,16 @@ public sealed class ServerOptions
     public string Members { get; set; } = "";
 
     /// <summary>
+    /// The HTTP URL of any member of a running cluster (<c>--join</c>): a node started with an empty data directory
+    /// and this setting asks that cluster to add it, is caught up as a learner and becomes a voter. Ignored once the
+    /// data directory holds a membership.
+    /// </summary>
+    public string? Join { get; set; }
+
+    /// <summary>How long a joining node (and <c>POST /v1/cluster/members</c> by default) waits for the new member to catch up.</summary>
+    public int JoinTimeoutMs { get; set; } = 300_000;
+
+    /// <summary>
     /// A node that starts with an empty data directory first fetches the newest snapshot a peer has
     /// (<c>GET /v1/cluster/snapshot</c>) instead of waiting for Raft to install one in a single request.
     /// </summary>
@@ -88,7 +98,7 @@ public sealed class ServerOptions
 
     public IReadOnlyList<RaftMember> ParseMembers()
     {
-        if (string.IsNullOrWhiteSpace(Members)) return [new RaftMember(NodeId, ParseEndpoint(RaftEndpoint), HttpUrl)];
+        if (string.IsNullOrWhiteSpace(Members)) return [new RaftMember(NodeId, ParseEndpoint(RaftEndpoint), HttpUrl.TrimEnd('/'))];
         var members = new List<RaftMember>();
         foreach (var entry in Members.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -113,12 +123,11 @@ public sealed class ServerOptions
         Tls = RaftTls.Load(),
     };
 
-    private static IPEndPoint ParseEndpoint(string text)
+    /// <summary>"host:port" with an IP literal or a DNS name (resolved when connecting); "localhost" is 127.0.0.1.</summary>
+    private static string ParseEndpoint(string text)
     {
-        var colon = text.LastIndexOf(':');
-        if (colon <= 0) throw new FormatException($"'{text}' is not host:port");
-        var host = text[..colon] == "localhost" ? IPAddress.Loopback : IPAddress.Parse(text[..colon]);
-        return new IPEndPoint(host, int.Parse(text[(colon + 1)..], CultureInfo.InvariantCulture));
+        var (host, port) = RaftMember.SplitAddress(text.Trim());
+        return (host == "localhost" ? "127.0.0.1" : host) + ":" + port.ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>Short command-line switches for the common settings.</summary>
@@ -129,6 +138,7 @@ public sealed class ServerOptions
         ["--raft"] = nameof(RaftEndpoint),
         ["--data"] = nameof(DataDirectory),
         ["--members"] = nameof(Members),
+        ["--join"] = nameof(Join),
     };
 }
 

@@ -24,7 +24,7 @@ int IntSetting(string key, int fallback) => int.Parse(Setting(key, fallback.ToSt
 var members = Setting("members").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(spec =>
 {
     var parts = spec.Split('@', 2);
-    return new RaftMember(parts[0], IPEndPoint.Parse(parts[1]), $"http://{parts[1]}");
+    return new RaftMember(parts[0], parts[1], $"http://{parts[1]}");
 }).ToList();
 var nodeId = Setting("id");
 var options = new RaftNodeOptions

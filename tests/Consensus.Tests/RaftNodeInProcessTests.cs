@@ -139,7 +139,7 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
     {
         var otherDirectory = _dataDirectory + "-busy";
         var options = Options(otherDirectory);
-        using (var squatter = new TcpListener(options.Members[0].RaftEndpoint))
+        using (var squatter = new TcpListener(IPEndPoint.Parse(options.Members[0].RaftEndpoint)))
         {
             squatter.Start();
             await using var blocked = new RaftNode(options, new RecordingMachine());
@@ -158,7 +158,7 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
     [Fact]
     public void Options_AreValidated()
     {
-        var members = new[] { new RaftMember("a", new IPEndPoint(IPAddress.Loopback, 1), "http://a") };
+        var members = new[] { new RaftMember("a", "127.0.0.1:1", "http://a") };
         Assert.Throws<ArgumentException>(() => new RaftNode(
             new RaftNodeOptions { NodeId = "b", Members = members, DataDirectory = _dataDirectory }, _machine));
         Assert.ThrowsAny<ArgumentException>(() => new RaftNode(
@@ -172,7 +172,7 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
 
     private static RaftNodeOptions Options(string dataDirectory)
     {
-        var endpoint = new IPEndPoint(IPAddress.Loopback, LocalPorts.Free(1)[0]);
+        var endpoint = $"127.0.0.1:{LocalPorts.Free(1)[0]}";
         return new RaftNodeOptions
         {
             NodeId = "node1",

@@ -23,12 +23,22 @@ internal static class ClusterEndpoints
 
     private static IResult Cluster(RaftNode node, LockApplier applier, ServerOptions options)
     {
+        // As this view always showed it: "leader" or "follower" for this node, and for a peer its role and
+        // its reachability from here ("follower/available"); learners are listed by /v1/cluster/members.
         var members = node.MembersView
-            .Select(entry => new MemberJson(entry.Member.Id, entry.Member.RaftEndpoint.ToString(), entry.Member.HttpEndpoint, entry.Status))
+            .Where(entry => entry.Role == "voter")
+            .Select(entry => new MemberJson(entry.Member.Id, entry.Member.RaftEndpoint, entry.Member.HttpEndpoint, LegacyStatus(entry, options.NodeId)))
             .ToList();
         return Results.Json(
             new ClusterJson(options.NodeId, node.Leader?.Id, node.Term, node.CommitIndex, applier.LastAppliedIndex, members, node.LastSnapshotIndex),
             Wire.Json);
+    }
+
+    private static string LegacyStatus(MemberView entry, string self)
+    {
+        var role = entry.Status == "leader" ? "leader" : "follower";
+        if (entry.Member.Id == self) return role;
+        return role + "/" + (entry.Status is "unavailable" or "unknown" ? entry.Status : "available");
     }
 
     /// <summary>
@@ -83,6 +93,13 @@ internal static class ClusterEndpoints
     /// </summary>
     private static IResult Ready(RaftNode node)
     {
+        switch (node.Membership)
+        {
+            case MembershipState.Removed:
+                return Problems.Unavailable("this node was removed from the cluster's membership (or was never readmitted): it serves no writes; stop it, or empty its data directory and start it with --join to add it again");
+            case MembershipState.Joining:
+                return Problems.Unavailable("this node is joining the cluster: it has not been added yet");
+        }
         if (node.Leader is null) return Problems.Unavailable("no leader is known");
         if (node.LastAppliedLogIndex < node.CommitIndex)
         {

@@ -23,14 +23,28 @@ internal sealed partial class Forwarding(RaftNode node, LeaderWatch leaders, Ser
         ConnectTimeout = TimeSpan.FromSeconds(2),
     }, options))
     {
-        Timeout = TimeSpan.FromSeconds(90),
+        Timeout = Timeout.InfiniteTimeSpan,
     };
+
+    // An answer that takes longer is given up (504): the longest wait a call may ask for, and a margin. Adding
+    // a member waits for it to catch up, as long as its timeoutMs.
+    private static readonly TimeSpan RelayTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan MembershipRelayTimeout = TimeSpan.FromMilliseconds(MembershipEndpoints.MaxAddTimeoutMs) + RelayTimeout;
 
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         if (!ForLeader(context.Request) || node.IsLeader)
         {
             await next();
+            return;
+        }
+        if (node.Membership != MembershipState.Member)
+        {
+            // Its view of the leader may be stale: a removed (or not yet added) node sends nothing on.
+            metrics.Unavailable();
+            await Problems.Unavailable(node.Membership == MembershipState.Removed
+                ? "this node was removed from the cluster; send the call to a member"
+                : "this node is joining the cluster; send the call to a member").ExecuteAsync(context);
             return;
         }
         if (context.Request.Headers.ContainsKey(ForwardedHeader))
@@ -55,13 +69,17 @@ internal sealed partial class Forwarding(RaftNode node, LeaderWatch leaders, Ser
         await RelayAsync(context, leader);
     }
 
-    /// <summary>Everything under /v1 but this node's own cluster view and reads that accept stale data.</summary>
+    /// <summary>Everything under /v1 but this node's own cluster views and reads that accept stale data; membership changes are the leader's.</summary>
     private static bool ForLeader(HttpRequest request)
     {
+        if (IsMembershipChange(request)) return true;
         if (!request.Path.StartsWithSegments("/v1") || request.Path.StartsWithSegments("/v1/cluster")) return false;
         var read = HttpMethods.IsGet(request.Method) || request.Path.StartsWithSegments("/v1/fence");
         return !read || !string.Equals(request.Query["stale"], "true", StringComparison.OrdinalIgnoreCase);
     }
+
+    private static bool IsMembershipChange(HttpRequest request) =>
+        request.Path.StartsWithSegments("/v1/cluster/members") && !HttpMethods.IsGet(request.Method);
 
     private async Task RelayAsync(HttpContext context, RaftMember leader)
     {
@@ -88,7 +106,9 @@ internal sealed partial class Forwarding(RaftNode node, LeaderWatch leaders, Ser
         HttpResponseMessage response;
         try
         {
-            response = await _client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            bounded.CancelAfter(IsMembershipChange(context.Request) ? MembershipRelayTimeout : RelayTimeout);
+            response = await _client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, bounded.Token);
         }
         catch (Exception error) when (error.GetBaseException() is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
         {

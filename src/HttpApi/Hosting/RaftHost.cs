@@ -2,20 +2,42 @@ using RaftDlm.Consensus;
 
 namespace RaftDlm.HttpApi.Hosting;
 
-/// <summary>Runs the Raft node for the life of the process; a node with an empty data directory is seeded first.</summary>
-internal sealed partial class RaftHost(RaftNode node, SnapshotSeeder seeder, ServerOptions options, ILogger<RaftHost> logger) : IHostedService
+/// <summary>
+/// Runs the Raft node for the life of the process. A node with an empty data directory is seeded with a peer's
+/// snapshot first, and one that joins an existing cluster (<see cref="ClusterJoin"/>) asks to be added once its
+/// Raft node listens.
+/// </summary>
+internal sealed partial class RaftHost(RaftNode node, SnapshotSeeder seeder, ClusterJoin join, ServerOptions options, ILogger<RaftHost> logger) : IHostedService
 {
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _joining = Task.CompletedTask;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await seeder.SeedIfEmptyAsync(cancellationToken).ConfigureAwait(false);
-        await node.StartAsync(cancellationToken).ConfigureAwait(false);
+        var joinUrls = await join.JoinThroughAsync(cancellationToken).ConfigureAwait(false);
+        if (joinUrls.Count == 0)
+        {
+            await seeder.SeedIfEmptyAsync(cancellationToken).ConfigureAwait(false);
+            await node.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var peers = await join.MembersAsync(joinUrls[0], cancellationToken).ConfigureAwait(false);
+            await seeder.SeedIfEmptyAsync(peers.Count > 0 ? peers : options.ParseMembers().Where(m => m.Id != options.NodeId).ToList(), cancellationToken).ConfigureAwait(false);
+            await node.StartAsync(joinExisting: true, cancellationToken).ConfigureAwait(false);
+            // In the background: the HTTP server starts meanwhile, and /readyz says the node is joining.
+            _joining = Task.Run(() => join.JoinAsync(joinUrls, _stopping.Token), CancellationToken.None);
+        }
         LogStarted(options.NodeId, options.RaftEndpoint, options.HttpUrl, Path.GetFullPath(options.DataDirectory));
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _joining.ConfigureAwait(false);
         await node.StopAsync(cancellationToken).ConfigureAwait(false);
         await node.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
     }
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Node {NodeId} started: Raft on {RaftEndpoint}, HTTP on {HttpUrl}, data in {DataDirectory}")]

@@ -27,10 +27,13 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>Fetches and installs a peer's newest snapshot when the data directory is empty. Never throws but for cancellation.</summary>
-    public async Task SeedIfEmptyAsync(CancellationToken ct)
+    public Task SeedIfEmptyAsync(CancellationToken ct) =>
+        SeedIfEmptyAsync(options.ParseMembers().Where(member => member.Id != options.NodeId).ToList(), ct);
+
+    /// <inheritdoc cref="SeedIfEmptyAsync(CancellationToken)"/>
+    public async Task SeedIfEmptyAsync(IReadOnlyList<RaftMember> peers, CancellationToken ct)
     {
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
-        var peers = options.ParseMembers().Where(member => member.Id != options.NodeId).ToList();
         if (!options.SeedFromPeers || peers.Count == 0 || !IsEmpty(dataDirectory)) return;
 
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
