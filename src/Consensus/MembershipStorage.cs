@@ -12,6 +12,8 @@ namespace RaftDlm.Consensus;
 /// </summary>
 internal sealed class MembershipStorage(string fileName) : PersistentClusterConfigurationStorage<EndPoint>(fileName)
 {
+    public string FileName { get; } = fileName;
+
     private const byte FormatVersion = 1;
 
     protected override void Encode(EndPoint address, ref BufferWriterSlim<byte> writer)

@@ -60,11 +60,33 @@ public sealed partial class RaftNode
     /// <summary>Whether this data directory holds a membership (it belonged to a cluster, or was readied to start one).</summary>
     public static bool HasStoredMembership(string dataDirectory) => File.Exists(Path.Combine(dataDirectory, MembershipFileName));
 
-    /// <summary>The first start of a data directory that is not joining stores <see cref="RaftNodeOptions.Members"/> as the membership.</summary>
+    /// <summary>
+    /// The first start of a data directory that is not joining stores <see cref="RaftNodeOptions.Members"/> as the
+    /// membership. Later starts keep the stored one; a node alone in it may change its own addresses (nobody else
+    /// knows them), a member of a larger cluster may not: the others know it by the stored address.
+    /// </summary>
     private async Task BootstrapMembershipAsync(MembershipStorage storage, bool joinExisting, CancellationToken ct)
     {
         IClusterConfigurationStorage<EndPoint> typed = storage;
         var configuration = await typed.LoadConfigurationAsync(ct).ConfigureAwait(false);
+        var self = MemberEndPoint.From(_self);
+        var stored = configuration.Members.OfType<MemberEndPoint>().FirstOrDefault(m => m.Id == _self.Id);
+        if (stored is not null && (!stored.Equals(self) || stored.HttpEndpoint != self.HttpEndpoint))
+        {
+            if (configuration.Members.Count != 1)
+            {
+                throw new InvalidOperationException(
+                    $"The cluster's membership stores {_self.Id} at {stored.Address} ({stored.HttpEndpoint}), but this node is configured at {self.Address} ({self.HttpEndpoint}). " +
+                    "Start it with the stored addresses, or remove it from the cluster and add it again with the new ones.");
+            }
+            // The storage keeps the version it holds; a membership of one is written anew (a crash in between
+            // leaves a log and no membership, which starts from Members: this node alone again).
+            configuration = configuration.Remove(stored).Add(self);
+            File.Delete(storage.FileName);
+            await ((IClusterConfigurationStorage)storage).SaveConfigurationAsync(configuration, 0L, ct).ConfigureAwait(false);
+            Log.MembershipBootstrapped(_logger, 1, _self.Id);
+            return;
+        }
         if (configuration.Members.Count > 0 || joinExisting) return;
         foreach (var member in _options.Members)
         {
