@@ -113,6 +113,7 @@ public sealed class ServerOptions
     {
         NodeId = NodeId,
         Members = ParseMembers(),
+        SelfMember = new RaftMember(NodeId, ParseEndpoint(RaftEndpoint), HttpUrl.TrimEnd('/')),
         DataDirectory = Path.GetFullPath(DataDirectory),
         ElectionTimeoutMinMs = ElectionTimeoutMinMs,
         ElectionTimeoutMaxMs = ElectionTimeoutMaxMs,
