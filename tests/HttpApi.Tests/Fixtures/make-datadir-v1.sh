@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Makes tests/HttpApi.Tests/Fixtures/datadir-v1: the data directory of one node of today's server (entry
+# Made tests/HttpApi.Tests/Fixtures/datadir-v1 (OUTPUT_FOLDER/datadir-v1): the data directory of one node of today's server (entry
 # envelope 1, snapshot file "RDS1", lock table snapshot 2, DotNext 6.12.0 WAL with 64 KiB chunks), holding a
 # snapshot and a WAL tail after it, and expected-v1.json: what the lock table held when the node stopped.
 # DataDirectoryCompatibilityTests starts the current server on a copy and checks every value is still there.
-# Run it only to make a fixture of a new format version (docs/formats.md); never re-run it over datadir-v1.
-#   tests/HttpApi.Tests/Fixtures/make-datadir-v1.sh [output folder]   (default: the fixture folder itself)
+# The checked-in fixture was made once, by the code of its version, and is never made again (docs/formats.md);
+# a release that changes a format copies this script as make-datadir-v2.sh. It writes into a new folder:
+#   tests/HttpApi.Tests/Fixtures/make-datadir-v1.sh OUTPUT_FOLDER
 set -euo pipefail
+OUT=$(realpath -m "${1:?usage: $0 OUTPUT_FOLDER (a new folder, never the checked-in Fixtures)}")
+if [ -e "$OUT/datadir-v1" ]; then echo "$OUT/datadir-v1 exists: a fixture is never made again over itself" >&2; exit 2; fi
 cd "$(dirname "$0")/../../.."
-OUT=${1:-tests/HttpApi.Tests/Fixtures}
+
 PORT=${RAFTDLM_FIXTURE_PORT:-19710}
 URL=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
