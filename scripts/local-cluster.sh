@@ -3,6 +3,8 @@
 # data, logs and pid files under ./data/node1..3 (RAFTDLM_DATA moves the folder, RAFTDLM_BASE_PORT=8800
 # moves the ports to 8810/8811, ...).
 #   scripts/local-cluster.sh start [--tls]|stop|status|restart [node]
+# RAFTDLM_SERVER=path/RaftDlm.Server.dll runs that build instead of building this checkout's (an upgrade,
+# docs/operations.md: restart one node at a time with the new release's dll).
 # start --tls makes a throw-away CA and one certificate per node under $DATA/tls (once) and runs HTTPS and
 # mutual-TLS Raft; the cluster stays TLS (status, restart, start) until $DATA is removed.
 set -euo pipefail
@@ -16,7 +18,7 @@ raft_port() { echo $((BASE + 1 + 10 * ${1#node})); }
 tls_on() { [ -f "$TLS_DIR/ca.pem" ]; }
 scheme() { if tls_on; then echo https; else echo http; fi; }
 curl_tls() { if tls_on; then echo --cacert "$TLS_DIR/ca.pem"; fi; }
-SERVER=src/HttpApi/bin/Release/net10.0/RaftDlm.Server.dll
+SERVER=${RAFTDLM_SERVER:-src/HttpApi/bin/Release/net10.0/RaftDlm.Server.dll}
 
 # A CA (10 days) and, per node, a key and a certificate for 127.0.0.1/localhost usable by servers and clients.
 make_certificates() {
@@ -98,7 +100,8 @@ case "$cmd" in
   start)
     mkdir -p "$DATA"
     if $want_tls; then make_certificates; fi
-    dotnet build -c Release -nologo -v quiet src/HttpApi >/dev/null
+    if [ -z "${RAFTDLM_SERVER:-}" ]; then dotnet build -c Release -nologo -v quiet src/HttpApi >/dev/null; fi
+    [ -f "$SERVER" ] || { echo "no server at $SERVER" >&2; exit 2; }
     for n in "${targets[@]}"; do start_node "$n"; done
     for _ in $(seq 1 100); do
       # shellcheck disable=SC2046
