@@ -171,6 +171,57 @@ public sealed class BackupRestoreTests
         }
     }
 
+    /// <summary>
+    /// The restored snapshot carries term 0, below every entry the new cluster appends. Carrying the old cluster's
+    /// term instead, a node that holds only the snapshot (it was down while the others committed) would look more
+    /// up to date than the nodes holding those entries (a higher last term), win the election and overwrite them.
+    /// </summary>
+    [Fact]
+    public async Task Writes_of_the_restored_cluster_survive_an_election_won_against_a_node_that_holds_only_the_snapshot()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "raftdlm-tests", $"term-{Guid.NewGuid():N}.snapshot");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        try
+        {
+            await using (var old = await ServerCluster.StartAsync(3))
+            {
+                // Two leader changes: the backup's term is above the new cluster's first terms.
+                for (var kill = 0; kill < 2; kill++)
+                {
+                    var leader = await old.WaitForLeaderAsync();
+                    old.Kill(leader);
+                    await old.WaitForLeaderAsync();
+                    old.Start(leader);
+                }
+                var client = old.Client(await old.WaitForLeaderAsync());
+                AssertStatus(await Put(client, $"/v1/lockspaces/{Space}", new { lvbBytes = 8, lockDelayMs = 0 }), HttpStatusCode.Created);
+                await File.WriteAllBytesAsync(file, await client.GetByteArrayAsync("/v1/snapshot"));
+            }
+            var backup = ReadBackup(await File.ReadAllBytesAsync(file));
+            Assert.True(backup.Term >= 2, $"the backup's term is {backup.Term}");
+
+            await using var restored = await ServerCluster.StartAsync(3, new Dictionary<string, string> { ["RestoreFrom"] = file }, startOnly: ["node1", "node2"]);
+            var first = restored.Client(await restored.WaitForLeaderAsync());
+            AssertStatus(await Put(first, "/v1/lockspaces/written-after-restore", new { lvbBytes = 8, lockDelayMs = 0 }), HttpStatusCode.Created);
+            var token = await GrantAsync(first, "written-after-restore");
+            await restored.WaitForSameStateAsync();
+            restored.Kill("node1");
+            restored.Kill("node2");
+            // node3 has only the snapshot; node1 has the entries above. Whoever leads now must keep them.
+            restored.Start("node3");
+            restored.Start("node1");
+            var client2 = restored.Client(await restored.WaitForLeaderAsync());
+            var spaces = await Get(client2, "/v1/lockspaces");
+            AssertStatus(spaces, HttpStatusCode.OK);
+            Assert.Contains("written-after-restore", spaces.Text, StringComparison.Ordinal);
+            Assert.True(await GrantAsync(client2, "later") > token, "fencing tokens went back");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Theory]
     [InlineData("corrupt", "checksum does not match")]
     [InlineData("truncated", "truncated")]
