@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -22,7 +21,7 @@ internal sealed record BackupMetadata(
 /// <c>dlmctl snapshot status</c> reads it without the server. Little-endian:
 /// <c>[magic "RDLMBKUP":8][version:4][index:8][term:8][metadata length:4][metadata: UTF-8 JSON]
 /// [snapshot length:8][snapshot: a consensus snapshot file, "RDS1" header and the lock table][SHA-256 of all before:32]</c>.
-/// The client library reads the same layout (RaftDlm.Client.BackupFile); a change here is a new version.
+/// The client library reads the same layout (RaftDlm.Client.SnapshotBackup); a change here is a new version.
 /// </summary>
 internal static class BackupFile
 {
@@ -96,6 +95,4 @@ internal static class BackupFile
 
     /// <summary>The text form of the checksum of the whole file (its trailer).</summary>
     public static string Checksum(ReadOnlySpan<byte> file) => Convert.ToHexStringLower(file[^Sha256Bytes..]);
-
-    public static string Describe(BackupMetadata metadata) => Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(metadata));
 }
