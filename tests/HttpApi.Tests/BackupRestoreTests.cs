@@ -315,6 +315,9 @@ public sealed class BackupRestoreTests
             await File.WriteAllBytesAsync(Path.Combine(partial.FullName, "incoming.partial"), backup.Snapshot[..(backup.Snapshot.Length / 2)]);
             Directory.CreateDirectory(cluster.DataDirectory("node2"));
             await File.WriteAllTextAsync(Path.Combine(cluster.DataDirectory("node2"), "restored-from"), checksum + "\n");
+            // node3 was killed while running: its checkpoint may be cut (seen: a short file); it still starts from its directory.
+            var checkpoint = Path.Combine(cluster.DataDirectory("node3"), "wal", "checkpoint");
+            if (File.Exists(checkpoint)) File.WriteAllBytes(checkpoint, File.ReadAllBytes(checkpoint) is var cut && cut.Length > 4 ? cut[..4] : cut);
             foreach (var id in cluster.Ids) cluster.Start(id);
             var client = cluster.Client(await cluster.WaitForLeaderAsync());
             await cluster.WaitForSameStateAsync();

@@ -48,6 +48,15 @@ internal static class SnapshotRestore
             return Refused;
         }
 
+        // Restored from this very file already (the marker, and the snapshot the install renames last): the node
+        // has run since, so its log may be anything a running node leaves, a checkpoint cut by kill -9 included.
+        var marker = Path.Combine(dataDirectory, MarkerName);
+        if (File.Exists(marker) && (await File.ReadAllTextAsync(marker, ct).ConfigureAwait(false)).Trim() == checksum
+            && SnapshotFiles.Newest(dataDirectory) is { } newest && newest.Index >= backup.Index)
+        {
+            await output.WriteLineAsync($"raft-dlm: {dataDirectory} was restored from '{path}' already; starting from the data directory").ConfigureAwait(false);
+            return 0;
+        }
         long lastIndex;
         try
         {
@@ -58,14 +67,8 @@ internal static class SnapshotRestore
             await error.WriteLineAsync($"raft-dlm: refusing to restore into {dataDirectory}: {failure.Message}").ConfigureAwait(false);
             return Refused;
         }
-        var marker = Path.Combine(dataDirectory, MarkerName);
         if (lastIndex > 0)
         {
-            if (File.Exists(marker) && (await File.ReadAllTextAsync(marker, ct).ConfigureAwait(false)).Trim() == checksum)
-            {
-                await output.WriteLineAsync($"raft-dlm: {dataDirectory} was restored from '{path}' already; starting from the data directory").ConfigureAwait(false);
-                return 0;
-            }
             await error.WriteLineAsync($"raft-dlm: refusing to restore into {dataDirectory}: it is not empty (log or snapshot up to index {lastIndex}); give an empty data directory").ConfigureAwait(false);
             return Refused;
         }
