@@ -93,6 +93,9 @@ public sealed class BackupRestoreTests
             AssertStatus(await Lock(client, Space, waiter, $"r{i}", "EX"), HttpStatusCode.Accepted);
         }
         AssertStatus(await Lock(client, Space, shortLived, "short", "EX"), HttpStatusCode.OK);
+        // An LVB marked invalid (ivValBlk on a down-conversion) stays invalid.
+        var invalid = Str((await Lock(client, Space, holder, "invalid", "EX")).Body, "lockId");
+        AssertStatus(await Post(client, $"/v1/lockspaces/{Space}/locks/{invalid}/convert", new { mode = "PR", flags = new[] { "ivValBlk" } }), HttpStatusCode.OK);
 
         // The writer: an EX lock on "churn" converted down with a new LVB and up again, as fast as it goes.
         var churnLock = Str((await Lock(client, Space, holder, "churn", "EX")).Body, "lockId");
@@ -127,6 +130,7 @@ public sealed class BackupRestoreTests
         var views = new Dictionary<string, string>();
         for (var i = 0; i < StaticResources; i++) views[$"r{i}"] = (await Get(client, $"/v1/lockspaces/{Space}/resources/r{i}")).Text;
         views["short"] = (await Get(client, $"/v1/lockspaces/{Space}/resources/short")).Text;
+        views["invalid"] = (await Get(client, $"/v1/lockspaces/{Space}/resources/invalid")).Text;
         return (views, [holder, waiter, shortLived], churnBefore);
     }
 
@@ -141,6 +145,7 @@ public sealed class BackupRestoreTests
         var r5 = JsonNode.Parse(views["r5"])!;
         Assert.Equal(6 + 1, Long(r5, "lvbSeq"));
         Assert.Equal(599UL, Api.Counter(r5["lvb"]));
+        Assert.False(JsonNode.Parse(views["invalid"])!["lvbValid"]!.GetValue<bool>());
         foreach (var session in sessions) AssertStatus(await Get(client, $"/v1/sessions/{session}"), HttpStatusCode.OK);
     }
 
