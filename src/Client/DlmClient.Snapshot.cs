@@ -36,7 +36,7 @@ public sealed partial class DlmClient
                 var status = (int)response.StatusCode;
                 if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout)
                 {
-                    failures.Add($"{endpoint} answered {status}");
+                    failures.Add($"{endpoint} answered {status}: {Problem(await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false))}");
                     await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
                     continue;
                 }
