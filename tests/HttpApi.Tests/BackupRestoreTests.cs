@@ -342,6 +342,70 @@ public sealed class BackupRestoreTests
         }
     }
 
+    /// <summary>
+    /// kill -9 of a restoring node at spread-out moments of its start (before, during and after the restore).
+    /// After each kill the directory is either untouched, marked but without a whole snapshot (counted as
+    /// empty), or whole; started again with the same file the node always serves the whole table.
+    /// </summary>
+    [Fact]
+    public async Task A_node_killed_at_any_moment_of_its_restore_comes_back_whole()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "raftdlm-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        try
+        {
+            var file = Path.Combine(root, "good.snapshot");
+            await File.WriteAllBytesAsync(file, await TakeSmallBackupAsync());
+            var states = new List<string>();
+            for (var round = 0; round < 10; round++)
+            {
+                var data = Path.Combine(root, $"data-{round}");
+                var ports = LocalPorts.Free(2);
+                var member = new ServerMember("node1", "127.0.0.1", ports[0], ports[1]);
+                string[] arguments = ["--node-id", "node1", "--http", member.HttpUrl, "--raft", member.RaftEndpoint, "--data", data, "--restore-from", file];
+                using (var doomed = ChildProcess.Start(ServerBinary.Path, arguments, Path.Combine(root, $"killed-{round}.log")))
+                {
+                    await Task.Delay(80 + (round * 25));
+                    doomed.Kill();
+                }
+                var snapshot = Directory.Exists(Path.Combine(data, "snapshots"))
+                    ? Directory.GetFiles(Path.Combine(data, "snapshots")).Select(Path.GetFileName).Where(name => name != "incoming.partial").ToList()
+                    : [];
+                states.Add(!Directory.Exists(data) ? "untouched" : snapshot.Count == 0 ? "no snapshot" : "whole");
+
+                using var again = ChildProcess.Start(ServerBinary.Path, arguments, Path.Combine(root, $"again-{round}.log"));
+                using var client = new HttpClient { BaseAddress = new Uri(member.HttpUrl), Timeout = TimeSpan.FromSeconds(5) };
+                var lvb = await ReadSmallLvbAsync(client, again);
+                Assert.True(lvb == 42UL, $"round {round} ({states[^1]}): lvb {lvb}\n{again.Log()}");
+                again.Stop();
+            }
+            // The spread of kill moments reached the restore's both sides at least (what it reaches depends on the machine).
+            Assert.True(states.Distinct().Count() >= 2, string.Join(", ", states));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static async Task<ulong?> ReadSmallLvbAsync(HttpClient client, ChildProcess server)
+    {
+        for (var tries = 0; tries < 150 && !server.HasExited; tries++)
+        {
+            try
+            {
+                var view = await Get(client, $"/v1/lockspaces/{Space}/resources/small");
+                if (view.Status == HttpStatusCode.OK) return Api.Counter(view.Body!["lvb"]);
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            await Task.Delay(200);
+        }
+        return null;
+    }
+
     private static async Task<byte[]> TakeSmallBackupAsync()
     {
         await using var cluster = await ServerCluster.StartAsync(1);
