@@ -73,14 +73,24 @@ internal static class SnapshotRestore
             return Refused;
         }
 
-        Directory.CreateDirectory(dataDirectory);
-        await using (var file = new FileStream(marker, FileMode.Create, FileAccess.Write, FileShare.None))
+        SnapshotFile installed;
+        try
         {
-            await file.WriteAsync(System.Text.Encoding.ASCII.GetBytes(checksum + "\n"), ct).ConfigureAwait(false);
-            file.Flush(flushToDisk: true);
+            Directory.CreateDirectory(dataDirectory);
+            await using (var file = new FileStream(marker, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                await file.WriteAsync(System.Text.Encoding.ASCII.GetBytes(checksum + "\n"), ct).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
+            }
+            await using var content = new MemoryStream(backup.Snapshot, writable: false);
+            installed = await SnapshotFiles.InstallAsync(dataDirectory, backup.Index, 0, backup.Snapshot.Length, backup.Sha256, content, ct).ConfigureAwait(false);
         }
-        await using var content = new MemoryStream(backup.Snapshot, writable: false);
-        var installed = await SnapshotFiles.InstallAsync(dataDirectory, backup.Index, 0, backup.Snapshot.Length, backup.Sha256, content, ct).ConfigureAwait(false);
+        catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+        {
+            // Nothing whole was installed: the directory still counts as empty and the next start restores again.
+            await error.WriteLineAsync($"raft-dlm: restoring into {dataDirectory} failed: {failure.Message}; nothing was started, and a start with the same file restores again").ConfigureAwait(false);
+            return Refused;
+        }
         var metadata = backup.Metadata;
         await output.WriteLineAsync($"raft-dlm: restored '{path}' into {dataDirectory}: index {installed.Index} (old term {backup.Term}), "
             + $"{metadata.Lockspaces} lockspaces, {metadata.Sessions} sessions, {metadata.Resources} resources, {metadata.Locks} locks, "
