@@ -82,6 +82,8 @@ public sealed partial class AuthMatrixTests
         // No snapshot may have been taken yet: an admin gets the file or a plain 404, never a refusal.
         new("snapshot", s => (HttpMethod.Get, "/v1/cluster/snapshot", null),
             Unauthorized, Forbidden, Forbidden, Forbidden, new Expect(HttpStatusCode.OK, Or: HttpStatusCode.NotFound)),
+        new("backup snapshot", s => (HttpMethod.Get, "/v1/snapshot", null), Unauthorized, Forbidden, Forbidden, Forbidden, Ok),
+        new("backup snapshot (stale)", s => (HttpMethod.Get, "/v1/snapshot?stale=true", null), Unauthorized, Forbidden, Forbidden, Forbidden, Ok),
         new("healthz", s => (HttpMethod.Get, "/healthz", null), Ok, Ok, Ok, Ok, Ok),
         new("metrics", s => (HttpMethod.Get, "/metrics", null), Ok, Ok, Ok, Ok, Ok),
         new("openapi", s => (HttpMethod.Get, "/openapi/v1.json", null), Ok, Ok, Ok, Ok, Ok),
