@@ -100,6 +100,12 @@ internal sealed partial class ClusterJoin(RaftNode node, ServerOptions options, 
         {
             for (var attempt = 0; ; attempt++)
             {
+                if (node.Membership == MembershipState.Member)
+                {
+                    // Added meanwhile (by an earlier attempt whose answer was lost, or by hand).
+                    LogJoined(self.Id, node.LastAppliedLogIndex);
+                    return;
+                }
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero)
                 {
