@@ -164,7 +164,16 @@ add_node() {
   local n=$1
   valid_name "$n" || { echo "add: '$n' is not a node name (node4, node5, ...)" >&2; exit 2; }
   if is_member "$n"; then echo "add: $n is a member already" >&2; exit 1; fi
-  if running "$n"; then echo "add: $n is running (pid $(cat "$DATA/$n.pid")) but is not a member; stop it first" >&2; exit 1; fi
+  if running "$n"; then
+    # Added, but the script was interrupted before it noted so?
+    local seen; seen=$(live_member)
+    if [ -n "$seen" ] && [[ $(member_entry "$(api 3 "$seen/v1/cluster/members" || true)" "$n") == *'"role":"voter"'* ]]; then
+      save_nodes "${NODES[@]}" "$n"
+      echo "$n runs and is a voter already"
+      return 0
+    fi
+    echo "add: $n is running (pid $(cat "$DATA/$n.pid")) but is not a member; stop it first" >&2; exit 1
+  fi
   if [ -d "$DATA/$n" ] && [ -n "$(ls -A "$DATA/$n")" ]; then
     echo "add: $DATA/$n is not empty; a new member starts with an empty data directory (move it away first)" >&2; exit 1
   fi
@@ -172,13 +181,16 @@ add_node() {
   if [ -z "$through" ]; then echo "add: no member of ${NODES[*]} is running and answering" >&2; exit 1; fi
   if tls_on; then node_certificate "$n" "$TLS_DIR/ca.pem"; fi
   build_server
+  local from=1
+  if [ -f "$DATA/$n.log" ]; then from=$(($(wc -c <"$DATA/$n.log") + 1)); fi
   start_node "$n" --join "$through" --JoinTimeoutMs "$JOIN_TIMEOUT_MS"
   echo "$n joins through $through (it is caught up as a learner first; its log: $DATA/$n.log)"
   local deadline=$((SECONDS + JOIN_TIMEOUT_MS / 1000 + 30)) list entry
   while [ "$SECONDS" -lt "$deadline" ]; do
     if ! running "$n"; then
-      echo "add: $n stopped before it was added; the end of its log:" >&2
-      tail -n 5 "$DATA/$n.log" >&2
+      echo "add: $n stopped before it was added; from its log ($DATA/$n.log):" >&2
+      { tail -c "+$from" "$DATA/$n.log" | grep -E -A1 --no-group-separator '^(crit|fail):|Unhandled exception' | tail -n 6; } >&2 \
+        || tail -n 5 "$DATA/$n.log" >&2
       rm -f "$DATA/$n.pid"
       rm -rf "${DATA:?}/$n"
       exit 1
