@@ -45,10 +45,17 @@ public sealed class MemberCommandTests(MembersFixture fixture) : IClassFixture<M
         using var waiting = WaitingNode.Start(Cluster, "node4");
         var added = Json(await RunOkAsync("member", "add", "node4", waiting.Member.RaftEndpoint, waiting.Member.HttpUrl, "--timeout-ms", "90000", "--json"));
         Assert.Equal(("node4", "voter"), (added["id"]!.GetValue<string>(), added["role"]!.GetValue<string>()));
-        var four = Members(await RunOkAsync("member", "list", "--json"));
+        // A node answers from the membership it has applied: a follower may list the change a moment later.
+        var four = await EventuallyAsync(async () =>
+        {
+            var list = Members(await RunOkAsync("member", "list", "--json"));
+            return list.Count == 4 ? list : null;
+        });
         Assert.Equal(["node1", "node2", "node3", "node4"], four.Select(member => member["id"]!.GetValue<string>()));
         Assert.All(four, member => Assert.Equal("voter", member["role"]!.GetValue<string>()));
-        Assert.Contains(waiting.Member.HttpUrl, await RunOkAsync("member", "list"));
+        var row = await EventuallyAsync(async () => (await RunOkAsync("member", "list")).Split('\n').FirstOrDefault(line => line.StartsWith("node4", StringComparison.Ordinal)));
+        Assert.Contains(waiting.Member.HttpUrl, row);
+        Assert.Contains("voter", row);
 
         // The leader removed through dlmctl: it hands over, and the other three go on with a new leader.
         var leader = await Cluster.WaitForLeaderAsync();

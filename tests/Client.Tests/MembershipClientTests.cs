@@ -24,13 +24,13 @@ public sealed class MembershipClientTests(ClusterFixture fixture) : IClassFixtur
         using var waiting = WaitingNode.Start(Cluster, "node4");
         var added = await client.AddMemberAsync("node4", waiting.Member.RaftEndpoint, waiting.Member.HttpUrl, TimeSpan.FromSeconds(90));
         Assert.Equal(new ClusterMember("node4", waiting.Member.RaftEndpoint, waiting.Member.HttpUrl, "voter", added.Status), added);
-        var four = await client.ListMembersAsync();
-        Assert.Equal(["node1", "node2", "node3", "node4"], four.Select(member => member.Id));
+        // A node answers from the membership it has applied: a follower may list the change a moment later.
+        var four = await ListedAsync(client, ["node1", "node2", "node3", "node4"]);
         Assert.Equal("voter", four.Single(member => member.Id == "node4").Role);
 
         var removed = await client.RemoveMemberAsync("node4");
         Assert.Equal(("node4", waiting.Member.RaftEndpoint), (removed.Id, removed.RaftEndpoint));
-        Assert.Equal(["node1", "node2", "node3"], (await client.ListMembersAsync()).Select(member => member.Id));
+        await ListedAsync(client, ["node1", "node2", "node3"]);
     }
 
     [Fact]
@@ -76,6 +76,22 @@ public sealed class MembershipClientTests(ClusterFixture fixture) : IClassFixtur
             Assert.Equal("node2", removed.Id);
             Assert.Equal(2, handler.Requests);
         }
+    }
+
+    /// <summary>The members once the list has exactly these ids (every node asked in turn, for at most 30 s).</summary>
+    private static async Task<IReadOnlyList<ClusterMember>> ListedAsync(DlmClient client, string[] ids)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        IReadOnlyList<ClusterMember> members;
+        do
+        {
+            members = await client.ListMembersAsync();
+            if (members.Select(member => member.Id).SequenceEqual(ids)) return members;
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < deadline);
+        Assert.Equal(ids, members.Select(member => member.Id));
+        return members;
     }
 
     /// <summary>Answers each request with the next status (the last one repeats); a 200 carries a member.</summary>
