@@ -103,7 +103,11 @@ known_nodes() {
     for f in "$DATA"/node*.pid; do [ -e "$f" ] && basename "$f" .pid; done; } | sort -u -t e -k 2 -n
 }
 
-build_server() { dotnet build -c Release -nologo -v quiet src/HttpApi >/dev/null; }
+# The build's output goes to a file (shown when it fails): build servers it leaves behind hold no terminal or pipe.
+build_server() {
+  mkdir -p "$DATA"
+  if ! dotnet build -c Release -nologo -v quiet src/HttpApi >"$DATA/build.log" 2>&1; then cat "$DATA/build.log" >&2; exit 1; fi
+}
 
 # start_node NODE [extra server arguments...]
 start_node() {
