@@ -219,14 +219,24 @@ remove_node() {
   valid_name "$n" || { echo "remove: '$n' is not a node name" >&2; exit 2; }
   local through; through=$(live_member "$n")
   if [ -z "$through" ]; then echo "remove: no other member of ${NODES[*]} is running and answering" >&2; exit 1; fi
-  local reply status
-  reply=$(api 60 -w '\n%{http_code}' -X DELETE "$through/v1/cluster/members/$n" || true)
-  status=${reply##*$'\n'}
-  case "$status" in
-    200) echo "$n removed from the cluster (through $through)" ;;
-    404) echo "$n is not a member of the cluster (through $through); stopping it if it runs" ;;
-    *) echo "remove: $through answered ${status:-nothing}: ${reply%$'\n'*}" >&2; exit 1 ;;
-  esac
+  # Retried for up to a minute while the answer says the change was not made or may be made later: no leader
+  # yet (a dead leader's successor is being elected), another change in progress, or an unknown outcome (a
+  # repeat then answers 404 if the first attempt removed it).
+  local reply status deadline=$((SECONDS + 60))
+  while :; do
+    reply=$(api 60 -w '\n%{http_code}' -X DELETE "$through/v1/cluster/members/$n" || true)
+    status=${reply##*$'\n'}
+    case "$status" in
+      200) echo "$n removed from the cluster (through $through)"; break ;;
+      404) echo "$n is not a member of the cluster (through $through); stopping it if it runs"; break ;;
+      503|504|000|"") ;;
+      409) [[ $reply == *"in progress"* ]] || { echo "remove: $through answered 409: ${reply%$'\n'*}" >&2; exit 1; } ;;
+      *) echo "remove: $through answered $status: ${reply%$'\n'*}" >&2; exit 1 ;;
+    esac
+    if [ "$SECONDS" -ge "$deadline" ]; then echo "remove: $through answered ${status:-nothing} for 60 s: ${reply%$'\n'*}" >&2; exit 1; fi
+    echo "$through answered ${status:-nothing}; trying again"
+    sleep 1
+  done
   local list
   for _ in $(seq 1 120); do
     list=$(api 3 "$through/v1/cluster/members" || true)
