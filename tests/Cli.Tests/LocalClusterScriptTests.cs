@@ -9,7 +9,7 @@ namespace RaftDlm.Cli.Tests;
 /// <summary>
 /// The procedures of docs/operations.md ("Add a node", "Remove a node") as written: <c>scripts/local-cluster.sh
 /// start</c>, <c>add node4</c>, <c>remove</c> of the leader, <c>add node5</c>, with <c>dlmctl member list</c> between
-/// them, then <c>stop</c> and <c>start</c> of the current members. On free ports (<c>RAFTDLM_BASE_PORT</c>) and in a
+/// them, then <c>stop</c> and <c>start</c> of the current members, and "Replace a dead node" for a killed leader. On free ports (<c>RAFTDLM_BASE_PORT</c>) and in a
 /// temporary folder (<c>RAFTDLM_DATA</c>); every server the script started is stopped by its pid.
 /// </summary>
 public sealed class LocalClusterScriptTests : IDisposable
@@ -49,6 +49,14 @@ public sealed class LocalClusterScriptTests : IDisposable
         Assert.Contains($"use add {leader}", text);
         await LeaderAsync(Url(rest[0]));
         Assert.Equal(expected, (await MembersAsync(Url("node5"))).Select(Id));
+
+        // Replace a dead node, the leader: killed, removed at once (the script waits for its successor), replaced.
+        var dead = await LeaderAsync(Url(rest[0]));
+        Process.GetProcessById(int.Parse(await File.ReadAllTextAsync(Path.Combine(_data, dead + ".pid")), System.Globalization.CultureInfo.InvariantCulture)).Kill();
+        Assert.Contains($"{dead} removed from the cluster", await ScriptOkAsync("remove", dead));
+        Assert.Contains("node6 is a voter", await ScriptOkAsync("add", "node6"));
+        string[] replaced = [.. expected.Where(id => id != dead), "node6"];
+        Assert.Equal(replaced, (await MembersAsync(Url("node6"))).Select(Id));
 
         (exit, text) = await ScriptAsync("add", "node5");
         Assert.Equal(1, exit);
