@@ -13,6 +13,8 @@
 # gets one when it is added) and runs HTTPS and mutual-TLS Raft; the cluster stays TLS until $DATA is removed.
 # RAFTDLM_TOKEN (an admin token) is sent by add and remove; RAFTDLM_JOIN_TIMEOUT_MS (default 300000) bounds how
 # long add waits for the new node to catch up.
+# RAFTDLM_SERVER=path/RaftDlm.Server.dll runs that build instead of building this checkout's (an upgrade,
+# docs/operations.md: restart one node at a time with the new release's dll).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${RAFTDLM_DATA:-./data}
@@ -27,7 +29,7 @@ tls_on() { [ -f "$TLS_DIR/ca.pem" ]; }
 scheme() { if tls_on; then echo https; else echo http; fi; }
 curl_tls() { if tls_on; then echo --cacert "$TLS_DIR/ca.pem"; fi; }
 url() { echo "$(scheme)://127.0.0.1:$(http_port "$1")"; }
-SERVER=src/HttpApi/bin/Release/net10.0/RaftDlm.Server.dll
+SERVER=${RAFTDLM_SERVER:-src/HttpApi/bin/Release/net10.0/RaftDlm.Server.dll}
 
 valid_name() { [[ $1 =~ ^node[1-9][0-9]{0,2}$ ]]; }
 is_member() { local m; for m in "${NODES[@]}"; do [ "$m" = "$1" ] && return 0; done; return 1; }
@@ -106,7 +108,10 @@ known_nodes() {
 # The build's output goes to a file (shown when it fails): build servers it leaves behind hold no terminal or pipe.
 build_server() {
   mkdir -p "$DATA"
-  if ! dotnet build -c Release -nologo -v quiet src/HttpApi >"$DATA/build.log" 2>&1; then cat "$DATA/build.log" >&2; exit 1; fi
+  if [ -z "${RAFTDLM_SERVER:-}" ] && ! dotnet build -c Release -nologo -v quiet src/HttpApi >"$DATA/build.log" 2>&1; then
+    cat "$DATA/build.log" >&2; exit 1
+  fi
+  [ -f "$SERVER" ] || { echo "no server at $SERVER" >&2; exit 2; }
 }
 
 # start_node NODE [extra server arguments...]

@@ -20,7 +20,9 @@ internal readonly record struct EnvelopeHeader(ProposalId ProposalId, long Leade
 /// </remarks>
 internal static class EntryEnvelope
 {
+    /// <summary>The marker byte is 0xD0 plus the envelope's version: 0xD1 is version 1, 0xD2 to 0xDF are kept for versions 2 to 15.</summary>
     internal const byte FormatV1 = 0xD1;
+    private const byte FormatBase = 0xD0, LastFormat = 0xDF;
     internal const int HeaderSizeBytes = 1 + 8 + 8 + 8;
 
     public static byte[] Encode(EnvelopeHeader header, ReadOnlySpan<byte> command)
@@ -56,6 +58,17 @@ internal static class EntryEnvelope
             new(BinaryPrimitives.ReadInt64LittleEndian(source[1..]), BinaryPrimitives.ReadInt64LittleEndian(source[9..])),
             BinaryPrimitives.ReadInt64LittleEndian(source[17..]));
         return true;
+    }
+
+    /// <summary>
+    /// The version of an envelope newer than this build reads (its marker byte is 0xD2 to 0xDF), or null: a
+    /// version-1 envelope, or bytes no version of the envelope starts with.
+    /// </summary>
+    public static int? NewerVersion(in ReadOnlySequence<byte> payload)
+    {
+        if (payload.IsEmpty) return null;
+        var marker = payload.FirstSpan[0];
+        return marker is > FormatV1 and <= LastFormat ? marker - FormatBase : null;
     }
 
     /// <summary>Decodes a possibly multi-segment payload without copying when it is one segment.</summary>

@@ -9,7 +9,9 @@ namespace RaftDlm.Consensus;
 /// <item><see cref="Apply"/> is called on every node for every committed command, in log order, from a
 /// single thread at a time. It must be deterministic: the same commands with the same times produce the
 /// same state and the same replies on every node. It must never throw; consensus catches and logs an
-/// exception as critical, but the node's state may then have diverged.</item>
+/// exception as critical, but the node's state may then have diverged. The one exception is
+/// <see cref="UnsupportedFormatException"/>, for a command a newer version wrote that this build cannot
+/// apply: consensus then stops applying on this node instead of skipping it (docs/formats.md).</item>
 /// <item>Entries that consensus itself appends (election no-ops, membership entries, and its own no-op with an
 /// empty command, proposed to move the log on) are never passed here, so the indices seen by
 /// <see cref="Apply"/> have gaps. A host therefore never proposes an empty command.</item>
@@ -22,7 +24,8 @@ namespace RaftDlm.Consensus;
 public interface IReplicatedStateMachine
 {
     /// <summary>
-    /// Applies one committed command and returns its reply. Must never throw. On the node that proposed the
+    /// Applies one committed command and returns its reply. Must never throw, except
+    /// <see cref="UnsupportedFormatException"/> for a command of a newer version. On the node that proposed the
     /// command the reply object itself is handed to the waiting <see cref="RaftNode.ProposeAsync"/> (it never
     /// leaves the process, so it is not serialized); elsewhere it is dropped.
     /// </summary>

@@ -41,27 +41,27 @@ internal static partial class Log
     [LoggerMessage(7123, LogLevel.Critical, "Restoring snapshot {File} failed; this node cannot continue")]
     public static partial void SnapshotRestoreFailed(ILogger logger, string file, Exception exception);
 
-    [LoggerMessage(7130, LogLevel.Information, "Membership started with {Count} member(s): {Ids}")]
+    [LoggerMessage(7140, LogLevel.Information, "Membership started with {Count} member(s): {Ids}")]
     public static partial void MembershipBootstrapped(ILogger logger, int count, string ids);
 
-    [LoggerMessage(7131, LogLevel.Information, "Adding member {Id} at {Endpoint}: catching it up as a learner (at most {TimeoutMs} ms)")]
+    [LoggerMessage(7141, LogLevel.Information, "Adding member {Id} at {Endpoint}: catching it up as a learner (at most {TimeoutMs} ms)")]
     public static partial void MemberAdding(ILogger logger, string id, string endpoint, long timeoutMs);
 
-    [LoggerMessage(7132, LogLevel.Information, "Member {Id} caught up and added as a voter")]
+    [LoggerMessage(7142, LogLevel.Information, "Member {Id} caught up and added as a voter")]
     public static partial void MemberAdded(ILogger logger, string id);
 
-    [LoggerMessage(7133, LogLevel.Warning, "Member {Id} did not catch up within {TimeoutMs} ms; it was not added")]
+    [LoggerMessage(7143, LogLevel.Warning, "Member {Id} did not catch up within {TimeoutMs} ms; it was not added")]
     public static partial void MemberAddFailed(ILogger logger, string id, long timeoutMs);
 
-    [LoggerMessage(7134, LogLevel.Information, "Removing member {Id} (the leader itself: {IsSelf})")]
+    [LoggerMessage(7144, LogLevel.Information, "Removing member {Id} (the leader itself: {IsSelf})")]
     public static partial void MemberRemoving(ILogger logger, string id, bool isSelf);
 
-    [LoggerMessage(7135, LogLevel.Information, "Member {Id} removed")]
+    [LoggerMessage(7145, LogLevel.Information, "Member {Id} removed")]
     public static partial void MemberRemoved(ILogger logger, string id);
 
-    [LoggerMessage(7136, LogLevel.Information, "Member {Id} is already a member with that address: readmitting it (removed, caught up, added again)")]
+    [LoggerMessage(7146, LogLevel.Information, "Member {Id} is already a member with that address: readmitting it (removed, caught up, added again)")]
     public static partial void MemberReadmitting(ILogger logger, string id);
 
-    [LoggerMessage(7137, LogLevel.Warning, "This node ({NodeId}) was removed from the cluster's membership: it no longer votes, leads or serves writes")]
+    [LoggerMessage(7147, LogLevel.Warning, "This node ({NodeId}) was removed from the cluster's membership: it no longer votes, leads or serves writes")]
     public static partial void SelfRemoved(ILogger logger, string nodeId);
 }

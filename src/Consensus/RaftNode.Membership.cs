@@ -88,6 +88,11 @@ public sealed partial class RaftNode
             return;
         }
         if (configuration.Members.Count > 0 || joinExisting) return;
+        if (_options.Members.All(member => member.Id != _self.Id))
+        {
+            throw new InvalidOperationException(
+                $"This data directory holds no membership and Members does not list {_self.Id}: list every member of the new cluster, this node included, or join a running cluster (Join).");
+        }
         foreach (var member in _options.Members)
         {
             configuration = configuration.Add(MemberEndPoint.From(member));

@@ -6,8 +6,15 @@ public sealed class RaftNodeOptions
     /// <summary>The <see cref="RaftMember.Id"/> of this node; it must appear in <see cref="Members"/>.</summary>
     public required string NodeId { get; init; }
 
-    /// <summary>Static membership, including this node. Given again at every start (it is not persisted).</summary>
+    /// <summary>
+    /// The members a new cluster starts with, this node included: stored as the membership at the first start of
+    /// a data directory that is not joining a cluster. Once a membership is stored it is the cluster's (changed
+    /// at run time), and this list is not read again.
+    /// </summary>
     public required IReadOnlyList<RaftMember> Members { get; init; }
+
+    /// <summary>This node's own addresses when <see cref="Members"/> does not list it (a node that joined a cluster).</summary>
+    public RaftMember? SelfMember { get; init; }
 
     /// <summary>Holds the write-ahead log ("wal") and the snapshots ("snapshots").</summary>
     public required string DataDirectory { get; init; }
@@ -48,6 +55,7 @@ public sealed class RaftNodeOptions
     public int ProposalTimeoutMs { get; init; } = 5000;
 
     internal RaftMember Self => Members.FirstOrDefault(m => m.Id == NodeId)
+        ?? (SelfMember is { } self && self.Id == NodeId ? self : null)
         ?? throw new ArgumentException($"NodeId '{NodeId}' is not in Members.", nameof(NodeId));
 
     internal void Validate()

@@ -35,9 +35,13 @@ public static class SnapshotFiles
         Span<byte> bytes = stackalloc byte[20];
         using (var file = File.OpenHandle(checkpoint))
         {
-            if (RandomAccess.Read(file, bytes, 0) != bytes.Length || BinaryPrimitives.ReadInt32LittleEndian(bytes) != 1)
+            if (RandomAccess.Read(file, bytes, 0) != bytes.Length)
             {
-                throw new InvalidDataException($"{checkpoint} is not a version-1 checkpoint");
+                throw new InvalidDataException($"{checkpoint} is shorter than a checkpoint ({bytes.Length} bytes)");
+            }
+            if (BinaryPrimitives.ReadInt32LittleEndian(bytes) is var version and not 1)
+            {
+                throw new InvalidDataException(UnsupportedFormatException.NewerMessage(checkpoint, version, "DotNext's checkpoint version 1"));
             }
         }
         return long.Max(last, BinaryPrimitives.ReadInt64LittleEndian(bytes[12..]));
@@ -134,12 +138,25 @@ public static class SnapshotFiles
         return valid;
     }
 
+    /// <summary>
+    /// Why a header is not one this build reads: "RDS" and another version digit is a snapshot file of another
+    /// version (refused with its number); anything else is not a snapshot file at all.
+    /// </summary>
+    internal static InvalidDataException Unreadable(string what, ReadOnlySpan<byte> header)
+    {
+        if (header.Length >= 4 && header[..3].SequenceEqual("RDS"u8) && header[3] is >= (byte)'2' and <= (byte)'9')
+        {
+            return new InvalidDataException(UnsupportedFormatException.NewerMessage(what, header[3] - '0', "version 1, magic \"RDS1\""));
+        }
+        return new InvalidDataException($"{what} is not a snapshot file: it does not start with the magic \"RDS1\" (first bytes {Convert.ToHexString(header[..int.Min(header.Length, 4)])})");
+    }
+
     private static void CheckHeader(FileStream file, long index)
     {
         Span<byte> header = stackalloc byte[HeaderSizeBytes];
         file.Position = 0;
         file.ReadExactly(header);
-        if (!TryReadHeader(header, out var inside, out _)) throw new InvalidDataException("the snapshot has an unknown format");
+        if (!TryReadHeader(header, out var inside, out _)) throw Unreadable("the snapshot", header);
         if (inside != index) throw new InvalidDataException($"the snapshot's header names index {inside}, not {index}");
     }
 

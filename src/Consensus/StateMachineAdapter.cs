@@ -58,6 +58,14 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
             return ValueTask.FromResult(false);
         }
 
+        if (EntryEnvelope.NewerVersion(payload) is { } version)
+        {
+            // Skipping it would leave this replica without a command the others applied: refuse, loudly.
+            var refused = UnsupportedFormatException.Newer($"Log entry {entry.Index}'s envelope", version, "version 1");
+            FormatLog.UnsupportedEntry(_logger, entry.Index, refused);
+            throw refused;
+        }
+
         if (!EntryEnvelope.TryDecode(payload, out var header, out var command))
         {
             // Deterministic on every node, so skipping keeps replicas identical.
@@ -94,6 +102,13 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         {
             var reply = _machine.Apply(entry.Index, leaderTimeMs, command);
             context?.SetReply(reply);
+        }
+        catch (UnsupportedFormatException e)
+        {
+            // The host cannot apply this command (a newer version wrote it): stop applying rather than diverge.
+            FormatLog.UnsupportedEntry(_logger, entry.Index, e);
+            context?.SetFault(e);
+            throw;
         }
         catch (Exception e)
         {
@@ -165,7 +180,7 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
             await stream.ReadExactlyAsync(header, token).ConfigureAwait(false);
             if (!SnapshotFiles.TryReadHeader(header, out var index, out var leaderTimeMs))
             {
-                throw new InvalidDataException($"Snapshot {snapshotFile.Name} has an unknown format.");
+                throw SnapshotFiles.Unreadable($"Snapshot file {snapshotFile.Name}", header);
             }
 
             _machine.RestoreSnapshot(stream);

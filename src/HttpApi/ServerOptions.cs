@@ -47,6 +47,9 @@ public sealed class ServerOptions
     public int ElectionTimeoutMaxMs { get; set; } = 1600;
     public long SnapshotEveryEntries { get; set; } = 100_000;
 
+    /// <summary>The size of one WAL chunk file (at least 64 KiB); small only for test fixtures that are checked in.</summary>
+    public int ChunkSizeBytes { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>Diagnostics: a file that receives one line per applied log entry (see RaftNodeOptions.ApplyTraceFile).</summary>
     public string? ApplyTraceFile { get; set; }
     public int? RaftRequestTimeoutMs { get; set; }
@@ -113,10 +116,12 @@ public sealed class ServerOptions
     {
         NodeId = NodeId,
         Members = ParseMembers(),
+        SelfMember = new RaftMember(NodeId, ParseEndpoint(RaftEndpoint), HttpUrl.TrimEnd('/')),
         DataDirectory = Path.GetFullPath(DataDirectory),
         ElectionTimeoutMinMs = ElectionTimeoutMinMs,
         ElectionTimeoutMaxMs = ElectionTimeoutMaxMs,
         SnapshotEveryEntries = SnapshotEveryEntries,
+        ChunkSizeBytes = ChunkSizeBytes,
         ProposalTimeoutMs = ProposalTimeoutMs,
         RequestTimeoutMs = RaftRequestTimeoutMs,
         ApplyTraceFile = string.IsNullOrEmpty(ApplyTraceFile) ? null : Path.GetFullPath(ApplyTraceFile),

@@ -18,8 +18,14 @@ public sealed partial class LockMachine
     // Version 2 adds each session's owner (after its replies), each queued lock's wait deadline, and the recent
     // unlock ends (after the lockspaces). Version 1 snapshots are still read: their sessions have no owner, their
     // queued requests no deadline, and no ends are remembered.
-    private const int SnapshotVersion = 2;
-    private const int FirstReadableVersion = 1;
+    private const int SnapshotVersion = SnapshotFormatVersion;
+    private const int FirstReadableVersion = FirstReadableSnapshotFormatVersion;
+
+    /// <summary>The version of the snapshot this build writes (docs/formats.md).</summary>
+    public const int SnapshotFormatVersion = 2;
+
+    /// <summary>The oldest snapshot version this build reads.</summary>
+    public const int FirstReadableSnapshotFormatVersion = 1;
 
     public byte[] WriteSnapshot()
     {

@@ -6,10 +6,15 @@ namespace RaftDlm.Consensus.TestNode;
 
 /// <summary>
 /// A trivial deterministic machine for process-level tests: it keeps every applied command, a chained hash
-/// over (leader time, command), and counts leader-time regressions (which must stay zero).
+/// over (leader time, command), and counts leader-time regressions (which must stay zero). Given a
+/// <see cref="RefusedPrefix"/>, it plays a build of an older version: a command starting with it is one it does
+/// not know, and it refuses it as the server does (docs/formats.md).
 /// </summary>
 internal sealed class CountingStateMachine : IReplicatedStateMachine
 {
+    /// <summary>Commands starting with this are refused with <see cref="UnsupportedFormatException"/>; null refuses none.</summary>
+    public string? RefusedPrefix { get; init; }
+
     private readonly Lock _gate = new();
     private readonly List<string> _commands = [];
     private byte[] _hash = new byte[32];
@@ -30,6 +35,10 @@ internal sealed class CountingStateMachine : IReplicatedStateMachine
 
     public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
     {
+        if (RefusedPrefix is { } prefix && Encoding.UTF8.GetString(command).StartsWith(prefix, StringComparison.Ordinal))
+        {
+            throw new UnsupportedFormatException($"The command of entry {index} is of a kind this build does not know.");
+        }
         lock (_gate)
         {
             if (leaderTimeMs < _lastLeaderTimeMs)

@@ -9,6 +9,7 @@ using RaftDlm.Consensus.TestNode;
 //   id=node1 members=node1@127.0.0.1:7001,node2@127.0.0.1:7002 data=/tmp/x
 //   [snapshotEvery=N] [electionMinMs=N] [electionMaxMs=N] [proposalTimeoutMs=N] [logLevel=Warning]
 //   [slowRestoreOnceMs=N]   (the first snapshot install after start takes N ms longer)
+//   [refusePrefix=text]     (the machine refuses commands starting with text, as an older build would)
 // Then one request per stdin line, one reply per stdout line ("OK ..." or "ERR <kind> ..."):
 //   propose <text> | flood <count> <prefix> | has <text> | status | barrier | ready <timeoutMs> | quit
 // (flood proposes <prefix>-0 … <prefix>-<count-1> all at once and counts the outcomes)
@@ -38,7 +39,7 @@ var options = new RaftNodeOptions
     ProposalTimeoutMs = IntSetting("proposalTimeoutMs", 5000),
 };
 
-var machine = new CountingStateMachine();
+var machine = new CountingStateMachine { RefusedPrefix = settings.GetValueOrDefault("refusePrefix") };
 using var loggerFactory = new StderrLoggerFactory(nodeId, Enum.Parse<LogLevel>(Setting("logLevel", "Warning")));
 await using var node = new RaftNode(options, machine, loggerFactory);
 await node.StartAsync(CancellationToken.None);

@@ -95,7 +95,23 @@ public sealed class ServerCluster : IAsyncDisposable
         return client;
     }
 
-    public void Start(string id)
+    public void Start(string id) => Start(id, []);
+
+    /// <summary>
+    /// Starts <paramref name="id"/>, a member not configured at first (new free ports on first use), with an empty
+    /// data directory and <c>--join</c> the HTTP URL of <paramref name="through"/>: it asks that cluster to add it.
+    /// </summary>
+    public void StartJoining(string id, string through)
+    {
+        if (!_members.ContainsKey(id))
+        {
+            var ports = LocalPorts.Free(2);
+            _members[id] = new ServerMember(id, "127.0.0.1", ports[0], ports[1]);
+        }
+        Start(id, ["--join", HttpUrl(through)]);
+    }
+
+    private void Start(string id, IReadOnlyList<string> extraArguments)
     {
         if (_running.ContainsKey(id)) return;
         var arguments = new List<string> { "--ElectionTimeoutMinMs", "600", "--ElectionTimeoutMaxMs", "1200" };
@@ -109,7 +125,9 @@ public sealed class ServerCluster : IAsyncDisposable
             arguments.Add("--" + key);
             arguments.Add(value);
         }
-        var members = Ids.Select(member => _members[member]).ToList();
+        arguments.AddRange(extraArguments);
+        // A member that joined at run time is not in the configured list; it knows the cluster from its data.
+        var members = Ids.Contains(id) ? Ids.Select(member => _members[member]).ToList() : [_members[id]];
         _running[id] = ServerNode.Start(_members[id], members, DataDirectory(id), Path.Combine(_root, "logs", id + ".log"), arguments);
     }
 

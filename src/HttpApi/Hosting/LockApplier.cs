@@ -55,7 +55,13 @@ internal sealed partial class LockApplier : IReplicatedStateMachine
     /// <summary>Returns the machine's <see cref="Result"/>; the proposer on this node receives the object itself.</summary>
     public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
     {
-        var decoded = CommandCodec.TryDecode(command.ToArray(), out var decodeError);
+        var decoded = CommandCodec.TryDecode(command.ToArray(), out var decodeError, out var unknownKind);
+        if (unknownKind is { } kind)
+        {
+            // Answering it with an error would leave this replica without what newer replicas applied.
+            throw new UnsupportedFormatException($"The command of entry {index} is of kind {kind}, which this build does not know "
+                + $"(it knows kinds 0 to {CommandCodec.LastCommandKind}): a newer version of the server wrote it. Upgrade this node; it applies nothing more until then.");
+        }
         Result result;
         long[] notified;
         lock (_gate)

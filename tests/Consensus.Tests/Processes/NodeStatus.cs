@@ -21,6 +21,10 @@ internal sealed record NodeStatus(string Id, IReadOnlyDictionary<string, string>
 
     public long Term => Long("term");
 
+    public long CommitIndex => Long("commit");
+
+    public long AppliedIndex => Long("applied");
+
     public static NodeStatus Parse(string id, string reply)
     {
         if (!reply.StartsWith("OK ", StringComparison.Ordinal))

@@ -39,19 +39,20 @@ internal sealed class TestNodeCluster : IAsyncDisposable
 
     public string DataDirectory(string id) => Path.Combine(_root, id);
 
-    public async Task StartAsync(string id)
+    /// <summary>Starts one node; <paramref name="nodeArguments"/> come after the cluster's own and override them.</summary>
+    public async Task StartAsync(string id, params string[] nodeArguments)
     {
         var members = string.Join(',', Ids.Select(m => $"{m}@127.0.0.1:{_ports[m]}"));
         string[] arguments =
         [
             $"id={id}", $"members={members}", $"data={DataDirectory(id)}",
             "electionMinMs=600", "electionMaxMs=1200", "proposalTimeoutMs=5000", "logLevel=Information",
-            .. _extraArguments,
+            .. _extraArguments, .. nodeArguments,
         ];
         _running[id] = await TestNodeProcess.StartAsync(id, arguments, Path.Combine(_root, "logs", id + ".log"));
     }
 
-    public Task StartAllAsync() => Task.WhenAll(Ids.Select(StartAsync));
+    public Task StartAllAsync() => Task.WhenAll(Ids.Select(id => StartAsync(id)));
 
     /// <summary>kill -9 of one node.</summary>
     public void Kill(string id)
