@@ -227,19 +227,23 @@ remove_node() {
   # Retried for up to a minute while the answer says the change was not made or may be made later: no leader
   # yet (a dead leader's successor is being elected), another change in progress, or an unknown outcome (a
   # repeat then answers 404 if the first attempt removed it).
-  local reply status deadline=$((SECONDS + 60))
+  local reply status earlier="" deadline=$((SECONDS + 60))
   while :; do
     reply=$(api 60 -w '\n%{http_code}' -X DELETE "$through/v1/cluster/members/$n" || true)
     status=${reply##*$'\n'}
     case "$status" in
       200) echo "$n removed from the cluster (through $through)"; break ;;
-      404) echo "$n is not a member of the cluster (through $through); stopping it if it runs"; break ;;
+      404)
+        if [ -n "$earlier" ]; then echo "$n removed from the cluster (through $through; it answered $earlier, then 404: gone)"
+        else echo "$n is not a member of the cluster (through $through); stopping it if it runs"; fi
+        break ;;
       503|504|000|"") ;;
       409) [[ $reply == *"in progress"* ]] || { echo "remove: $through answered 409: ${reply%$'\n'*}" >&2; exit 1; } ;;
       *) echo "remove: $through answered $status: ${reply%$'\n'*}" >&2; exit 1 ;;
     esac
     if [ "$SECONDS" -ge "$deadline" ]; then echo "remove: $through answered ${status:-nothing} for 60 s: ${reply%$'\n'*}" >&2; exit 1; fi
-    echo "$through answered ${status:-nothing}; trying again"
+    earlier=${status:-nothing}
+    echo "$through answered $earlier; trying again"
     sleep 1
   done
   local list
