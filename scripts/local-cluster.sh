@@ -243,7 +243,7 @@ remove_node() {
     esac
     if [ "$SECONDS" -ge "$deadline" ]; then echo "remove: $through answered ${status:-nothing} for 60 s: ${reply%$'\n'*}" >&2; exit 1; fi
     earlier=${status:-nothing}
-    echo "$through answered $earlier; trying again"
+    echo "$through answered $earlier $(printf '%s' "$reply" | grep -o '"detail":"[^"]*"' || true); trying again"
     sleep 1
   done
   local list

@@ -54,17 +54,29 @@ public sealed partial class DlmClient
     /// Removes the member with that id (an admin's call when authentication is on); the leader too, which hands
     /// over leadership first. Answers the removed member. No such member: code <c>NotFound</c>; the last member,
     /// or another membership change in progress: <c>Conflict</c>. Not retried once it may have reached the leader
-    /// (see <see cref="AddMemberAsync"/>).
+    /// (see <see cref="AddMemberAsync"/>). A removal retried after <c>503</c> that then answers <c>NotFound</c> was
+    /// made by an earlier attempt (a leader that removes itself may answer 503 after the change): it answers the
+    /// member as listed before the call, with status <c>removed</c>.
     /// </summary>
     public async Task<ClusterMember> RemoveMemberAsync(string id, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        var before = (await ListMembersAsync(ct).ConfigureAwait(false)).FirstOrDefault(member => member.Id == id);
+        var retried = false;
         var call = new Call(HttpMethod.Delete, "/v1/cluster/members/" + Uri.EscapeDataString(id), null, "remove-member")
         {
             AttemptTimeout = Options.RequestTimeout + Options.RequestTimeout,
             RetryUnknown = false,
+            Retrying = () => retried = true,
         };
-        return (await SendAsync(call, ct).ConfigureAwait(false)).Read<ClusterMember>();
+        try
+        {
+            return (await SendAsync(call, ct).ConfigureAwait(false)).Read<ClusterMember>();
+        }
+        catch (DlmException error) when (error.Code == DlmErrorCodes.NotFound && retried && before is not null)
+        {
+            return before with { Status = "removed" };
+        }
     }
 }
 

@@ -205,7 +205,11 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
             var index = Volatile.Read(ref _preferred);
             var endpoint = _endpoints[(index & int.MaxValue) % _endpoints.Length];
             Metrics.Request(call.Operation);
-            if (attempt > 1) Metrics.Retry(call.Operation);
+            if (attempt > 1)
+            {
+                Metrics.Retry(call.Operation);
+                call.Retrying?.Invoke();
+            }
             bool unknown;
             try
             {
@@ -294,6 +298,9 @@ internal sealed record Call(HttpMethod Method, string Path, object? Body, string
 
     /// <summary>False for a call that must not be sent again once it may have been applied (a membership change).</summary>
     public bool RetryUnknown { get; init; } = true;
+
+    /// <summary>Called before each attempt after the first.</summary>
+    public Action? Retrying { get; init; }
 }
 
 // A server's answer.

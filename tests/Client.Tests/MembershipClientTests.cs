@@ -56,7 +56,7 @@ public sealed class MembershipClientTests(ClusterFixture fixture) : IClassFixtur
     }
 
     [Fact]
-    public async Task A_change_whose_outcome_is_unknown_is_not_sent_again_but_one_refused_as_unavailable_is()
+    public async Task A_change_whose_outcome_is_unknown_is_not_sent_again_but_one_refused_as_unavailable_is_and_a_retried_removal_that_was_made_counts()
     {
         var handler = new Answers(HttpStatusCode.GatewayTimeout);
         await using (var client = new DlmClient(new DlmClientOptions { Endpoints = ["http://127.0.0.1:1", "http://127.0.0.1:2"] }, handler: handler))
@@ -76,6 +76,18 @@ public sealed class MembershipClientTests(ClusterFixture fixture) : IClassFixtur
             Assert.Equal("node2", removed.Id);
             Assert.Equal(2, handler.Requests);
         }
+
+        // 503, then 404 to the retry: the first attempt removed it after all (a leader removing itself).
+        handler = new Answers(HttpStatusCode.ServiceUnavailable, HttpStatusCode.NotFound);
+        await using (var client = new DlmClient(new DlmClientOptions { Endpoints = ["http://127.0.0.1:1", "http://127.0.0.1:2"] }, handler: handler))
+        {
+            var removed = await client.RemoveMemberAsync("node2");
+            Assert.Equal(new ClusterMember("node2", "127.0.0.1:7721", "http://127.0.0.1:7720", "voter", "removed"), removed);
+            Assert.Equal(2, handler.Requests);
+            // A first answer of 404 stays NotFound.
+            var missing = await Assert.ThrowsAsync<DlmException>(() => client.RemoveMemberAsync("node2"));
+            Assert.Equal(DlmErrorCodes.NotFound, missing.Code);
+        }
     }
 
     /// <summary>The members once the list has exactly these ids (every node asked in turn, for at most 30 s).</summary>
@@ -94,7 +106,10 @@ public sealed class MembershipClientTests(ClusterFixture fixture) : IClassFixtur
         return members;
     }
 
-    /// <summary>Answers each request with the next status (the last one repeats); a 200 carries a member.</summary>
+    /// <summary>
+    /// Answers each change with the next status (the last one repeats; a 200 carries a member) and counts them; a GET
+    /// of the members lists node1 and node2.
+    /// </summary>
     private sealed class Answers(params HttpStatusCode[] statuses) : HttpMessageHandler
     {
         private int _requests;
@@ -103,10 +118,21 @@ public sealed class MembershipClientTests(ClusterFixture fixture) : IClassFixtur
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
+            if (request.Method == HttpMethod.Get)
+            {
+                const string list = """{"members":[{"id":"node1","raftEndpoint":"127.0.0.1:7711","httpUrl":"http://127.0.0.1:7710","role":"voter","status":"leader"},{"id":"node2","raftEndpoint":"127.0.0.1:7721","httpUrl":"http://127.0.0.1:7720","role":"voter","status":"follower"}]}""";
+                return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(list, Encoding.UTF8, "application/json") });
+            }
             var status = statuses[Math.Min(Interlocked.Increment(ref _requests), statuses.Length) - 1];
+            var code = status switch
+            {
+                HttpStatusCode.GatewayTimeout => "OutcomeUnknown",
+                HttpStatusCode.NotFound => "NotFound",
+                _ => "Unavailable",
+            };
             var body = status == HttpStatusCode.OK
                 ? """{"id":"node2","raftEndpoint":"127.0.0.1:7721","httpUrl":"http://127.0.0.1:7720","role":"voter","status":"removed"}"""
-                : $$"""{"code":"{{(status == HttpStatusCode.GatewayTimeout ? "OutcomeUnknown" : "Unavailable")}}","detail":"test"}""";
+                : $$"""{"code":"{{code}}","detail":"test"}""";
             return Task.FromResult(new HttpResponseMessage(status) { Content = new StringContent(body, Encoding.UTF8, "application/json") });
         }
     }
