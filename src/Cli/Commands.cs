@@ -17,7 +17,7 @@ internal static class Commands
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("RAFTDLM_ENDPOINTS") ?? "http://127.0.0.1:7700",
     };
 
-    private static readonly Option<bool> JsonOption = new("--json") { Description = "Print JSON instead of a table", Recursive = true };
+    internal static readonly Option<bool> JsonOption = new("--json") { Description = "Print JSON instead of a table", Recursive = true };
 
     private static readonly Option<string?> TokenOption = new("--token")
     {
@@ -47,6 +47,7 @@ internal static class Commands
         root.Add(Lock());
         root.Add(Lvb());
         root.Add(MemberCommands.Member());
+        root.Add(SnapshotCommands.Snapshot());
         return root;
     }
 

@@ -18,7 +18,7 @@ public sealed record SnapshotFile(string Path, long Index, long Term, long SizeB
 /// </summary>
 public static class SnapshotFiles
 {
-    internal const int HeaderSizeBytes = 4 + 8 + 8;
+    public const int HeaderSizeBytes = 4 + 8 + 8;
     private const uint Magic = 0x31534452; // "RDS1"
     private const string SnapshotFolder = "snapshots", LogFolder = "wal", PartialName = "incoming.partial";
 
@@ -122,7 +122,7 @@ public static class SnapshotFiles
     }
 
     /// <summary>Writes the header of a snapshot file: the magic, the index it covers, the leader time of that entry.</summary>
-    internal static void WriteHeader(Span<byte> destination, long index, long leaderTimeMs)
+    public static void WriteHeader(Span<byte> destination, long index, long leaderTimeMs)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
         BinaryPrimitives.WriteInt64LittleEndian(destination[4..], index);
@@ -130,7 +130,7 @@ public static class SnapshotFiles
     }
 
     /// <summary>Reads the header of a snapshot file; false when the bytes are not one.</summary>
-    internal static bool TryReadHeader(ReadOnlySpan<byte> source, out long index, out long leaderTimeMs)
+    public static bool TryReadHeader(ReadOnlySpan<byte> source, out long index, out long leaderTimeMs)
     {
         var valid = source.Length >= HeaderSizeBytes && BinaryPrimitives.ReadUInt32LittleEndian(source) == Magic;
         index = valid ? BinaryPrimitives.ReadInt64LittleEndian(source[4..]) : 0;

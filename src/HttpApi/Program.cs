@@ -27,6 +27,8 @@ foreach (var setting in (string[])["Kestrel:Certificates:Default:Path", "Kestrel
     builder.Configuration[setting] = full;
 }
 var options = builder.Configuration.Get<ServerOptions>() ?? new ServerOptions();
+// A restore runs before anything else: a file that is refused leaves nothing started and the data directory as it was.
+if (await SnapshotRestore.RunAsync(options, Console.Out, Console.Error, CancellationToken.None) is var restored and not 0) return restored;
 builder.WebHost.UseUrls(options.HttpUrl);
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
 builder.Logging.AddSimpleConsole(console =>
@@ -99,6 +101,7 @@ LockspaceEndpoints.Map(app);
 LockEndpoints.Map(app);
 ClusterEndpoints.Map(app);
 MembershipEndpoints.Map(app);
+BackupEndpoints.Map(app);
 app.Run();
 // Non-zero when the node stopped itself: a join that was refused or timed out (ClusterJoin).
 return Environment.ExitCode;

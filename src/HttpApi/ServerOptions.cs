@@ -43,6 +43,14 @@ public sealed class ServerOptions
     /// <summary>The bound on that fetch: finding the peer with the newest snapshot and downloading it.</summary>
     public int SeedTimeoutMs { get; set; } = 300_000;
 
+    /// <summary>
+    /// A backup file (<c>GET /v1/snapshot</c>, <c>dlmctl snapshot save</c>) to start a new cluster from: on an empty
+    /// data directory the node installs it before Raft starts (every node of the new cluster is given the same
+    /// file). A file that is not a whole, valid backup stops the start (exit code 2) with the directory untouched.
+    /// A directory already restored from the same file starts as it is; any other non-empty one is refused.
+    /// </summary>
+    public string? RestoreFrom { get; set; }
+
     public int ElectionTimeoutMinMs { get; set; } = 800;
     public int ElectionTimeoutMaxMs { get; set; } = 1600;
     public long SnapshotEveryEntries { get; set; } = 100_000;
@@ -128,11 +136,11 @@ public sealed class ServerOptions
         Tls = RaftTls.Load(),
     };
 
-    /// <summary>"host:port" with an IP literal or a DNS name (resolved when connecting); "localhost" is 127.0.0.1.</summary>
+    /// <summary>"host:port" with an IP literal or a DNS name, which is kept as written and resolved when connecting.</summary>
     private static string ParseEndpoint(string text)
     {
         var (host, port) = RaftMember.SplitAddress(text.Trim());
-        return (host == "localhost" ? "127.0.0.1" : host) + ":" + port.ToString(CultureInfo.InvariantCulture);
+        return host + ":" + port.ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>Short command-line switches for the common settings.</summary>
@@ -144,6 +152,7 @@ public sealed class ServerOptions
         ["--data"] = nameof(DataDirectory),
         ["--members"] = nameof(Members),
         ["--join"] = nameof(Join),
+        ["--restore-from"] = nameof(RestoreFrom),
     };
 }
 

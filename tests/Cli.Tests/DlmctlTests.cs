@@ -163,6 +163,51 @@ public sealed class DlmctlTests(NodeFixture node) : IClassFixture<NodeFixture>
     }
 
     [Fact]
+    public async Task Snapshot_save_writes_a_checked_backup_and_status_reads_it_offline()
+    {
+        await RunOkAsync("lockspaces", "create", "cli-s", "--lvb-bytes", "8");
+        var opened = await node.Api.PostAsJsonAsync("/v1/sessions", new { name = "cli-s", ttlMs = 600_000 });
+        var sessionId = (await opened.Content.ReadFromJsonAsync<JsonObject>())!["sessionId"]!.GetValue<string>();
+        await LockAsync("cli-s", sessionId, "held", "EX");
+        var file = Path.Combine(node.Cluster.Folder("dlmctl"), "backup.snapshot");
+
+        var saved = await RunOkAsync("snapshot", "save", file);
+        Assert.Contains("checksum    ok", saved);
+        Assert.True(File.Exists(file));
+        Assert.False(File.Exists(file + ".partial"));
+        var info = Json(await RunOkAsync("snapshot", "status", file, "--json"))["info"]!;
+        Assert.True(info["checksumOk"]!.GetValue<bool>());
+        Assert.Equal(1, info["version"]!.GetValue<int>());
+        Assert.True(info["index"]!.GetValue<long>() > 0);
+        Assert.True(info["lockspaces"]!.GetValue<int>() >= 1);
+        Assert.True(info["locks"]!.GetValue<int>() >= 1);
+        Assert.True(info["sessions"]!.GetValue<int>() >= 1);
+        Assert.True(info["maxFencingToken"]!.GetValue<long>() is var token && token > 0 && token <= info["index"]!.GetValue<long>());
+        Assert.Equal(new FileInfo(file).Length, info["sizeBytes"]!.GetValue<long>());
+
+        // A flipped byte: the header still reads, the checksum does not hold.
+        var bytes = await File.ReadAllBytesAsync(file);
+        bytes[^40] ^= 0x5a;
+        var corrupt = file + ".corrupt";
+        await File.WriteAllBytesAsync(corrupt, bytes);
+        var (exit, text) = await RunAsync("snapshot", "status", corrupt);
+        Assert.Equal(1, exit);
+        Assert.Contains("MISMATCH", text);
+        Assert.Contains("the checksum does not match", text);
+
+        var truncated = file + ".truncated";
+        await File.WriteAllBytesAsync(truncated, bytes[..^100]);
+        (exit, text) = await RunAsync("snapshot", "status", truncated);
+        Assert.Equal(1, exit);
+        Assert.Contains("truncated", text);
+
+        (exit, text) = await RunAsync("snapshot", "status", "/nonexistent/backup.snapshot");
+        Assert.Equal(1, exit);
+        Assert.Contains("/nonexistent/backup.snapshot", text);
+        (await node.Api.DeleteAsync($"/v1/sessions/{sessionId}")).EnsureSuccessStatusCode();
+    }
+
+    [Fact]
     public async Task Bad_input_gets_a_clear_message_and_a_failing_exit_code()
     {
         var (exit, text) = await RunAsync("lockspaces", "create", "bad name");

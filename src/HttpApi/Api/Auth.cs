@@ -117,6 +117,7 @@ internal static class Auth
         var segments = request.Path.Value!.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (segments is [_, "cluster", "snapshot", ..]) return "reading a snapshot needs an admin token";
         if (segments is [_, "cluster", "members", ..] && request.Method != "GET") return "changing the membership needs an admin token";
+        if (segments is [_, "snapshot", ..]) return "taking a backup snapshot needs an admin token";
         if (segments.Length < 3 || segments[1] != "lockspaces") return null;
         var lockspace = Uri.UnescapeDataString(segments[2]);
         if (segments.Length == 3) return request.Method == "GET" ? null : "creating or deleting a lockspace needs an admin token";

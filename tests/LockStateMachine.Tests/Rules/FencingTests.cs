@@ -17,6 +17,22 @@ public sealed class FencingTests
     }
 
     [Fact]
+    public void Max_fencing_token_is_the_highest_token_held_and_survives_a_snapshot()
+    {
+        var harness = new Harness();
+        Assert.Equal(0, harness.Machine.MaxFencingToken);
+        var (a, b) = (harness.Session(), harness.Session());
+        var first = harness.Lock(a, "r", LockMode.EX);
+        var second = harness.Lock(b, "s", LockMode.PR);
+        Assert.Equal(second.FencingToken, harness.Machine.MaxFencingToken);
+        harness.Unlock(second.LockId);
+        // Only the locks that exist count: the backup's index bounds every token ever issued.
+        Assert.Equal(first.FencingToken, harness.Machine.MaxFencingToken);
+        Assert.True(harness.Machine.MaxFencingToken <= harness.Machine.LastAppliedIndex);
+        Assert.Equal(first.FencingToken, LockMachine.Restore(harness.Machine.WriteSnapshot()).MaxFencingToken);
+    }
+
+    [Fact]
     public void Upward_conversion_gets_a_new_token_and_down_conversion_keeps_it()
     {
         var harness = new Harness();
