@@ -153,7 +153,15 @@ public sealed partial class DlmLock : IAsyncDisposable
     {
         if (_inUse == 0 && _invalid is null) throw new InvalidOperationException($"the lock on {Resource} is not held");
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, Session.LostToken);
-        await _roundTrip.WaitAsync(linked.Token).ConfigureAwait(false);
+        try
+        {
+            await _roundTrip.WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // The session was lost while this call waited for the lock's previous round trip.
+            throw Session.Gone();
+        }
         try
         {
             ThrowIfUnusable();

@@ -293,7 +293,8 @@ public sealed partial class RaftNode
 
     private void OnMemberRemoved(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> args)
     {
-        if (!args.Member.IsRemote) Log.SelfRemoved(_logger, _options.NodeId);
+        // DotNext drops every member as it shuts down: only a removal while running is one.
+        if (!args.Member.IsRemote && Volatile.Read(ref _lifecycle) == Running) Log.SelfRemoved(_logger, _options.NodeId);
     }
 
     private static RaftClusterMember? FindById(RaftCluster c, string id)
