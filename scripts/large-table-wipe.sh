@@ -312,12 +312,12 @@ count_since() { # node pattern [grep option] -> lines matching since the wipe
   since_wipe "$1" | grep -c ${3:-} -e "$2" || true
 }
 # The state hashes: compared across the nodes at the leader's applied index once the followed node is there
-# too (a node that stayed behind is named, and the comparison fails).
+# too, and all nodes are there (tried for 20 s; a node that stayed behind is named, and the comparison fails).
 HASHES="not compared (not caught up)"
 HASH_OK=1
 if [ -n "$CAUGHT" ]; then
   HASHES="not compared (the $MODE node's applied index kept differing from the leader's)"
-  for _ in $(seq 1 20); do
+  for try in $(seq 1 20); do
     declare -A STATE=()
     for n in "${ALL[@]}"; do STATE[$n]=$(curl -s --max-time 30 "$(url "$n")/v1/cluster/state" | jq -r '"\(.appliedIndex) \(.stateHash)"' 2>/dev/null || echo "- -"); done
     at=${STATE[$leader_now]%% *}
@@ -326,6 +326,7 @@ if [ -n "$CAUGHT" ]; then
       for n in "${ALL[@]}"; do
         if [ "${STATE[$n]%% *}" = "$at" ]; then same+=("$n"); hashes+="${STATE[$n]#* }"$'\n'; else behind+=("$n at ${STATE[$n]%% *}"); fi
       done
+      if [ "${#behind[@]}" -gt 0 ] && [ "$try" -lt 20 ]; then sleep 1; continue; fi
       if [ "$(printf '%s' "$hashes" | sort -u | wc -l)" = 1 ]; then HASHES="equal on ${same[*]} at applied index $at: ${STATE[$leader_now]#* }"
       else HASHES="DIFFERENT at applied index $at: $(for n in "${same[@]}"; do printf '%s %s; ' "$n" "${STATE[$n]#* }"; done)"; HASH_OK=0; fi
       if [ "${#behind[@]}" -gt 0 ]; then HASHES+="; NOT at that index: ${behind[*]}"; HASH_OK=0; fi
