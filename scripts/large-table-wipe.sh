@@ -135,7 +135,7 @@ for attempt in $(seq 0 20); do
   sleep 30
 done
 
-rm -rf "${RAFTDLM_DATA:?}"/node1 "$RAFTDLM_DATA"/node2 "$RAFTDLM_DATA"/node3 "$RAFTDLM_DATA"/node4 "$RAFTDLM_DATA"/*.log "$RAFTDLM_DATA"/*.json \
+rm -rf "${RAFTDLM_DATA:?}"/node1 "$RAFTDLM_DATA"/node2 "$RAFTDLM_DATA"/node3 "$RAFTDLM_DATA"/node4 "$RAFTDLM_DATA"/nodes "$RAFTDLM_DATA"/*.log "$RAFTDLM_DATA"/*.json \
   "$RAFTDLM_DATA"/*.err "$RAFTDLM_DATA"/poll.log "$RAFTDLM_DATA"/summary.txt
 mkdir -p "$OUT"
 

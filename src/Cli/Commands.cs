@@ -46,6 +46,7 @@ internal static class Commands
         root.Add(Session());
         root.Add(Lock());
         root.Add(Lvb());
+        root.Add(MemberCommands.Member());
         root.Add(SnapshotCommands.Snapshot());
         return root;
     }
@@ -389,7 +390,7 @@ internal static class Commands
             Console.Error.WriteLine($"dlmctl: {error.Code}: {error.Message}");
             return Failed;
         }
-        catch (Exception error) when (error is FormatException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception error) when (error is FormatException or InvalidOperationException or ArgumentException or System.ComponentModel.Win32Exception)
         {
             Console.Error.WriteLine($"dlmctl: {error.Message}");
             return Failed;

@@ -205,7 +205,11 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
             var index = Volatile.Read(ref _preferred);
             var endpoint = _endpoints[(index & int.MaxValue) % _endpoints.Length];
             Metrics.Request(call.Operation);
-            if (attempt > 1) Metrics.Retry(call.Operation);
+            if (attempt > 1)
+            {
+                Metrics.Retry(call.Operation);
+                call.Retrying?.Invoke();
+            }
             bool unknown;
             try
             {
@@ -237,6 +241,11 @@ public sealed partial class DlmClient : IAsyncDisposable, IDisposable
                 lastFailure = $"{endpoint}: no answer within {attemptTimeout.TotalMilliseconds:0} ms";
             }
             sawOutcomeUnknown |= unknown;
+            if (unknown && !call.RetryUnknown)
+            {
+                LogGaveUp(call.Operation, attempt, lastFailure);
+                throw new DlmException(DlmErrorCodes.OutcomeUnknown, 504, $"{call.Operation}: the outcome is unknown (it may have been applied) and the call is not repeated; last: {lastFailure}");
+            }
             // The next attempt goes to the next node, unless another call has moved on already.
             Interlocked.CompareExchange(ref _preferred, index + 1, index);
             var elapsed = Stopwatch.GetElapsedTime(started);
@@ -286,6 +295,12 @@ internal sealed record Call(HttpMethod Method, string Path, object? Body, string
     public TimeSpan? AttemptTimeout { get; init; }
     public TimeSpan? Budget { get; init; }
     public int? MaxAttempts { get; init; }
+
+    /// <summary>False for a call that must not be sent again once it may have been applied (a membership change).</summary>
+    public bool RetryUnknown { get; init; } = true;
+
+    /// <summary>Called before each attempt after the first.</summary>
+    public Action? Retrying { get; init; }
 }
 
 // A server's answer.

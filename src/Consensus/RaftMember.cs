@@ -31,14 +31,18 @@ public sealed record RaftMember(string Id, string RaftEndpoint, string HttpEndpo
         return (host, port);
     }
 
-    /// <summary>The address to listen on for this member's own Raft endpoint: its IP, or the first address its name resolves to.</summary>
+    /// <summary>
+    /// The address to listen on for this member's own Raft endpoint: its IP, or what its name resolves to (an IPv4
+    /// address first: a peer that resolves the name tries every address it gets).
+    /// </summary>
     internal IPEndPoint ListenEndPoint()
     {
         var (host, port) = SplitAddress(RaftEndpoint);
         if (IPAddress.TryParse(host, out var ip)) return new IPEndPoint(ip, port);
         var addresses = Dns.GetHostAddresses(host);
-        return addresses.Length > 0
-            ? new IPEndPoint(addresses[0], port)
+        var chosen = addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? addresses.FirstOrDefault();
+        return chosen is not null
+            ? new IPEndPoint(chosen, port)
             : throw new FormatException($"'{host}' does not resolve to any address");
     }
 }

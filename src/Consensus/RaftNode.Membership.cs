@@ -189,9 +189,15 @@ public sealed partial class RaftNode
             {
                 added = await c.AddMemberAsync(address, bounded.Token).ConfigureAwait(false);
             }
-            catch (DotNextNotLeaderException e)
+            catch (DotNextNotLeaderException e) when (e.InnerException is null)
             {
                 throw new NotLeaderException(Leader, e);
+            }
+            catch (DotNextNotLeaderException e)
+            {
+                // Leadership ended during the change: it may have been committed before.
+                if (c.Members.Any(m => m.EndPoint.Equals(address))) return;
+                throw new OutcomeUnknownException($"leadership ended while {member.Id} was being added; list the members before trying again", e);
             }
             catch (OperationCanceledException) when (bounded.IsCancellationRequested && !ct.IsCancellationRequested)
             {
@@ -262,13 +268,17 @@ public sealed partial class RaftNode
         {
             removed = await c.RemoveMemberAsync(address, bounded.Token).ConfigureAwait(false);
         }
-        catch (DotNextNotLeaderException e)
+        catch (DotNextNotLeaderException e) when (e.InnerException is null)
         {
+            // Thrown before anything was appended.
             throw new NotLeaderException(Leader, e);
         }
-        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        catch (Exception e) when (e is DotNextNotLeaderException or OperationCanceledException && !ct.IsCancellationRequested)
         {
-            throw new OutcomeUnknownException($"the membership without {address} was not committed within {_options.ProposalTimeoutMs} ms", e);
+            // Leadership ended (a leader that removes itself steps down as the change commits) or time ran out
+            // after the membership without it was appended: applied here already, or of unknown fate.
+            if (!c.Members.Any(m => m.EndPoint.Equals(address))) return;
+            throw new OutcomeUnknownException($"the membership without {address} was proposed but not seen committed", e);
         }
         if (!removed)
         {

@@ -136,11 +136,11 @@ public sealed class ServerOptions
         Tls = RaftTls.Load(),
     };
 
-    /// <summary>"host:port" with an IP literal or a DNS name (resolved when connecting); "localhost" is 127.0.0.1.</summary>
+    /// <summary>"host:port" with an IP literal or a DNS name, which is kept as written and resolved when connecting.</summary>
     private static string ParseEndpoint(string text)
     {
         var (host, port) = RaftMember.SplitAddress(text.Trim());
-        return (host == "localhost" ? "127.0.0.1" : host) + ":" + port.ToString(CultureInfo.InvariantCulture);
+        return host + ":" + port.ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>Short command-line switches for the common settings.</summary>

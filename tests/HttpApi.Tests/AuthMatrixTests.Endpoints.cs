@@ -84,6 +84,12 @@ public sealed partial class AuthMatrixTests
             Unauthorized, Forbidden, Forbidden, Forbidden, new Expect(HttpStatusCode.OK, Or: HttpStatusCode.NotFound)),
         new("backup snapshot", s => (HttpMethod.Get, "/v1/snapshot", null), Unauthorized, Forbidden, Forbidden, Forbidden, Ok),
         new("backup snapshot (stale)", s => (HttpMethod.Get, "/v1/snapshot?stale=true", null), Unauthorized, Forbidden, Forbidden, Forbidden, Ok),
+        new("list members", s => (HttpMethod.Get, "/v1/cluster/members", null), Unauthorized, Ok, Ok, Ok, Ok),
+        // Nothing listens at port 1: an admin's add is tried and times out (the learner is not left behind).
+        new("add member", s => (HttpMethod.Post, "/v1/cluster/members", new { id = "ghost", raftEndpoint = "127.0.0.1:1", httpUrl = "http://127.0.0.1:1", timeoutMs = 300 }),
+            Unauthorized, Forbidden, Forbidden, Forbidden, new Expect(HttpStatusCode.Conflict, "Timeout")),
+        new("remove member", s => (HttpMethod.Delete, "/v1/cluster/members/ghost", null),
+            Unauthorized, Forbidden, Forbidden, Forbidden, new Expect(HttpStatusCode.NotFound, "NotFound")),
         new("healthz", s => (HttpMethod.Get, "/healthz", null), Ok, Ok, Ok, Ok, Ok),
         new("metrics", s => (HttpMethod.Get, "/metrics", null), Ok, Ok, Ok, Ok, Ok),
         new("openapi", s => (HttpMethod.Get, "/openapi/v1.json", null), Ok, Ok, Ok, Ok, Ok),

@@ -61,6 +61,22 @@ public sealed class MembershipTests
     }
 
     [Fact]
+    public async Task A_member_may_be_named_by_a_dns_name_resolved_when_connecting()
+    {
+        await using var cluster = await ServerCluster.StartAsync(1);
+        var client = cluster.Client("node1");
+        cluster.StartJoining("node2", "node1", host: "localhost");
+        await WaitForMembersAsync(cluster, "node1", ["node1", "node2"]);
+        var node2 = (await MembersAsync(cluster, "node1")).Single(m => Str(m, "id") == "node2");
+        Assert.Equal($"localhost:{cluster.Member("node2").RaftPort}", Str(node2, "raftEndpoint"));
+
+        // Two voters: every write now needs node2, which the leader reaches by resolving its name.
+        await Api.CreateLockspaceAsync(client, "by-name");
+        await cluster.WaitForSameStateAsync();
+        Assert.Contains("by-name", (await Get(cluster.Client("node2"), "/v1/lockspaces?stale=true")).Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_membership_changes_are_refused_and_change_nothing()
     {
         await using var cluster = await ServerCluster.StartAsync(3);

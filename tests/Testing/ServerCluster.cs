@@ -101,12 +101,13 @@ public sealed class ServerCluster : IAsyncDisposable
     /// Starts <paramref name="id"/>, a member not configured at first (new free ports on first use), with an empty
     /// data directory and <c>--join</c> the HTTP URL of <paramref name="through"/>: it asks that cluster to add it.
     /// </summary>
-    public void StartJoining(string id, string through)
+    /// <param name="host">How the new member names itself: an IP literal, or a DNS name such as "localhost".</param>
+    public void StartJoining(string id, string through, string host = "127.0.0.1")
     {
         if (!_members.ContainsKey(id))
         {
             var ports = LocalPorts.Free(2);
-            _members[id] = new ServerMember(id, "127.0.0.1", ports[0], ports[1]);
+            _members[id] = new ServerMember(id, host, ports[0], ports[1]);
         }
         Start(id, ["--join", HttpUrl(through)]);
     }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using RaftDlm.Consensus;
@@ -101,6 +100,12 @@ internal sealed partial class ClusterJoin(RaftNode node, ServerOptions options, 
         {
             for (var attempt = 0; ; attempt++)
             {
+                if (node.Membership == MembershipState.Member)
+                {
+                    // Added meanwhile (by an earlier attempt whose answer was lost, or by hand).
+                    LogJoined(self.Id, node.LastAppliedLogIndex);
+                    return;
+                }
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero)
                 {
@@ -157,18 +162,7 @@ internal sealed partial class ClusterJoin(RaftNode node, ServerOptions options, 
         lifetime.StopApplication();
     }
 
-    private HttpClient CreateClient()
-    {
-        var client = new HttpClient(TlsFiles.TrustPeers(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = ProbeTimeout }, options))
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        if (options.AdminTokens.FirstOrDefault() is { } token)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-        return client;
-    }
+    private HttpClient CreateClient() => TlsFiles.PeerClient(options, ProbeTimeout);
 
     [LoggerMessage(EventId = 2600, Level = LogLevel.Information, Message = "Joining the cluster through {JoinUrl} as {NodeId} ({RaftEndpoint}): this node does not vote until it has been added")]
     private partial void LogJoining(string joinUrl, string nodeId, string raftEndpoint);

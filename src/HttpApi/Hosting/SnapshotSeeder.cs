@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using RaftDlm.Consensus;
 
@@ -38,14 +37,7 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
 
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(options.SeedTimeoutMs);
-        using var client = new HttpClient(TlsFiles.TrustPeers(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = ProbeTimeout }, options))
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        if (options.AdminTokens.FirstOrDefault() is { } token)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
+        using var client = TlsFiles.PeerClient(options, ProbeTimeout);
         try
         {
             var best = await FindNewestAsync(client, peers, bounded.Token).ConfigureAwait(false);
