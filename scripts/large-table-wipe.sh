@@ -5,6 +5,10 @@
 # wiped node's applied index against the leader's commit index, measures the leader's lock latency at rest
 # and during the catch-up, counts the telling log lines, and compares the replicas' state hashes.
 #   scripts/large-table-wipe.sh [locks] [node]          (defaults: 300000 node2)
+#   MODE=join scripts/large-table-wipe.sh [locks] [node]  (data in ./data/join)
+# MODE=join wipes nothing: it starts node4 (HTTP base+40, Raft base+41) with an empty data directory and
+# --join the named member's HTTP URL, and follows node4 in GET /v1/cluster/members (learner, then voter) and
+# its applied index against the leader's commit index; the summary then covers all four nodes.
 # Environment: MAX_WAIT (s the catch-up may take, default 300), SESSIONS (60), WORKERS (32, for the fill),
 # TOLERANCE (entries the wiped node may trail the leader's commit index and count as caught up, 100),
 # REV (a git revision: clone and build it in ./data/wipe-builds/<sha> and run that instead of this checkout;
@@ -12,9 +16,10 @@
 # background even when their TTL outlasts the experiment). Server settings pass through the environment to
 # the nodes local-cluster.sh starts: e.g. RAFTDLM_SeedFromPeers=false turns off the seeding of an empty node
 # from a peer's snapshot, so the snapshot comes through Raft's own install as before that existed.
-# Exit 0: the wiped node caught up, no node lost its leader and the state hashes agree; 1 otherwise; 2 when
+# RAFTDLM_BASE_PORT moves the ports as for local-cluster.sh (e.g. 9400: HTTP 9410/9420/9430, node4 9440).
+# Exit 0: the wiped (joined: and voter) node caught up, no node lost its leader and the state hashes agree; 1 otherwise; 2 when
 # the cluster could not be set up (ports busy, no leader, fill failed).
-# Output: the progress and a summary on stdout; files in ./data/wipe (node logs, fill.json, rest.json,
+# Output: the progress and a summary on stdout; files in ./data/wipe or ./data/join (node logs, fill.json, rest.json,
 # catchup.json, poll.log, summary.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,18 +33,26 @@ WORKERS=${WORKERS:-32}
 TOLERANCE=${TOLERANCE:-100}
 TTL_MS=3600000                        # the server's maximum session TTL (LockLimits.MaxTtlMs)
 REV=${REV:-}
+MODE=${MODE:-wipe}
 NODES=(node1 node2 node3)
-export RAFTDLM_DATA=$ROOT/data/wipe
+ALL=(node1 node2 node3)               # the nodes the summary covers (join: and node4)
+JOINER=node4
+export RAFTDLM_BASE_PORT=${RAFTDLM_BASE_PORT:-7700}
+BASE=$RAFTDLM_BASE_PORT
+export RAFTDLM_DATA=$ROOT/data/$MODE
 OUT=$RAFTDLM_DATA
-ENDPOINTS="http://127.0.0.1:7710,http://127.0.0.1:7720,http://127.0.0.1:7730"
+ENDPOINTS="http://127.0.0.1:$((BASE + 10)),http://127.0.0.1:$((BASE + 20)),http://127.0.0.1:$((BASE + 30))"
 LOADGEN_DLL=$ROOT/bench/LoadGenerator/bin/Release/net10.0/RaftDlm.LoadGenerator.dll
 LOADGEN=(dotnet "$LOADGEN_DLL")
 
 [[ $LOCKS =~ ^[0-9]+$ ]] || { echo "locks must be a number" >&2; exit 2; }
+[[ $MODE =~ ^(wipe|join)$ ]] || { echo "MODE must be wipe or join" >&2; exit 2; }
+[[ $BASE =~ ^[0-9]+$ ]] || { echo "RAFTDLM_BASE_PORT must be a number" >&2; exit 2; }
+[ "$MODE" = join ] && ALL+=("$JOINER")
 [[ $WIPE =~ ^node[123]$ ]] || { echo "node must be node1, node2 or node3" >&2; exit 2; }
 [[ $MAX_WAIT =~ ^[0-9]+$ && $TOLERANCE =~ ^[0-9]+$ ]] || { echo "MAX_WAIT and TOLERANCE must be numbers" >&2; exit 2; }
 
-http_port() { echo $((7700 + 10 * ${1#node})); }
+http_port() { echo $((BASE + 10 * ${1#node})); }
 url() { echo "http://127.0.0.1:$(http_port "$1")"; }
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
@@ -94,7 +107,7 @@ cleanup() {
   local pid n
   for pid in "${HELPERS[@]}"; do stop_pid "$pid" 5; done
   if [ "$STARTED" = 1 ]; then
-    for n in "${NODES[@]}"; do
+    for n in "${ALL[@]}"; do
       pid=$(pid_of "$n")
       [ -n "$pid" ] && stop_pid "$pid" 10
       rm -f "$RAFTDLM_DATA/$n.pid"
@@ -104,22 +117,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A cluster of an earlier run of this script (its pid files in ./data/wipe) is stopped.
-for n in "${NODES[@]}"; do
+# A cluster of an earlier run of this script (its pid files in ./data/$MODE) is stopped.
+for n in "${ALL[@]}"; do
   pid=$(pid_of "$n")
   if alive "$pid"; then echo "stopping $n of an earlier run (pid $pid)"; stop_pid "$pid" 10; fi
   rm -f "$RAFTDLM_DATA/$n.pid"
 done
 # The ports are shared with scripts/compare-builds.sh and anyone's local-cluster.sh: wait until they are free.
 for attempt in $(seq 0 20); do
-  busy=$(ss -ltnp 2>/dev/null | grep -E ':77[1-3][01]\b' || true)
+  busy=""
+  for n in "${ALL[@]}"; do
+    busy+=$(ss -ltnp 2>/dev/null | grep -E ":($(http_port "$n")|$(($(http_port "$n") + 1)))\b" || true)
+  done
   [ -z "$busy" ] && break
-  if [ "$attempt" = 20 ]; then echo "ports 7710-7731 still in use after 10 min:"; echo "$busy"; exit 2; fi
-  echo "ports 7710-7731 in use, waiting 30 s (${attempt}/20)"
+  if [ "$attempt" = 20 ]; then echo "ports $((BASE + 10))-$((BASE + 10 * ${#ALL[@]} + 1)) still in use after 10 min:"; echo "$busy"; exit 2; fi
+  echo "ports $((BASE + 10))-$((BASE + 10 * ${#ALL[@]} + 1)) in use, waiting 30 s (${attempt}/20)"
   sleep 30
 done
 
-rm -rf "${RAFTDLM_DATA:?}"/node1 "$RAFTDLM_DATA"/node2 "$RAFTDLM_DATA"/node3 "$RAFTDLM_DATA"/*.log "$RAFTDLM_DATA"/*.json \
+rm -rf "${RAFTDLM_DATA:?}"/node1 "$RAFTDLM_DATA"/node2 "$RAFTDLM_DATA"/node3 "$RAFTDLM_DATA"/node4 "$RAFTDLM_DATA"/nodes "$RAFTDLM_DATA"/*.log "$RAFTDLM_DATA"/*.json \
   "$RAFTDLM_DATA"/*.err "$RAFTDLM_DATA"/poll.log "$RAFTDLM_DATA"/summary.txt
 mkdir -p "$OUT"
 
@@ -169,22 +185,29 @@ timeout --signal=TERM --kill-after=30 120 "${LOADGEN[@]}" uncontended --endpoint
   >"$OUT/rest.json" 2>"$OUT/rest.err" || true
 echo "at rest: $(cat "$OUT/rest.json" 2>/dev/null || echo 'no result')"
 
-# --- d. kill, wipe, restart -------------------------------------------------------------------------------
+# --- d. kill, wipe, restart (join: start node4 with --join) ----------------------------------------------
 read -r _ _ LEADER <<<"$(view "$LEADER")"
 case "$LEADER" in node1|node2|node3) ;; *) echo "no leader before the wipe"; exit 2 ;; esac
-if [ "$WIPE" = "$LEADER" ]; then
+THROUGH=""
+if [ "$MODE" = join ]; then THROUGH=$WIPE; WIPE=$JOINER
+elif [ "$WIPE" = "$LEADER" ]; then
   for n in "${NODES[@]}"; do [ "$n" != "$LEADER" ] && { WIPE=$n; break; }; done
   echo "$ASKED is the leader: wiping the follower $WIPE instead"
 fi
 # Where each log stood at the wipe: the counts below are of the lines written since.
 declare -A LOG_FROM
 for n in "${NODES[@]}"; do LOG_FROM[$n]=$(($(wc -l <"$RAFTDLM_DATA/$n.log") + 1)); done
-victim=$(pid_of "$WIPE")
-kill -9 "$victim"
-for _ in $(seq 1 100); do alive "$victim" || break; sleep 0.1; done
-rm -f "$RAFTDLM_DATA/$WIPE.pid"
-find "${RAFTDLM_DATA:?}/$WIPE" -mindepth 1 -delete
-echo "$WIPE (pid $victim) killed with kill -9, $RAFTDLM_DATA/$WIPE emptied; starting it again"
+if [ "$MODE" = join ]; then
+  LOG_FROM[$JOINER]=1
+  echo "starting $JOINER with an empty data directory, --join $(url "$THROUGH") ($THROUGH)"
+else
+  victim=$(pid_of "$WIPE")
+  kill -9 "$victim"
+  for _ in $(seq 1 100); do alive "$victim" || break; sleep 0.1; done
+  rm -f "$RAFTDLM_DATA/$WIPE.pid"
+  find "${RAFTDLM_DATA:?}/$WIPE" -mindepth 1 -delete
+  echo "$WIPE (pid $victim) killed with kill -9, $RAFTDLM_DATA/$WIPE emptied; starting it again"
+fi
 WIPED_AT=$(date -u +%H:%M:%S.%3N)
 # The leader's latency from just before the restart to the end of the catch-up: the load generator's own
 # warm-up (3 s, not measured) is over before the node starts.
@@ -193,9 +216,20 @@ WIPED_AT=$(date -u +%H:%M:%S.%3N)
 latency=$!
 HELPERS+=("$latency")
 sleep 4
-flock -o -w 600 /tmp/build.lock "$CLUSTER" start "$WIPE" >"$OUT/restart.log" 2>&1 &
-restarter=$!
-HELPERS+=("$restarter")
+if [ "$MODE" = join ]; then
+  # As scripts/local-cluster.sh starts a node, with only itself as --members: it learns the cluster by joining.
+  mkdir -p "$RAFTDLM_DATA/$JOINER"
+  JOINER_SELF="$JOINER=127.0.0.1:$(($(http_port "$JOINER") + 1))=$(url "$JOINER")"
+  nohup dotnet "$CLUSTER_DIR/src/HttpApi/bin/Release/net10.0/RaftDlm.Server.dll" --node-id "$JOINER" --http "$(url "$JOINER")" \
+    --raft "127.0.0.1:$(($(http_port "$JOINER") + 1))" --data "$RAFTDLM_DATA/$JOINER" --members "$JOINER_SELF" \
+    --join "$(url "$THROUGH")" >>"$RAFTDLM_DATA/$JOINER.log" 2>&1 &
+  echo $! >"$RAFTDLM_DATA/$JOINER.pid"
+  restarter=$!
+else
+  flock -o -w 600 /tmp/build.lock "$CLUSTER" start "$WIPE" >"$OUT/restart.log" 2>&1 &
+  restarter=$!
+  HELPERS+=("$restarter")
+fi
 RESTARTED=""
 for _ in $(seq 1 1300); do
   RESTARTED=$(pid_of "$WIPE")
@@ -206,10 +240,10 @@ done
 [ -n "$RESTARTED" ] || { echo "$WIPE did not start"; cat "$OUT/restart.log"; exit 2; }
 T0=$(now_ms)
 declare -A CPU_FROM
-for n in "${NODES[@]}"; do CPU_FROM[$n]=$(cpu_ticks "$(pid_of "$n")"); done
+for n in "${ALL[@]}"; do CPU_FROM[$n]=$(cpu_ticks "$(pid_of "$n")"); done
 # CPU seconds a node's process used since the restart (the wiped node: since its start).
 cpu_seconds_since() { awk -v a="${CPU_FROM[$1]}" -v b="$(cpu_ticks "$(pid_of "$1")")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz }'; }
-echo "$WIPE started again (pid $RESTARTED)"
+echo "$WIPE started$([ "$MODE" = wipe ] && echo ' again') (pid $RESTARTED)"
 
 # The fill's sessions live TTL_MS from their opening: keep them alive if the experiment could outlast that.
 needed_s=$(( ($(now_ms) - FILL_STARTED) / 1000 + MAX_WAIT + 300 ))
@@ -222,21 +256,44 @@ fi
 
 # --- e. catch-up, with the leader's latency measured alongside (since before the restart) ------------------
 CAUGHT=""
+APPLIED_AT=""   # join: when node4's applied index first came within TOLERANCE of the leader's commit index
+LEARNER_AT=""   # join: when the leader first listed node4 in /v1/cluster/members
+VOTER_AT=""     # join: when the leader first listed node4 as a voter
+JOIN_EXIT=""
 last_print=-5000
 leader_now=$LEADER
+# join: node4's role in the leader's GET /v1/cluster/members ("-" when not listed or no answer).
+role_of() {
+  curl -s --max-time 2 "$(url "$leader_now")/v1/cluster/members" 2>/dev/null \
+    | jq -r --arg id "$1" '(.members[] | select(.id == $id) | .role) // "-"' 2>/dev/null || echo "-"
+}
 : >"$OUT/poll.log"
 while :; do
   elapsed=$(($(now_ms) - T0))
   read -r wc wa wl <<<"$(view "$WIPE")"
   read -r lc la ll <<<"$(view "$leader_now")"
-  if [ "$ll" != "$leader_now" ] && [[ $ll =~ ^node[123]$ ]]; then
+  if [ "$ll" != "$leader_now" ] && [[ $ll =~ ^node[1-4]$ ]]; then
     echo "  the leader is now $ll (was $leader_now)"; leader_now=$ll
     read -r lc la ll <<<"$(view "$leader_now")"
   fi
   line="t=$(since "$T0")s $WIPE: applied $wa commit $wc leader $wl | $leader_now (leader): commit $lc applied $la"
-  echo "$line" >>"$OUT/poll.log"
-  if [[ $wa =~ ^[0-9]+$ && $lc =~ ^[0-9]+$ ]] && [ "$wa" -gt 0 ] && [ $((lc - wa)) -le "$TOLERANCE" ]; then
-    CAUGHT=$(since "$T0"); echo "$line"; break
+  within=0
+  [[ $wa =~ ^[0-9]+$ && $lc =~ ^[0-9]+$ ]] && [ "$wa" -gt 0 ] && [ $((lc - wa)) -le "$TOLERANCE" ] && within=1
+  if [ "$MODE" = join ]; then
+    role=$(role_of "$WIPE")
+    line+=" | $WIPE listed as $role"
+    [ -z "$LEARNER_AT" ] && [ "$role" != "-" ] && { LEARNER_AT=$(since "$T0"); echo "$line"; }
+    [ -z "$VOTER_AT" ] && [ "$role" = voter ] && { VOTER_AT=$(since "$T0"); echo "$line"; }
+    [ -z "$APPLIED_AT" ] && [ "$within" = 1 ] && APPLIED_AT=$(since "$T0")
+    echo "$line" >>"$OUT/poll.log"
+    if [ -n "$VOTER_AT" ] && [ "$within" = 1 ]; then CAUGHT=$(since "$T0"); echo "$line"; break; fi
+    if ! alive "$RESTARTED"; then
+      wait "$RESTARTED" 2>/dev/null && JOIN_EXIT=0 || JOIN_EXIT=$?
+      echo "$WIPE exited (code $JOIN_EXIT)"; echo "$line"; break
+    fi
+  else
+    echo "$line" >>"$OUT/poll.log"
+    if [ "$within" = 1 ]; then CAUGHT=$(since "$T0"); echo "$line"; break; fi
   fi
   if [ $((elapsed - last_print)) -ge 5000 ]; then echo "$line"; last_print=$elapsed; fi
   [ "$elapsed" -ge $((MAX_WAIT * 1000)) ] && break
@@ -244,7 +301,7 @@ while :; do
 done
 WINDOW_S=$(since "$T0")
 CPU_USED=""
-for n in "${NODES[@]}"; do CPU_USED+=" $n $(cpu_seconds_since "$n") s"; done
+for n in "${ALL[@]}"; do CPU_USED+=" $n $(cpu_seconds_since "$n") s"; done
 kill -TERM "$latency" 2>/dev/null || true
 for _ in $(seq 1 900); do alive "$latency" || break; sleep 0.1; done
 stop_pid "$latency" 1
@@ -254,30 +311,37 @@ since_wipe() { tail -n +"${LOG_FROM[$1]}" "$RAFTDLM_DATA/$1.log"; }
 count_since() { # node pattern [grep option] -> lines matching since the wipe
   since_wipe "$1" | grep -c ${3:-} -e "$2" || true
 }
-# The state hashes: compared only when all three nodes report the same applied index.
+# The state hashes: compared across the nodes at the leader's applied index once the followed node is there
+# too, and all nodes are there (tried for 20 s; a node that stayed behind is named, and the comparison fails).
 HASHES="not compared (not caught up)"
 HASH_OK=1
 if [ -n "$CAUGHT" ]; then
-  HASHES="not compared (applied indexes kept differing)"
-  for _ in $(seq 1 20); do
-    states=()
-    for n in "${NODES[@]}"; do states+=("$(curl -s --max-time 30 "$(url "$n")/v1/cluster/state" | jq -r '"\(.appliedIndex) \(.stateHash)"' 2>/dev/null || echo "- -")"); done
-    indexes=$(printf '%s\n' "${states[@]}" | awk '{ print $1 }' | sort -u | wc -l)
-    if [ "$indexes" = 1 ] && [[ ${states[0]%% *} =~ ^[0-9]+$ ]]; then
-      hashes=$(printf '%s\n' "${states[@]}" | awk '{ print $2 }' | sort -u | wc -l)
-      if [ "$hashes" = 1 ]; then HASHES="equal at applied index ${states[0]%% *}: ${states[0]#* }"
-      else HASHES="DIFFERENT at applied index ${states[0]%% *}: $(printf '%s; ' "${states[@]}")"; HASH_OK=0; fi
+  HASHES="not compared (the $MODE node's applied index kept differing from the leader's)"
+  for try in $(seq 1 20); do
+    declare -A STATE=()
+    for n in "${ALL[@]}"; do STATE[$n]=$(curl -s --max-time 30 "$(url "$n")/v1/cluster/state" | jq -r '"\(.appliedIndex) \(.stateHash)"' 2>/dev/null || echo "- -"); done
+    at=${STATE[$leader_now]%% *}
+    if [[ $at =~ ^[0-9]+$ ]] && [ "${STATE[$WIPE]%% *}" = "$at" ]; then
+      same=(); behind=(); hashes=""
+      for n in "${ALL[@]}"; do
+        if [ "${STATE[$n]%% *}" = "$at" ]; then same+=("$n"); hashes+="${STATE[$n]#* }"$'\n'; else behind+=("$n at ${STATE[$n]%% *}"); fi
+      done
+      if [ "${#behind[@]}" -gt 0 ] && [ "$try" -lt 20 ]; then sleep 1; continue; fi
+      if [ "$(printf '%s' "$hashes" | sort -u | wc -l)" = 1 ]; then HASHES="equal on ${same[*]} at applied index $at: ${STATE[$leader_now]#* }"
+      else HASHES="DIFFERENT at applied index $at: $(for n in "${same[@]}"; do printf '%s %s; ' "$n" "${STATE[$n]#* }"; done)"; HASH_OK=0; fi
+      if [ "${#behind[@]}" -gt 0 ]; then HASHES+="; NOT at that index: ${behind[*]}"; HASH_OK=0; fi
       break
     fi
     sleep 1
   done
+  [[ $HASHES == "not compared"* ]] && HASH_OK=0
 fi
 p() { jq -er "\"p50 \(.P50Ms) ms, p99 \(.P99Ms) ms (\(.Operations) pairs in \(.MeasuredSeconds // .Seconds) s, \(.Errors) errors)\"" "$1" 2>/dev/null || echo "no result"; }
 # Leader changes since the wipe: any node that lost its leader, and any new leader a surviving node saw
 # (the wiped node's first "Leader changed to <leader>" on joining is not a change).
 CHANGES=0
 declare -A RETRY NONE CHANGED
-for n in "${NODES[@]}"; do
+for n in "${ALL[@]}"; do
   RETRY[$n]=$(count_since "$n" "Retry replication from entry 0")
   NONE[$n]=$(count_since "$n" "Leader changed to (none)")
   CHANGED[$n]=$(count_since "$n" "Leader changed to")
@@ -285,33 +349,36 @@ for n in "${NODES[@]}"; do
   [ "$n" != "$WIPE" ] && CHANGES=$((CHANGES + CHANGED[$n] - NONE[$n]))
 done
 {
-  echo "==== summary: large table, $WIPE wiped ===="
+  if [ "$MODE" = join ]; then echo "==== summary: large table, $WIPE joined through $THROUGH ===="
+  else echo "==== summary: large table, $WIPE wiped ===="; fi
   echo "servers:              $(cd "$CLUSTER_DIR" && git rev-parse --short HEAD)${REV:+ (REV=$REV)}"
   echo "locks:                $TAKEN granted EX locks of $LOCKS asked, $SESSIONS sessions, fill $(json_field "$OUT/fill.json" Seconds) s, $(json_field "$OUT/fill.json" Errors) errors"
   echo "snapshot:             $(awk 'NF == 2 { printf "%s on the leader, %d bytes (%.1f MB)", $1, $2, $2 / 1e6; found = 1 } END { if (!found) printf "none yet" }' <<<"$SNAPSHOT")"
   echo "leader:               $LEADER$([ "$leader_now" != "$LEADER" ] && echo ", $leader_now at the end")"
-  if [ -n "$CAUGHT" ]; then echo "catch-up:             $CAUGHT s (applied index within $TOLERANCE of the leader's commit index)"
+  if [ "$MODE" = join ]; then
+    echo "join:                 listed as a learner at ${LEARNER_AT:-never} s, as a voter at ${VOTER_AT:-never} s; applied index within $TOLERANCE of the leader's commit index at ${APPLIED_AT:-never} s (from the start of $WIPE's process)${JOIN_EXIT:+; $WIPE exited with code $JOIN_EXIT}"
+  elif [ -n "$CAUGHT" ]; then echo "catch-up:             $CAUGHT s (applied index within $TOLERANCE of the leader's commit index)"
   else echo "catch-up:             did not catch up within $MAX_WAIT s"; fi
   echo "leader latency, rest:     $(p "$OUT/rest.json")"
   echo "leader latency, catch-up: $(p "$OUT/catchup.json")"
-  echo "server CPU in the $WINDOW_S s after the restart:$CPU_USED"
-  echo "log lines since the wipe at $WIPED_AT UTC:"
-  for n in "${NODES[@]}"; do
-    echo "  $n$([ "$n" = "$LEADER" ] && echo ' (leader)')$([ "$n" = "$WIPE" ] && echo ' (wiped)'): 'Retry replication from entry 0' ${RETRY[$n]}$(awk -v c="${RETRY[$n]}" -v s="$WINDOW_S" 'BEGIN { if (c > 0 && s > 0) printf " (%.1f/s)", c / s }'), 'Leader changed to (none)' ${NONE[$n]}, 'Leader changed to' ${CHANGED[$n]}, 'too far behind' $(count_since "$n" "too far behind"), snapshot restored $(count_since "$n" "restored ("), timeouts $(count_since "$n" "timeout\|timed out" -i)"
+  echo "server CPU in the $WINDOW_S s after the $([ "$MODE" = join ] && echo start || echo restart):$CPU_USED"
+  echo "log lines since the $MODE at $WIPED_AT UTC:"
+  for n in "${ALL[@]}"; do
+    echo "  $n$([ "$n" = "$LEADER" ] && echo ' (leader)')$([ "$n" = "$WIPE" ] && echo " (${MODE%e}ed)"): 'Retry replication from entry 0' ${RETRY[$n]}$(awk -v c="${RETRY[$n]}" -v s="$WINDOW_S" 'BEGIN { if (c > 0 && s > 0) printf " (%.1f/s)", c / s }'), 'Leader changed to (none)' ${NONE[$n]}, 'Leader changed to' ${CHANGED[$n]}, 'too far behind' $(count_since "$n" "too far behind"), snapshot restored $(count_since "$n" "restored ("), timeouts $(count_since "$n" "timeout\|timed out" -i)"
   done
-  echo "wiped node's log since the wipe (first lines on snapshots, leaders, timeouts):"
-  since_wipe "$WIPE" | grep -i -e "snapshot" -e "Leader changed" -e "timeout" -e "timed out" | head -8 | cut -c1-200 | sed 's/^/  /'
+  echo "$MODE node's log since the $MODE (first lines on snapshots, joining, leaders, timeouts):"
+  since_wipe "$WIPE" | grep -i -e "snapshot" -e "Leader changed" -e "timeout" -e "timed out" -e "join" | grep -v "Joining: applied" | head -12 | cut -c1-240 | sed 's/^/  /'
   echo "leader's log since the wipe (first and last 'Replication ... failed' lines):"
   since_wipe "$LEADER" | grep "Replication of" | sed -n '1p;$p' | cut -c1-200 | sed 's/^/  /'
   echo "final indexes:"
-  for n in "${NODES[@]}"; do read -r c a l <<<"$(view "$n")"; echo "  $n: applied $a, commit $c, leader $l"; done
+  for n in "${ALL[@]}"; do read -r c a l <<<"$(view "$n")"; echo "  $n: applied $a, commit $c, leader $l"; done
   echo "state hashes:         $HASHES"
 } >"$OUT/summary.txt"
 cat "$OUT/summary.txt"
 
 # --- g. verdict -------------------------------------------------------------------------------------------
 if [ -n "$CAUGHT" ] && [ "$CHANGES" = 0 ] && [ "$leader_now" = "$LEADER" ] && [ "$HASH_OK" = 1 ]; then
-  echo "PASS: $WIPE caught up in $CAUGHT s with no leader change" | tee -a "$OUT/summary.txt"
+  echo "PASS: $WIPE $([ "$MODE" = join ] && echo "joined (a voter at $VOTER_AT s) and ")caught up in $CAUGHT s with no leader change" | tee -a "$OUT/summary.txt"
   exit 0
 fi
 echo "FAIL: $([ -n "$CAUGHT" ] || echo "no catch-up within $MAX_WAIT s; ")$CHANGES leader change(s) in the logs; leader $LEADER -> $leader_now; hashes: $HASHES" | tee -a "$OUT/summary.txt"
