@@ -10,7 +10,7 @@ namespace RaftDlm.Jepsen.Nemeses;
 /// the workload runs. A step adds a fresh node under a new id (started with an empty data directory and
 /// <c>--join</c>: a learner until it has caught up, then a voter), removes a follower, removes the leader, or
 /// replaces a node (removes one, then adds a fresh one). The cluster stays at 3 to 5 voters at the end of every
-/// step: an add at 5 becomes a replace, a removal at 3 becomes an add. A removed node is stopped (as an
+/// step: an add at 5 becomes a replace, a removal at 3 first adds a fresh node. A removed node is stopped (as an
 /// operator would) and is no longer one of <see cref="TestCluster.Members"/>, so healing, the final checks and
 /// the replica comparison leave it out. Each step is recorded as a <c>membership</c> window in the history.
 /// A step runs to its end (bounded), even past the time limit, so the run always ends with a complete cluster.
@@ -28,14 +28,21 @@ public sealed class MembershipNemesis(TestCluster cluster, HttpLockClient client
         // Not the run's stop token: a change half made at the time limit would leave the cluster incomplete.
         using var bound = new CancellationTokenSource(StepBound);
         var cancel = bound.Token;
+        if (abort.IsCancellationRequested) return;
         var voters = cluster.Size;
         var fresh = cluster.FreshSlot;
         var step = variant;
         if (step == "add" && voters >= MaxVoters) step = "replace";
-        if (step is "remove-follower" or "remove-leader" && voters <= MinVoters) step = "add";
         if (step is "add" or "replace" && fresh is null) step = voters > MinVoters ? "remove-follower" : "none";
+        if (step is "remove-follower" or "remove-leader" && voters <= MinVoters)
+        {
+            // A removal at 3 voters adds a fresh node first, so the removal still happens and 3 remain.
+            if (fresh is null) step = "none";
+            else if (!await AddAsync(fresh.Value, leader, $"{step} at {voters} voters: first add", cancel)) return;
+            else leader = await cluster.LeaderAsync(client, cancel);
+        }
         if (step == "remove-leader" && leader is null) step = "remove-follower";
-        if (step == "none" || abort.IsCancellationRequested)
+        if (step == "none")
         {
             skipped.Add($"membership/{variant} (no fresh node left and the cluster is at {voters} voters)");
             return;
