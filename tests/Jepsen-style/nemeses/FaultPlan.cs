@@ -34,7 +34,9 @@ public static class Schedule
         var order = kinds.OrderBy(_ => random.Next()).ToList();
         // Workloads about client pauses start with one, so a short run always exercises it.
         if (preferClientPauses && order.Remove("pause")) order.Insert(0, "pause");
-        var steps = MembershipSteps.Skip(1).OrderBy(_ => random.Next()).Prepend(MembershipSteps[0]).ToArray();
+        // Its own generator, so the other nemeses' schedules for a seed stay what they were.
+        var stepRandom = new Random(unchecked(seed * 37 + 5));
+        var steps = MembershipSteps.Skip(1).OrderBy(_ => stepRandom.Next()).Prepend(MembershipSteps[0]).ToArray();
         var membershipSteps = 0;
         for (var i = 0; i < 1000 && at < timeLimitMs - 3000; i++)
         {
