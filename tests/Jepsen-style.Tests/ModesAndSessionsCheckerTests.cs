@@ -79,6 +79,24 @@ public sealed class ModesAndSessionsCheckerTests
     }
 
     [Fact]
+    public void A_holder_whose_session_was_dropped_after_a_client_pause_is_only_counted_until_it_was_last_known_alive()
+    {
+        // Seen in a run: p0 paused past its TTL holding CR; p1 then held EX; p0's release failed (NotFound) and its
+        // session was dropped, the drop's invocation being the last moment the session was known alive (the
+        // acquire's invocation: the conversions after it completed later).
+        var history = new HistoryBuilder()
+            .Add(0, "acquire", OpType.Ok, 0, 10, token: 5, mode: "PW", resource: "r", lockId: "a")
+            .Add(0, "convert", OpType.Ok, 20, 25, token: 5, mode: "CR", resource: "r", lockId: "a")
+            .Add(0, "convert", OpType.Fail, 30, 35, mode: "PW", resource: "r", lockId: "a", error: "409 WouldBlock")
+            .Add(1, "acquire", OpType.Ok, 3000, 3010, token: 9, mode: "EX", resource: "r", lockId: "b")
+            .Add(1, "release", OpType.Ok, 3100, 3110, resource: "r", lockId: "b")
+            .Add(0, "release", OpType.Fail, 6000, 6005, resource: "r", lockId: "a", error: "404 NotFound")
+            .Add(0, "drop", OpType.Ok, 0, 6006)
+            .Build();
+        Assert.All(ModesChecker.Check(history), result => Assert.True(result.Valid, string.Join("; ", result.Problems)));
+    }
+
+    [Fact]
     public void Sessions_checker_flags_a_slow_handover_and_a_surviving_session()
     {
         var fast = new HistoryBuilder()

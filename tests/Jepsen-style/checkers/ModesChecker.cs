@@ -41,7 +41,18 @@ public static class ModesChecker
                         break;
                     case ("convert", OpType.Fail):
                         break;
-                    case ("release" or "convert" or "drop" or "expire", _):
+                    case ("drop" or "expire", _):
+                        Close(op.InvokeMs);
+                        // The session's end lies anywhere after it was last known alive (the op's invocation),
+                        // also for a hold that an operation recorded before it closed later (a release that
+                        // failed with NotFound after a client pause): clip those to that moment (to their start,
+                        // when a conversion completed after it: it was certainly held only then).
+                        for (var i = intervals.Count - 1; i >= 0 && intervals[i].Process == process.Key; i--)
+                        {
+                            if (intervals[i].ToMs > op.InvokeMs) intervals[i] = intervals[i] with { ToMs = Math.Max(intervals[i].FromMs, op.InvokeMs) };
+                        }
+                        break;
+                    case ("release" or "convert", _):
                         Close(op.InvokeMs);
                         break;
                 }

@@ -9,6 +9,10 @@ namespace RaftDlm.Jepsen.Cluster;
 /// The cluster under test: 3 or 5 server processes (<see cref="ServerNode"/>), each in its own network
 /// namespace when <see cref="Network"/> is given, else on 127.0.0.1 with free ports. Every process is
 /// stopped by pid on dispose, and the data folders are deleted.
+/// The cluster has <see cref="Slots"/> places (node index, id, address, ports) fixed up front: the first
+/// <c>size</c> are the initial members (the static member list); the others are spares that the membership
+/// nemesis starts under their new ids with <c>--join</c>. <see cref="Members"/> is the current membership as
+/// the nemesis made it; every loop over "the nodes" goes over it, so removed nodes are left alone.
 /// </summary>
 public sealed class TestCluster : IDisposable
 {
@@ -29,29 +33,51 @@ public sealed class TestCluster : IDisposable
     private readonly ServerMember[] _members;
     private readonly ServerNode?[] _nodes;
     private readonly bool[] _paused;
+    private readonly int _initialSize;
+    private readonly List<int> _current;
 
-    public TestCluster(int size, Network? network, string logDirectory, IReadOnlyList<string> extraArguments)
+    public TestCluster(int size, int slots, Network? network, string logDirectory, IReadOnlyList<string> extraArguments)
     {
-        Size = size;
+        _initialSize = size;
+        Slots = Math.Max(size, slots);
+        _current = Enumerable.Range(0, size).ToList();
         _network = network;
         _logDirectory = logDirectory;
         _extraArguments = extraArguments;
         _dataRoot = Path.Combine(Path.GetTempPath(), $"rdlm-jepsen-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        var ports = network is null ? LocalPorts.Free(2 * size) : null;
-        _members = Enumerable.Range(0, size)
+        var ports = network is null ? LocalPorts.Free(2 * Slots) : null;
+        _members = Enumerable.Range(0, Slots)
             .Select(node => ports is null
                 ? new ServerMember(Id(node), network!.Address(node), 7700, 7701)
                 : new ServerMember(Id(node), "127.0.0.1", ports[2 * node], ports[(2 * node) + 1]))
             .ToArray();
-        _nodes = new ServerNode?[size];
-        _paused = new bool[size];
+        _nodes = new ServerNode?[Slots];
+        _paused = new bool[Slots];
         Directory.CreateDirectory(_dataRoot);
         Directory.CreateDirectory(logDirectory);
     }
 
-    public int Size { get; }
+    /// <summary>How many members the cluster has now.</summary>
+    public int Size => _current.Count;
+
+    /// <summary>Every place a node can have (initial members and spares).</summary>
+    public int Slots { get; }
+
+    /// <summary>The node indexes of the current members, in order.</summary>
+    public IReadOnlyList<int> Members => _current.ToList();
+
+    /// <summary>A spare that has never been started (a fresh node for a new id), or null when none is left.</summary>
+    public int? FreshSlot => Enumerable.Range(_initialSize, Slots - _initialSize).Where(n => _nodes[n] is null && !_removed.Contains(n)).Select(n => (int?)n).FirstOrDefault();
+
+    private readonly HashSet<int> _removed = [];
+
+    /// <summary>One of the initial members (started under the static member list), not a node that joined.</summary>
+    public bool IsInitial(int node) => node < _initialSize;
+
     public Network? Network => _network;
-    public IReadOnlyList<string> HttpUrls => Enumerable.Range(0, Size).Select(HttpUrl).ToList();
+
+    /// <summary>Every place's URL: clients know the spares from the start and find the members by trying.</summary>
+    public IReadOnlyList<string> HttpUrls => Enumerable.Range(0, Slots).Select(HttpUrl).ToList();
     public static string Id(int node) => "n" + (node + 1).ToString(CultureInfo.InvariantCulture);
     public bool IsRunning(int node) => _nodes[node] is { Running: true };
     public bool IsPaused(int node) => _paused[node];
@@ -61,21 +87,57 @@ public sealed class TestCluster : IDisposable
 
     public void StartAll()
     {
-        for (var node = 0; node < Size; node++) Start(node);
+        foreach (var node in Members) Start(node);
     }
 
+    /// <summary>
+    /// Starts a member again. An initial member starts under the static member list; a node that joined at
+    /// run time knows the cluster from its data, so it is started with itself alone, and with <c>--join</c>
+    /// when its data directory is gone.
+    /// </summary>
     public void Start(int node)
     {
         if (IsRunning(node)) return;
+        var through = _current.FirstOrDefault(n => n != node && IsRunning(n), -1);
+        var join = node >= _initialSize && !Directory.Exists(DataDirectory(node)) && through >= 0;
+        Launch(node, join ? HttpUrl(through) : null);
+    }
+
+    /// <summary>
+    /// Starts a fresh node (a spare never started) with an empty data directory and <c>--join</c> the HTTP URL
+    /// of a member; it becomes one of <see cref="Members"/> (the cluster adds it as a learner, then a voter).
+    /// </summary>
+    public void StartJoining(int node, int through)
+    {
+        if (node < _initialSize || _nodes[node] is not null) throw new InvalidOperationException($"{Id(node)} is not a fresh spare");
+        Launch(node, HttpUrl(through));
+        _current.Add(node);
+        _current.Sort();
+    }
+
+    /// <summary>The node left the cluster (or never made it in): stops it (SIGTERM) and forgets it as a member.</summary>
+    public void Retire(int node)
+    {
+        if (_paused[node]) Resume(node);
+        Stop(node);
+        _current.Remove(node);
+        _removed.Add(node);
+    }
+
+    private void Launch(int node, string? joinUrl)
+    {
         _nodes[node]?.Dispose();
-        string[] arguments =
+        List<string> arguments =
         [
             // One line per applied entry: two replicas' traces show whether their logs or their states parted.
             "--ApplyTraceFile", Path.Combine(_logDirectory, Id(node) + ".apply"),
             .. _extraArguments,
         ];
+        if (joinUrl is not null) arguments.AddRange(["--join", joinUrl]);
+        // A member that joined at run time is not in the static list; it knows the cluster from its data.
+        IReadOnlyList<ServerMember> members = node < _initialSize ? _members.Take(_initialSize).ToList() : [_members[node]];
         var options = _network is null ? ServerLogging : ServerLogging with { Wrapper = ["ip", "netns", "exec", _network.Namespace(node)] };
-        _nodes[node] = ServerNode.Start(_members[node], _members, DataDirectory(node), Path.Combine(_logDirectory, Id(node) + ".log"), arguments, options);
+        _nodes[node] = ServerNode.Start(_members[node], members, DataDirectory(node), Path.Combine(_logDirectory, Id(node) + ".log"), arguments, options);
         _paused[node] = false;
     }
 
@@ -116,7 +178,7 @@ public sealed class TestCluster : IDisposable
     public async Task<int?> LeaderAsync(HttpLockClient client, CancellationToken cancel)
     {
         var votes = new Dictionary<string, int>();
-        for (var node = 0; node < Size; node++)
+        foreach (var node in Members)
         {
             if (!IsRunning(node) || _paused[node]) continue;
             var reply = await client.SendAsync(node, HttpMethod.Get, "/v1/cluster", null, cancel, TimeSpan.FromSeconds(2));
@@ -124,7 +186,7 @@ public sealed class TestCluster : IDisposable
         }
         var best = votes.OrderByDescending(pair => pair.Value).FirstOrDefault();
         if (best.Key is null || best.Value * 2 <= Size) return null;
-        var index = Enumerable.Range(0, Size).FirstOrDefault(n => Id(n) == best.Key, -1);
+        var index = Members.FirstOrDefault(n => Id(n) == best.Key, -1);
         return index < 0 ? null : index;
     }
 
@@ -137,8 +199,9 @@ public sealed class TestCluster : IDisposable
             if (await LeaderAsync(client, cancel) is not null)
             {
                 var ready = true;
-                for (var node = 0; node < Size && ready; node++)
+                foreach (var node in Members)
                 {
+                    if (!ready) break;
                     if (!IsRunning(node)) continue;
                     var reply = await client.SendAsync(node, HttpMethod.Get, "/readyz", null, cancel, TimeSpan.FromSeconds(2));
                     ready = reply.Type == History.OpType.Ok;
@@ -155,7 +218,7 @@ public sealed class TestCluster : IDisposable
     public async Task<List<string>> StatesAsync(HttpLockClient client, CancellationToken cancel)
     {
         var states = new List<string>();
-        for (var node = 0; node < Size; node++)
+        foreach (var node in Members)
         {
             var reply = await client.SendAsync(node, HttpMethod.Get, "/v1/cluster/state", null, cancel, TimeSpan.FromSeconds(3));
             states.Add(reply.Type == History.OpType.Ok ? $"{reply.Number("appliedIndex")}:{reply.Text("stateHash")}" : "unavailable");
@@ -168,7 +231,7 @@ public sealed class TestCluster : IDisposable
 
     public void Dispose()
     {
-        for (var node = 0; node < Size; node++)
+        for (var node = 0; node < Slots; node++)
         {
             _nodes[node]?.Dispose();
             _nodes[node] = null;

@@ -64,7 +64,7 @@ public sealed class HistoryLog
 public sealed class FaultWindow
 {
     public required string Kind { get; init; }
-    public required string Detail { get; init; }
+    public required string Detail { get; set; }
     public required double StartMs { get; init; }
     public double? EndMs { get; set; }
 

@@ -15,7 +15,10 @@ public sealed record FaultPlan(double AtMs, string Kind, string Variant, int Dur
 
 public static class Schedule
 {
-    public static readonly string[] Kinds = ["kill", "pause", "partition", "restart-all", "restart-all-crash", "wipe", "client-partition"];
+    public static readonly string[] Kinds = ["kill", "pause", "partition", "restart-all", "restart-all-crash", "wipe", "client-partition", "membership"];
+
+    /// <summary>The membership nemesis's steps: a run starts with an add (3 voters), then the others in a seeded order.</summary>
+    public static readonly string[] MembershipSteps = ["add", "remove-follower", "remove-leader", "replace"];
 
     /// <summary>
     /// Faults one after another: a quiet gap, a fault, its heal, and so on until the time limit. The kinds
@@ -31,6 +34,10 @@ public static class Schedule
         var order = kinds.OrderBy(_ => random.Next()).ToList();
         // Workloads about client pauses start with one, so a short run always exercises it.
         if (preferClientPauses && order.Remove("pause")) order.Insert(0, "pause");
+        // Its own generator, so the other nemeses' schedules for a seed stay what they were.
+        var stepRandom = new Random(unchecked(seed * 37 + 5));
+        var steps = MembershipSteps.Skip(1).OrderBy(_ => stepRandom.Next()).Prepend(MembershipSteps[0]).ToArray();
+        var membershipSteps = 0;
         for (var i = 0; i < 1000 && at < timeLimitMs - 3000; i++)
         {
             var kind = order[i % order.Count];
@@ -46,6 +53,8 @@ public static class Schedule
                 "wipe" => ("follower", random.Next(1000, 2000)),
                 // Every client cut from every node, well past the TTL (nodes still reach each other).
                 "client-partition" => ("all", clientPauseMs),
+                // The duration is room for the change itself (a join streams the snapshot and the log).
+                "membership" => (steps[membershipSteps++ % steps.Length], random.Next(4000, 7000)),
                 _ => throw new ArgumentException($"unknown nemesis '{kind}' ({string.Join(", ", Kinds)})"),
             };
             plan.Add(new FaultPlan(at, kind, variant, durationMs, permutation));

@@ -12,6 +12,7 @@ namespace RaftDlm.Jepsen.Nemeses;
 public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryLog history, ClientPauses pauses, Action<string> log)
 {
     private static readonly TimeSpan HealthyWait = TimeSpan.FromSeconds(20);
+    private readonly MembershipNemesis _membership = new(cluster, client, history, log);
 
     public List<string> Skipped { get; } = [];
 
@@ -35,10 +36,16 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
     private async Task InjectAsync(FaultPlan fault, CancellationToken stop)
     {
         var leader = await cluster.LeaderAsync(client, stop);
-        var chosen = fault.Nodes[0];
+        // The plan names nodes 0..n-1 of the initial cluster; after membership changes they stand for the
+        // current members in the plan's order.
+        var nodes = Members(fault.Nodes);
+        var chosen = nodes[0];
         var leaderOrChosen = leader ?? chosen;
         switch (fault.Kind, fault.Variant)
         {
+            case ("membership", var variant):
+                await _membership.StepAsync(variant, leader, Skipped, stop);
+                break;
             case ("kill", var variant):
             {
                 var node = variant == "leader" ? leaderOrChosen : chosen;
@@ -71,7 +78,7 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
                 break;
             }
             case ("partition", var variant):
-                await PartitionAsync(fault, variant, leaderOrChosen, stop);
+                await PartitionAsync(nodes, fault, variant, leaderOrChosen, stop);
                 break;
             case ("restart-all", _):
                 await RestartAllAsync(fault, "restart-all", "every node stopped (SIGTERM), then started", cluster.Stop, stop);
@@ -103,7 +110,13 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
             }
             case ("wipe", _):
             {
-                var node = fault.Nodes.FirstOrDefault(n => n != leader && cluster.IsRunning(n), chosen);
+                // Only an initial member is wiped: it is readmitted under the static member list.
+                var node = nodes.FirstOrDefault(n => n != leader && cluster.IsRunning(n) && cluster.IsInitial(n), -1);
+                if (node < 0)
+                {
+                    Skipped.Add("wipe (no initial member other than the leader is running)");
+                    break;
+                }
                 var window = history.BeginFault("wipe", $"{TestCluster.Id(node)} loses its data directory");
                 log($"nemesis: wipe {TestCluster.Id(node)}");
                 cluster.Kill(node);
@@ -122,26 +135,25 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
         // Both variants are recorded as one fault kind, "restart-all"; the description tells them apart.
         var window = history.BeginFault("restart-all", description);
         log("nemesis: " + name);
-        for (var node = 0; node < cluster.Size; node++) takeDown(node);
+        foreach (var node in cluster.Members) takeDown(node);
         await HoldAsync(fault.DurationMs, stop);
         cluster.StartAll();
         history.EndFault(window);
     }
 
-    private async Task PartitionAsync(FaultPlan fault, string variant, int leader, CancellationToken stop)
+    private async Task PartitionAsync(int[] nodes, FaultPlan fault, string variant, int leader, CancellationToken stop)
     {
         if (cluster.Network is not { } network)
         {
             Skipped.Add($"partition/{variant} (no network namespaces: not root or ip netns unavailable)");
             return;
         }
-        var nodes = fault.Nodes;
         var cuts = new List<(int, int)>();
         string detail;
         switch (variant)
         {
             case "isolate-leader":
-                cuts.AddRange(Enumerable.Range(0, cluster.Size).Where(n => n != leader).Select(n => (leader, n)));
+                cuts.AddRange(cluster.Members.Where(n => n != leader).Select(n => (leader, n)));
                 detail = $"{TestCluster.Id(leader)} (leader) isolated";
                 break;
             case "majority-minority":
@@ -175,12 +187,19 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
     public void HealAll()
     {
         cluster.Network?.HealAll();
-        for (var node = 0; node < cluster.Size; node++)
+        foreach (var node in cluster.Members)
         {
             if (cluster.IsPaused(node)) cluster.Resume(node);
             if (!cluster.IsRunning(node)) cluster.Start(node);
         }
         foreach (var window in history.Faults().Where(w => w.EndMs is null && w.Kind != "client-pause")) history.EndFault(window);
+    }
+
+    /// <summary>The current members, those the plan names first in its order, then the others.</summary>
+    private int[] Members(int[] planned)
+    {
+        var members = cluster.Members;
+        return planned.Where(members.Contains).Concat(members.Where(n => !planned.Contains(n))).ToArray();
     }
 
     private static string Ids(IEnumerable<int> nodes) => string.Join(' ', nodes.Select(TestCluster.Id));

@@ -36,7 +36,7 @@ public static class Timeline
         {
             var x0 = X(fault.StartMs);
             var x1 = X(fault.EndMs ?? endMs);
-            var colour = fault.Kind switch { "kill" => "#f4a3a3", "pause" => "#f7d08a", "client-pause" => "#b9d7f0", "partition" => "#c7b3e6", "wipe" => "#a8dfc0", _ => "#dddddd" };
+            var colour = fault.Kind switch { "kill" => "#f4a3a3", "pause" => "#f7d08a", "client-pause" => "#b9d7f0", "partition" => "#c7b3e6", "wipe" => "#a8dfc0", "membership" => "#e8c6a0", _ => "#dddddd" };
             svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{F(x0)}\" y=\"{LatencyTop}\" width=\"{F(Math.Max(1, x1 - x0))}\" height=\"{ThroughputTop + ThroughputHeight - LatencyTop}\" fill=\"{colour}\" opacity=\"0.45\"><title>{Escape(fault.Kind + ": " + fault.Detail)}</title></rect>\n");
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(x0 + 2)}\" y=\"{LatencyTop - 4}\" fill=\"#555\">{Escape(fault.Kind)}</text>\n");
         }

@@ -54,14 +54,16 @@ public sealed class JepsenRun(RunOptions options)
     private async Task<int> RunInsideAsync(IWorkload workload, CancellationToken abort)
     {
         Log($"run: {options.Command}\n  out: {_outDirectory}");
-        _network = Network.Available() ? Network.Create(options.Nodes, Log) : null;
+        // The membership nemesis adds fresh nodes under new ids: spare places for them (at most one per step).
+        var slots = options.Nemeses.Contains("membership") ? options.Nodes + Math.Min(30, (options.TimeLimitSeconds / 6) + 1) : options.Nodes;
+        _network = Network.Available() ? Network.Create(slots, Log) : null;
         if (_network is null) Log("network namespaces unavailable (not root?): nodes on 127.0.0.1, partitions skipped");
         var serverArguments = new[]
         {
             "--ElectionTimeoutMinMs", "600", "--ElectionTimeoutMaxMs", "1200",
             "--ProposalTimeoutMs", "3000", "--LeaderWaitMs", "2000", "--SnapshotEveryEntries", "500",
         };
-        _cluster = new TestCluster(options.Nodes, _network, Path.Combine(_outDirectory, "logs"), serverArguments);
+        _cluster = new TestCluster(options.Nodes, slots, _network, Path.Combine(_outDirectory, "logs"), serverArguments);
         _cluster.StartAll();
         using var client = new HttpLockClient(_cluster.HttpUrls);
         if (!await _cluster.WaitHealthyAsync(client, TimeSpan.FromSeconds(60), abort)) throw new InvalidOperationException("the cluster did not become healthy");
@@ -101,6 +103,8 @@ public sealed class JepsenRun(RunOptions options)
         await workload.FinalAsync(context, abort);
         var results = workload.Check(_history.Ops(), _history.Faults(), context).ToList();
         results.Add(await ConvergenceAsync(client, healthy, abort));
+        // compare-replicas.sh compares the nodes that are members at the end (a removed node was stopped).
+        File.WriteAllText(Path.Combine(_outDirectory, "logs", "members"), string.Join('\n', _cluster.Members.Select(TestCluster.Id)) + "\n");
         return Finish(workload, results, nemesis.Skipped, plan);
     }
 

@@ -15,7 +15,7 @@ public sealed record RunOptions
     public const string Usage =
         "usage: dotnet run --project tests/Jepsen-style -- --workload W --nemesis N[,N...] --time-limit S --seed X [--nodes 3|5] [--ttl-ms T] [--out DIR]\n" +
         "  workloads: mutex fenced-store unfenced-store lvb-counter modes sessions\n" +
-        "  nemeses:   none kill pause partition restart-all restart-all-crash wipe (comma-separated)";
+        "  nemeses:   none kill pause partition restart-all restart-all-crash wipe client-partition membership (comma-separated)";
 
     public static RunOptions Parse(string[] args)
     {
