@@ -26,7 +26,6 @@ public sealed class NodeFixture : IAsyncLifetime
 public sealed class DlmctlTests(NodeFixture node) : IClassFixture<NodeFixture>
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
-    private static int _runs;
 
     [Fact]
     public async Task Status_and_lockspaces()
@@ -226,25 +225,13 @@ public sealed class DlmctlTests(NodeFixture node) : IClassFixture<NodeFixture>
         Assert.NotEqual(0, exit);
     }
 
-    private ChildProcess Start(params string[] args)
-    {
-        var log = Path.Combine(node.Cluster.Folder("dlmctl"), $"run-{Interlocked.Increment(ref _runs)}.log");
-        return ChildProcess.Start(BuildOutput.Find("src/Cli", "dlmctl.dll"), ["--endpoints", node.Url, .. args], log);
-    }
+    private Dlmctl Cli => new(node.Cluster.Folder("dlmctl"), node.Url, Bound);
 
-    private async Task<(int Exit, string Output)> RunAsync(params string[] args)
-    {
-        using var process = Start(args);
-        Assert.True(await process.WaitForExitAsync(Bound), $"dlmctl {string.Join(' ', args)} did not end:\n{process.Log()}");
-        return (process.ExitCode, process.Log());
-    }
+    private ChildProcess Start(params string[] args) => Cli.Start(args);
 
-    private async Task<string> RunOkAsync(params string[] args)
-    {
-        var (exit, text) = await RunAsync(args);
-        Assert.True(exit == 0, $"dlmctl {string.Join(' ', args)} exited {exit}:\n{text}");
-        return text;
-    }
+    private Task<(int Exit, string Output)> RunAsync(params string[] args) => Cli.RunAsync(args);
+
+    private Task<string> RunOkAsync(params string[] args) => Cli.RunOkAsync(args);
 
     // The JSON a command printed (the log also holds its start line and anything on stderr).
     private static JsonNode Json(string text)

@@ -21,7 +21,6 @@ public sealed class MembersFixture : IAsyncLifetime
 public sealed class MemberCommandTests(MembersFixture fixture) : IClassFixture<MembersFixture>
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
-    private static int _runs;
 
     private ServerCluster Cluster => _own ?? fixture.Cluster;
 
@@ -108,26 +107,11 @@ public sealed class MemberCommandTests(MembersFixture fixture) : IClassFixture<M
 
     private string Endpoints => string.Join(',', Cluster.Ids.Select(Cluster.HttpUrl));
 
-    private ChildProcess Start(string[] args)
-    {
-        var log = Path.Combine(Cluster.Folder("dlmctl"), $"member-{Interlocked.Increment(ref _runs)}.log");
-        string[] all = args.Contains("--endpoints") ? args : ["--endpoints", Endpoints, .. args];
-        return ChildProcess.Start(BuildOutput.Find("src/Cli", "dlmctl.dll"), all, log);
-    }
+    private Dlmctl Cli => new(Cluster.Folder("dlmctl"), Endpoints, Bound);
 
-    private async Task<(int Exit, string Output)> RunAsync(params string[] args)
-    {
-        using var process = Start(args);
-        Assert.True(await process.WaitForExitAsync(Bound), $"dlmctl {string.Join(' ', args)} did not end:\n{process.Log()}");
-        return (process.ExitCode, process.Log());
-    }
+    private Task<(int Exit, string Output)> RunAsync(params string[] args) => Cli.RunAsync(args);
 
-    private async Task<string> RunOkAsync(params string[] args)
-    {
-        var (exit, text) = await RunAsync(args);
-        Assert.True(exit == 0, $"dlmctl {string.Join(' ', args)} exited {exit}:\n{text}");
-        return text;
-    }
+    private Task<string> RunOkAsync(params string[] args) => Cli.RunOkAsync(args);
 
     private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe)
         where T : class
