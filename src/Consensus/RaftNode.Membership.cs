@@ -49,8 +49,12 @@ public sealed partial class RaftNode
     /// <summary>DotNext's membership file in the data directory.</summary>
     public const string MembershipFileName = "membership";
 
-    // Rounds of catch-up replication before a new member is added; the add call's time bound ends it sooner.
-    private const int WarmupRounds = 100_000;
+    // Rounds of catch-up replication in one attempt of DotNext's AddMemberAsync; attempts are repeated, a pause
+    // apart, until the add call's time bound. A round against a member that refuses (it holds the snapshot it is
+    // sent, trap 13) ends at once, so one long attempt would spin; the pause also lets the leader take the newer
+    // snapshot that trap 13's handler asks for.
+    private const int WarmupRounds = 50;
+    private const int WarmupPauseMs = 200;
 
     private readonly SemaphoreSlim _membershipGate = new(1, 1);
     private bool _joinExisting;
@@ -187,7 +191,10 @@ public sealed partial class RaftNode
             var added = false;
             try
             {
-                added = await c.AddMemberAsync(address, bounded.Token).ConfigureAwait(false);
+                while (!(added = await c.AddMemberAsync(address, bounded.Token).ConfigureAwait(false)))
+                {
+                    await Task.Delay(WarmupPauseMs, bounded.Token).ConfigureAwait(false);
+                }
             }
             catch (DotNextNotLeaderException e) when (e.InnerException is null)
             {
