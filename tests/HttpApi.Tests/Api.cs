@@ -76,7 +76,8 @@ internal static class Http
         }
     }
 
-    private static async Task<Reply> CallOnceAsync(HttpClient client, HttpMethod method, string path, object? body, string? token, TimeSpan? bound)
+    /// <summary>One call as <see cref="CallAsync"/> sends it, its 503 not retried (for a node that answers 503 for as long as it stays so).</summary>
+    public static async Task<Reply> CallOnceAsync(HttpClient client, HttpMethod method, string path, object? body = null, string? token = null, TimeSpan? bound = null)
     {
         using var request = new HttpRequestMessage(method, path);
         request.Content = body switch

@@ -40,10 +40,10 @@ public sealed class MembershipTests
         Assert.Equal(leader, Str(removed.Body, "id"));
         var survivors = cluster.RunningIds.Where(id => id != leader).ToList();
         var newLeader = await WaitForLeaderAmongAsync(cluster, survivors);
-        var ready = await OnceAsync(cluster.Client(leader), HttpMethod.Get, "/readyz");
+        var ready = await CallOnceAsync(cluster.Client(leader), HttpMethod.Get, "/readyz");
         AssertProblem(ready, HttpStatusCode.ServiceUnavailable, "Unavailable");
         Assert.Contains("removed", Str(ready.Body, "detail"), StringComparison.Ordinal);
-        var refused = await OnceAsync(cluster.Client(leader), HttpMethod.Post, "/v1/sessions", new { name = "late", ttlMs = 10_000 });
+        var refused = await CallOnceAsync(cluster.Client(leader), HttpMethod.Post, "/v1/sessions", new { name = "late", ttlMs = 10_000 });
         AssertProblem(refused, HttpStatusCode.ServiceUnavailable, "Unavailable");
 
         cluster.StartJoining("node5", newLeader);
@@ -192,7 +192,7 @@ public sealed class MembershipTests
         {
             try
             {
-                return await OnceAsync(cluster.Client(id), HttpMethod.Get, path);
+                return await CallOnceAsync(cluster.Client(id), HttpMethod.Get, path);
             }
             catch (HttpRequestException) when (DateTime.UtcNow < deadline)
             {
@@ -203,18 +203,6 @@ public sealed class MembershipTests
                 throw new TimeoutException($"{id} does not answer {path}: {error.Message}\n{cluster.Diagnostics()}", error);
             }
         }
-    }
-
-    /// <summary>One call, its 503 not retried (a removed or joining node answers 503 for as long as it stays so).</summary>
-    private static async Task<Reply> OnceAsync(HttpClient client, HttpMethod method, string path, object? body = null)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : System.Net.Http.Json.JsonContent.Create(body) };
-        using var timeout = new CancellationTokenSource(CallBound);
-        using var response = await client.SendAsync(request, timeout.Token);
-        var text = await response.Content.ReadAsStringAsync(timeout.Token);
-        var mediaType = response.Content.Headers.ContentType?.MediaType;
-        var json = mediaType is not null && mediaType.Contains("json", StringComparison.Ordinal) && text.Length > 0 ? JsonNode.Parse(text) : null;
-        return new Reply(response.StatusCode, mediaType, text, json, response.Headers);
     }
 
     private static string FollowerOf(ServerCluster cluster, string leader) => cluster.RunningIds.First(id => id != leader);
@@ -268,7 +256,7 @@ public sealed class MembershipTests
         {
             try
             {
-                if ((await OnceAsync(cluster.Client(id), HttpMethod.Get, "/readyz")).Status == HttpStatusCode.OK) return;
+                if ((await CallOnceAsync(cluster.Client(id), HttpMethod.Get, "/readyz")).Status == HttpStatusCode.OK) return;
             }
             catch (HttpRequestException)
             {
