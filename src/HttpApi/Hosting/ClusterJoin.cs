@@ -19,7 +19,6 @@ internal sealed partial class ClusterJoin(RaftNode node, ServerOptions options, 
     /// <summary>The exit code of a node whose join failed.</summary>
     public const int JoinFailedExitCode = 3;
 
-    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
 
@@ -39,20 +38,11 @@ internal sealed partial class ClusterJoin(RaftNode node, ServerOptions options, 
         var formed = new List<string>();
         foreach (var peer in peers)
         {
-            using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            probe.CancelAfter(ProbeTimeout);
-            try
+            // Down or not started yet (a new cluster's nodes start one after another) counts as not formed.
+            if (await Peers.ViewAsync(client, peer, ct).ConfigureAwait(false) is { CommitIndex: > 0 and var commit })
             {
-                using var document = JsonDocument.Parse(await client.GetStringAsync(peer.HttpEndpoint + "/v1/cluster?stale=true", probe.Token).ConfigureAwait(false));
-                if (document.RootElement.TryGetProperty("commitIndex", out var commit) && commit.GetInt64() > 0)
-                {
-                    LogReadmission(peer.Id, commit.GetInt64());
-                    formed.Add(peer.HttpEndpoint);
-                }
-            }
-            catch (Exception error) when (!ct.IsCancellationRequested && error is HttpRequestException or OperationCanceledException or JsonException)
-            {
-                // Down or not started yet: a new cluster's nodes start one after another.
+                LogReadmission(peer.Id, commit);
+                formed.Add(peer.HttpEndpoint);
             }
         }
         if (formed.Count == 0) LogNewCluster(peers.Count);
@@ -69,7 +59,7 @@ internal sealed partial class ClusterJoin(RaftNode node, ServerOptions options, 
     private async Task<IReadOnlyList<RaftMember>> MembersAsync(HttpClient client, string joinUrl, CancellationToken ct)
     {
         using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        probe.CancelAfter(ProbeTimeout * 5);
+        probe.CancelAfter(Peers.ProbeTimeout * 5);
         try
         {
             var members = await client.GetFromJsonAsync<MembersJson>(joinUrl + "/v1/cluster/members?stale=true", Wire.Json, probe.Token).ConfigureAwait(false);
@@ -162,7 +152,7 @@ internal sealed partial class ClusterJoin(RaftNode node, ServerOptions options, 
         lifetime.StopApplication();
     }
 
-    private HttpClient CreateClient() => TlsFiles.PeerClient(options, ProbeTimeout);
+    private HttpClient CreateClient() => Peers.Client(options);
 
     [LoggerMessage(EventId = 2600, Level = LogLevel.Information, Message = "Joining the cluster through {JoinUrl} as {NodeId} ({RaftEndpoint}): this node does not vote until it has been added")]
     private partial void LogJoining(string joinUrl, string nodeId, string raftEndpoint);

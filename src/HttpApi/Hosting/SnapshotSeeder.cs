@@ -23,7 +23,6 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
     public const string IndexHeader = "X-RaftDlm-Snapshot-Index";
     public const string TermHeader = "X-RaftDlm-Snapshot-Term";
     public const string Sha256Header = "X-RaftDlm-Snapshot-Sha256";
-    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>Fetches and installs a peer's newest snapshot when the data directory is empty. Never throws but for cancellation.</summary>
     public Task SeedIfEmptyAsync(CancellationToken ct) =>
@@ -37,7 +36,7 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
 
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(options.SeedTimeoutMs);
-        using var client = TlsFiles.PeerClient(options, ProbeTimeout);
+        using var client = Peers.Client(options);
         try
         {
             var best = await FindNewestAsync(client, peers, bounded.Token).ConfigureAwait(false);
@@ -77,17 +76,11 @@ internal sealed partial class SnapshotSeeder(ServerOptions options, ILogger<Snap
         (RaftMember, long)? best = null;
         foreach (var peer in peers)
         {
-            using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            probe.CancelAfter(ProbeTimeout);
-            try
+            // A peer that is down or slow is skipped: another may have a snapshot.
+            if (await Peers.ViewAsync(client, peer, ct).ConfigureAwait(false) is { SnapshotIndex: > 0 and var index }
+                && (best is null || index > best.Value.Item2))
             {
-                using var document = JsonDocument.Parse(await client.GetStringAsync(peer.HttpEndpoint + "/v1/cluster?stale=true", probe.Token).ConfigureAwait(false));
-                var index = document.RootElement.TryGetProperty("snapshotIndex", out var value) ? value.GetInt64() : 0;
-                if (index > 0 && (best is null || index > best.Value.Item2)) best = (peer, index);
-            }
-            catch (Exception error) when (!ct.IsCancellationRequested && error is HttpRequestException or OperationCanceledException or JsonException)
-            {
-                // A peer that is down or slow is skipped: another may have a snapshot.
+                best = (peer, index);
             }
         }
         return best;

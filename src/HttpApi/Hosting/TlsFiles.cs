@@ -52,22 +52,4 @@ internal static class TlsFiles
             && RaftTransportTls.ChainsTo(certificate, authorities);
         return handler;
     }
-
-    /// <summary>
-    /// A client for a node's own calls to its peers (fetching a snapshot, asking to join): no proxy, the peers' CA
-    /// trusted, the first admin token as bearer (a cluster with auth on admits those calls only from admins), and
-    /// no overall timeout: each call is bounded by its caller.
-    /// </summary>
-    public static HttpClient PeerClient(ServerOptions options, TimeSpan connectTimeout)
-    {
-        var client = new HttpClient(TrustPeers(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = connectTimeout }, options))
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        if (options.AdminTokens.FirstOrDefault() is { } token)
-        {
-            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        }
-        return client;
-    }
 }
