@@ -35,8 +35,8 @@ internal static partial class Log
     [LoggerMessage(7122, LogLevel.Information, "Snapshot at index {Index} restored ({SizeBytes} bytes)")]
     public static partial void SnapshotRestored(ILogger logger, long index, long sizeBytes);
 
-    [LoggerMessage(7124, LogLevel.Warning, "A member refused the snapshot at index {Index} it already holds; taking a newer one to send instead")]
-    public static partial void ForcingSnapshot(ILogger logger, long index);
+    [LoggerMessage(7124, LogLevel.Information, "Replication of {MemberId} failed below this leader's snapshot (DotNext would retry from entry {RetryFrom}); resuming after the snapshot at index {SnapshotIndex} (logged at most every 10 s)")]
+    public static partial void ReplicationResumedAfterSnapshot(ILogger logger, string memberId, long retryFrom, long snapshotIndex);
 
     [LoggerMessage(7123, LogLevel.Critical, "Restoring snapshot {File} failed; this node cannot continue")]
     public static partial void SnapshotRestoreFailed(ILogger logger, string file, Exception exception);

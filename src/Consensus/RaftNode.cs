@@ -14,7 +14,7 @@ namespace RaftDlm.Consensus;
 public sealed partial class RaftNode : IAsyncDisposable
 {
     private const int NotStarted = 0, Running = 1, Stopped = 2;
-    private const int ForcedSnapshotIntervalMs = 10_000;
+    private const int CursorMoveLogIntervalMs = 10_000;
 
     private readonly RaftNodeOptions _options;
     private readonly IReplicatedStateMachine _machine;
@@ -32,7 +32,7 @@ public sealed partial class RaftNode : IAsyncDisposable
     private DurableWriteAheadLog? _wal;
     private RaftCluster? _cluster;
     private long _leaderTerm = -1;
-    private long _lastForcedSnapshotMs = long.MinValue / 2;
+    private long _lastCursorMoveLoggedMs = long.MinValue / 2;
 
     public RaftNode(RaftNodeOptions options, IReplicatedStateMachine machine, ILoggerFactory? loggerFactory = null)
     {
@@ -108,6 +108,7 @@ public sealed partial class RaftNode : IAsyncDisposable
         var dataDirectory = Path.GetFullPath(_options.DataDirectory);
         Log.Starting(_logger, _options.NodeId, _self.RaftEndpoint, _options.Members.Count, dataDirectory);
         Directory.CreateDirectory(dataDirectory);
+        ReplicationCursor.EnsureBound();
 
         // Order matters: DotNext reads the restored snapshot index in the WAL constructor to decide where
         // replay starts, so the snapshot must be restored first.
@@ -150,7 +151,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             // Heartbeats at a third of the minimum election timeout leave room for one lost heartbeat.
             HeartbeatThreshold = 0.3,
             RequestTimeout = TimeSpan.FromMilliseconds(_options.RequestTimeoutMs ?? _options.ElectionTimeoutMinMs / 2),
-            LoggerFactory = new ReplicationWatch(_loggerFactory, OnReplicationRestartedFromZero),
+            LoggerFactory = new ReplicationWatch(_loggerFactory, OnReplicationFailed),
             SslOptions = _options.Tls?.ToSslOptions(),
         };
         configuration.Metadata["nodeId"] = _self.Id;
@@ -212,39 +213,29 @@ public sealed partial class RaftNode : IAsyncDisposable
     }
 
     /// <summary>
-    /// Trap 13: DotNext's leader restarts a member's replication from entry 0 when the member refused its
-    /// snapshot, which a member does when it already holds that snapshot (its install outlasted the request
-    /// timeout). The leader would resend the same snapshot forever; a newer one is accepted. So the leader
-    /// takes a snapshot at its next entry, and appends a no-op so that there is one. At most once per
-    /// <see cref="ForcedSnapshotIntervalMs"/>: a snapshot too large for one request keeps failing anyway.
+    /// Trap 13: when a member refuses an append, DotNext's leader moves its next index for that member down by
+    /// one entry per round. Below the leader's snapshot that walk never ends well: the leader offers the
+    /// snapshot, and a member whose install outlasted the request timeout (it finished after the leader gave up)
+    /// refuses it as not above its commit index, so the walk goes on, one entry per round, far below the
+    /// snapshot, while the member never gets the log after it. Every index below the snapshot is answered by the
+    /// same snapshot, so the leader moves straight to the entry after it instead: a member holding the snapshot
+    /// then takes the log that follows, and one that does not refuses once more and is offered the snapshot.
     /// </summary>
-    private void OnReplicationRestartedFromZero()
+    /// <remarks>Runs in the member's replication, right after DotNext moved the index (see <see cref="ReplicationWatch"/>).</remarks>
+    private void OnReplicationFailed(EndPoint endPoint, long retryFrom)
     {
-        if (!IsLeader || _adapter is not { } adapter)
+        if (!IsLeader || _adapter is not ISnapshotManager { Snapshot: { } snapshot } || retryFrom >= snapshot.Index
+            || _cluster?.Members.FirstOrDefault(m => m.IsRemote && Equals(m.EndPoint, endPoint)) is not { } member)
         {
             return;
         }
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastForcedSnapshotMs);
-        if (now - last < ForcedSnapshotIntervalMs || Interlocked.CompareExchange(ref _lastForcedSnapshotMs, now, last) != last)
-        {
-            return;
-        }
-        adapter.SnapshotAtNextApply();
-        Log.ForcingSnapshot(_logger, LastSnapshotIndex);
-        _ = Task.Run(ProposeNoOpAsync);
-    }
 
-    /// <summary>An entry of consensus' own (an envelope with no command), which the machine never sees.</summary>
-    private async Task ProposeNoOpAsync()
-    {
-        try
+        ReplicationCursor.MoveTo(member, snapshot.Index + 1);
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastCursorMoveLoggedMs);
+        if (now - last >= CursorMoveLogIntervalMs && Interlocked.CompareExchange(ref _lastCursorMoveLoggedMs, now, last) == last)
         {
-            await ProposeAsync(ReadOnlyMemory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is NotLeaderException or OutcomeUnknownException or OperationCanceledException or InvalidOperationException)
-        {
-            _logger.LogDebug(e, "The no-op for a newer snapshot was not committed");
+            Log.ReplicationResumedAfterSnapshot(_logger, FindMember(endPoint)?.Id ?? endPoint.ToString() ?? "?", retryFrom, snapshot.Index);
         }
     }
 

@@ -1,18 +1,20 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace RaftDlm.Consensus;
 
 /// <summary>
 /// The logger factory handed to DotNext, wrapping the host's: it passes every record on unchanged and tells
-/// <see cref="RaftNode"/> when the leader restarts a member's replication from entry 0 (DotNext's event
-/// 74015, "ReplicationFailed", with <c>EntryIndex</c> 0). That is the only trace DotNext leaves of the loop of
-/// trap 13 (docs/consensus-notes.md): a snapshot install refused because the follower already holds it.
+/// <see cref="RaftNode"/> each time the leader's replication of a member failed (DotNext's event 74015,
+/// "ReplicationFailed": the member's endpoint and the entry DotNext will retry from). It is raised in the
+/// member's replication right after DotNext moved its next index, and is the only trace DotNext leaves of the
+/// walk of trap 13 (docs/consensus-notes.md).
 /// </summary>
-internal sealed class ReplicationWatch(ILoggerFactory inner, Action restartedFromZero) : ILoggerFactory
+internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, long> replicationFailed) : ILoggerFactory
 {
     private const int ReplicationFailedEventId = 74015;
 
-    public ILogger CreateLogger(string categoryName) => new Watching(inner.CreateLogger(categoryName), restartedFromZero);
+    public ILogger CreateLogger(string categoryName) => new Watching(inner.CreateLogger(categoryName), replicationFailed);
 
     public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
 
@@ -21,7 +23,7 @@ internal sealed class ReplicationWatch(ILoggerFactory inner, Action restartedFro
     {
     }
 
-    private sealed class Watching(ILogger inner, Action restartedFromZero) : ILogger
+    private sealed class Watching(ILogger inner, Action<EndPoint, long> replicationFailed) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => inner.BeginScope(state);
@@ -31,9 +33,10 @@ internal sealed class ReplicationWatch(ILoggerFactory inner, Action restartedFro
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (eventId.Id == ReplicationFailedEventId && state is IReadOnlyList<KeyValuePair<string, object?>> fields
-                && fields.Any(field => field.Key == "EntryIndex" && field.Value is 0L))
+                && fields.FirstOrDefault(field => field.Key == "Member").Value is EndPoint member
+                && fields.FirstOrDefault(field => field.Key == "EntryIndex").Value is long entryIndex)
             {
-                restartedFromZero();
+                replicationFailed(member, entryIndex);
             }
             if (inner.IsEnabled(logLevel))
             {

@@ -38,11 +38,6 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         _logger = logger;
     }
 
-    private volatile bool _snapshotAtNextApply;
-
-    /// <summary>Takes a snapshot at the next applied entry, however close to the last one it is.</summary>
-    public void SnapshotAtNextApply() => _snapshotAtNextApply = true;
-
     /// <summary>The leader time of the most recently applied command (after the monotonic clamp).</summary>
     public long LastLeaderTimeMs => Volatile.Read(ref _lastLeaderTimeMs);
 
@@ -94,7 +89,8 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         var context = entry.Context is ProposalContext c && c.ProposalId == header.ProposalId ? c : null;
         if (command.IsEmpty)
         {
-            // Consensus' own no-op (RaftNode.ProposeNoOpAsync): it moves the log on, never the machine.
+            // Consensus' own no-op (an envelope without a command, which earlier versions appended to move the
+            // log on): it never reaches the machine.
             context?.SetReply(null);
             return;
         }
@@ -121,11 +117,10 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
 
     private bool TryPrepareSnapshot(long index)
     {
-        if (index <= _lastSnapshotIndex || (!_snapshotAtNextApply && index - _lastSnapshotIndex < _snapshotEveryEntries))
+        if (index - _lastSnapshotIndex < _snapshotEveryEntries)
         {
             return false;
         }
-        _snapshotAtNextApply = false;
 
         // Serialize now, on the applier, so the snapshot is exactly the state at this index; the file I/O
         // happens later in PersistAsync. A failure here only postpones the snapshot.

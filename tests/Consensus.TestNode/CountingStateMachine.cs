@@ -98,12 +98,15 @@ internal sealed class CountingStateMachine : IReplicatedStateMachine
     /// </summary>
     public int SlowNextRestoreMs { get; set; }
 
+    /// <summary>Test hook: every snapshot restore (every install from the leader, once the node runs) first sleeps this long.</summary>
+    public int SlowRestoresMs { get; set; }
+
     public void RestoreSnapshot(Stream source)
     {
-        if (SlowNextRestoreMs > 0)
+        var delayMs = SlowRestoresMs + SlowNextRestoreMs;
+        SlowNextRestoreMs = 0;
+        if (delayMs > 0)
         {
-            var delayMs = SlowNextRestoreMs;
-            SlowNextRestoreMs = 0;
             Thread.Sleep(delayMs);
         }
 

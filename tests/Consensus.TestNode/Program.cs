@@ -9,6 +9,7 @@ using RaftDlm.Consensus.TestNode;
 //   id=node1 members=node1@127.0.0.1:7001,node2@127.0.0.1:7002 data=/tmp/x
 //   [snapshotEvery=N] [electionMinMs=N] [electionMaxMs=N] [proposalTimeoutMs=N] [logLevel=Warning]
 //   [slowRestoreOnceMs=N]   (the first snapshot install after start takes N ms longer)
+//   [slowRestoreMs=N]       (every snapshot install after start takes N ms longer)
 //   [refusePrefix=text]     (the machine refuses commands starting with text, as an older build would)
 // Then one request per stdin line, one reply per stdout line ("OK ..." or "ERR <kind> ..."):
 //   propose <text> | flood <count> <prefix> | has <text> | status | barrier | ready <timeoutMs> | quit
@@ -44,6 +45,7 @@ using var loggerFactory = new StderrLoggerFactory(nodeId, Enum.Parse<LogLevel>(S
 await using var node = new RaftNode(options, machine, loggerFactory);
 await node.StartAsync(CancellationToken.None);
 machine.SlowNextRestoreMs = IntSetting("slowRestoreOnceMs", 0);
+machine.SlowRestoresMs = IntSetting("slowRestoreMs", 0);
 
 var stdout = Console.Out;
 stdout.WriteLine("READY");

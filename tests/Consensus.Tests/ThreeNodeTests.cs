@@ -87,8 +87,8 @@ public sealed class ThreeNodeTests
     /// Trap 13: a follower that was down while the leader compacted its log needs the leader's snapshot, and
     /// its install outlasts the Raft request timeout (here by a slow restore). The follower ends up holding
     /// the snapshot after the leader gave up; DotNext then refuses the same snapshot as not above the
-    /// follower's commit index and the leader walks its next index down to 0 and resends it forever. The
-    /// leader must notice and move on (a newer snapshot), and the follower catch up.
+    /// follower's commit index and the leader walks its next index down, one entry per round. The leader
+    /// must move on to the log after the snapshot, and the follower catch up.
     /// </summary>
     [Fact]
     public async Task A_follower_whose_snapshot_install_outlasts_the_request_timeout_still_catches_up()
@@ -107,6 +107,33 @@ public sealed class ThreeNodeTests
         var statuses = await cluster.WaitForConvergenceAsync(70, ConvergenceTimeout);
         Assert.True(statuses.Single(s => s.Id == follower).SnapshotIndex >= 20);
         Assert.Equal("OK true", await cluster.SendAsync(follower, "has b-59"));
+        Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
+    }
+
+    /// <summary>
+    /// Trap 13 with a follower that keeps a long log and whose every install outlasts the request timeout (a
+    /// table too large to send and restore within one request). The leader walks its next index down from far
+    /// above 0 after each refused offer of the snapshot the follower already holds, and a newer snapshot would
+    /// be as slow: only resuming replication right after the snapshot lets the follower catch up. Without it the
+    /// follower stays at the snapshot's index (checked: not converged within 30 s).
+    /// </summary>
+    [Fact]
+    public async Task A_follower_with_a_log_behind_the_leaders_snapshot_catches_up_though_every_install_outlasts_the_request_timeout()
+    {
+        await using var cluster = new TestNodeCluster(3, "snapshotEvery=100", "slowRestoreMs=1500");
+        await cluster.StartAllAsync();
+        var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        await cluster.ProposeAllAsync(leader, Commands("a", 150));
+        await cluster.WaitForConvergenceAsync(150, ConvergenceTimeout);
+
+        var follower = cluster.Ids.First(id => id != leader);
+        cluster.Kill(follower);
+        await cluster.ProposeAllAsync(leader, Commands("b", 400));
+
+        await cluster.StartAsync(follower);
+        var statuses = await cluster.WaitForConvergenceAsync(550, ConvergenceTimeout);
+        Assert.True(statuses.Single(s => s.Id == follower).SnapshotIndex >= 400, statuses.Single(s => s.Id == follower).ToString());
+        Assert.Equal("OK true", await cluster.SendAsync(follower, "has b-399"));
         Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
     }
 
