@@ -1,0 +1,3 @@
+namespace RaftDlm.Consensus.Storage;
+
+internal readonly record struct LogRecord(long Index, long Term, byte Flags, ReadOnlyMemory<byte> Payload);
