@@ -6,6 +6,8 @@
 # its cost per operation.
 #   scripts/compare-builds.sh REV_A REV_B [rounds] [seconds-per-run]     (defaults: 3 rounds, 10 s)
 # e.g. scripts/compare-builds.sh HEAD~5 HEAD. Results: ./data/builds/results.jsonl
+# ENV_A / ENV_B: server settings for one side only, e.g. one build with two logs:
+#   ENV_A="RAFTDLM_LogEngine=DotNext" ENV_B="RAFTDLM_LogEngine=Segmented" scripts/compare-builds.sh HEAD HEAD
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REV_A=${1:?usage: $0 REV_A REV_B [rounds] [seconds]}
@@ -39,16 +41,21 @@ RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
 
 current=""
-stop_current() { [ -n "$current" ] && RAFTDLM_DATA="$OUT/data-$(basename "$current")" "$current/scripts/local-cluster.sh" stop >/dev/null 2>&1 || true; current=""; }
+data=""
+stop_current() { [ -n "$current" ] && RAFTDLM_DATA="$data" "$current/scripts/local-cluster.sh" stop >/dev/null 2>&1 || true; current=""; }
 trap stop_current EXIT
 
+ENV_A=${ENV_A:-}
+ENV_B=${ENV_B:-}
 for round in $(seq 1 "$ROUNDS"); do
-  for dir in "$DIR_A" "$DIR_B"; do
-    label=$(basename "$dir")
-    data=$OUT/data-$label
+  for side in A B; do
+    if [ "$side" = A ]; then dir=$DIR_A settings=$ENV_A; else dir=$DIR_B settings=$ENV_B; fi
+    label=$(basename "$dir")${settings:+ $settings}
+    data=$OUT/data-$side
     rm -rf "$data"
     current=$dir
-    RAFTDLM_DATA=$data "$dir/scripts/local-cluster.sh" start >/dev/null
+    # shellcheck disable=SC2086 # settings are NAME=value words
+    env $settings RAFTDLM_DATA="$data" "$dir/scripts/local-cluster.sh" start >/dev/null
     pids=$(cat "$data/node1.pid"),$(cat "$data/node2.pid"),$(cat "$data/node3.pid")
     echo "round $round: $label (pids $pids), 20 s unmeasured warm-up"
     $LOADGEN uncontended --endpoints "$ENDPOINTS" --workers 8 --seconds 20 --warmup 0 >/dev/null

@@ -19,6 +19,8 @@ internal sealed class ConsensusMetrics : IDisposable
     private readonly Counter<long> _entriesApplied;
     private readonly Counter<long> _snapshotsTaken;
     private readonly Counter<long> _snapshotsRestored;
+    private readonly Histogram<double> _logSyncSeconds;
+    private readonly Histogram<long> _logSyncEntries;
 
     public ConsensusMetrics(RaftNode node, string nodeId)
     {
@@ -35,6 +37,10 @@ internal sealed class ConsensusMetrics : IDisposable
         _snapshotsTaken = _meter.CreateCounter<long>("raftdlm.consensus.snapshots_taken", "{snapshot}");
         _snapshotsRestored = _meter.CreateCounter<long>("raftdlm.consensus.snapshots_restored", "{snapshot}",
             "Snapshots restored at startup or installed from the leader.");
+        _logSyncSeconds = _meter.CreateHistogram<double>("raftdlm.log.sync_duration", "s",
+            "Duration of one data sync of the segmented log (LogEngine=Segmented); its count is the number of syncs.");
+        _logSyncEntries = _meter.CreateHistogram<long>("raftdlm.log.entries_per_sync", "{entry}",
+            "Entries one data sync of the segmented log made durable: the size of a group commit.");
         var nodeTag = _nodeTag;
         _meter.CreateObservableGauge("raftdlm.consensus.is_leader", () => new Measurement<int>(node.IsLeader ? 1 : 0, nodeTag),
             description: "1 while this node is the leader.");
@@ -67,6 +73,12 @@ internal sealed class ConsensusMetrics : IDisposable
     public void SnapshotTaken() => _snapshotsTaken.Add(1, _nodeTag);
 
     public void SnapshotRestored() => _snapshotsRestored.Add(1, _nodeTag);
+
+    public void LogSynced(long entries, TimeSpan elapsed)
+    {
+        _logSyncSeconds.Record(elapsed.TotalSeconds, _nodeTag);
+        _logSyncEntries.Record(entries, _nodeTag);
+    }
 
     public void Dispose() => _meter.Dispose();
 }

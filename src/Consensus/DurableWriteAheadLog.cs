@@ -36,8 +36,12 @@ namespace RaftDlm.Consensus;
 /// other member maps to the base class.</para>
 /// </remarks>
 internal sealed class DurableWriteAheadLog(WriteAheadLog.Options options, IStateMachine stateMachine)
-    : WriteAheadLog(options, stateMachine), IAuditTrail<IRaftLogEntry>
+    : WriteAheadLog(options, stateMachine), IAuditTrail<IRaftLogEntry>, IRaftLog
 {
+    private readonly ISnapshotManager _snapshots = stateMachine;
+
+    public long SnapshotIndex => _snapshots.Snapshot?.Index ?? 0L;
+
     private readonly Internals _internals = Internals.Bind();
 
     /// <summary>Appends the leader's entries, then waits until they and the checkpoint that names them are on disk.</summary>

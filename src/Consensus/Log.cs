@@ -41,6 +41,9 @@ internal static partial class Log
     [LoggerMessage(7123, LogLevel.Critical, "Restoring snapshot {File} failed; this node cannot continue")]
     public static partial void SnapshotRestoreFailed(ILogger logger, string file, Exception exception);
 
+    [LoggerMessage(7125, LogLevel.Information, "The data directory holds a {Engine} log; it is kept (LogEngine={Configured} applies to new data directories only)")]
+    public static partial void LogEngineKept(ILogger logger, string engine, string configured);
+
     [LoggerMessage(7140, LogLevel.Information, "Membership started with {Count} member(s): {Ids}")]
     public static partial void MembershipBootstrapped(ILogger logger, int count, string ids);
 

@@ -29,7 +29,7 @@ public sealed partial class RaftNode : IAsyncDisposable
     private long _lastStampedTimeMs;
     private int _lifecycle;
     private StateMachineAdapter? _adapter;
-    private DurableWriteAheadLog? _wal;
+    private IRaftLog? _wal;
     private RaftCluster? _cluster;
     private long _leaderTerm = -1;
     private long _lastCursorMoveLoggedMs = long.MinValue / 2;
@@ -59,7 +59,7 @@ public sealed partial class RaftNode : IAsyncDisposable
 
     public RaftMember? Leader => _cluster?.Leader is { } leader ? FindMember(leader.EndPoint) : null;
 
-    public long Term => _wal is IPersistentState state ? state.Term : 0L;
+    public long Term => _wal?.Term ?? 0L;
 
     public long CommitIndex => _wal?.LastCommittedEntryIndex ?? 0L;
 
@@ -115,11 +115,7 @@ public sealed partial class RaftNode : IAsyncDisposable
         _adapter = new StateMachineAdapter(new DirectoryInfo(Path.Combine(dataDirectory, "snapshots")), _machine,
             _options.SnapshotEveryEntries, _metrics, _logger, _options.ApplyTraceFile);
         await _adapter.RestoreAsync(ct).ConfigureAwait(false);
-        _wal = new DurableWriteAheadLog(new WriteAheadLog.Options
-        {
-            Location = Path.Combine(dataDirectory, "wal"),
-            ChunkSize = _options.ChunkSizeBytes,
-        }, _adapter);
+        _wal = OpenLog(dataDirectory);
 
         _joinExisting = joinExisting;
         var storage = new MembershipStorage(Path.Combine(dataDirectory, MembershipFileName));
@@ -133,6 +129,30 @@ public sealed partial class RaftNode : IAsyncDisposable
         await _cluster.StartAsync(ct).ConfigureAwait(false);
         Log.Started(_logger, _options.NodeId, _wal.LastEntryIndex, _wal.LastAppliedIndex);
     }
+
+    /// <summary>
+    /// The log of a data directory: the kind it already holds, or for a new one the kind
+    /// <see cref="RaftNodeOptions.LogEngine"/> names (docs/consensus-notes.md, "The segmented log").
+    /// </summary>
+    private IRaftLog OpenLog(string dataDirectory)
+    {
+        var engine = SegmentedLog.ExistsIn(dataDirectory) ? LogEngine.Segmented
+            : Directory.Exists(Path.Combine(dataDirectory, WalFolder)) ? LogEngine.DotNext
+            : _options.LogEngine;
+        if (engine != _options.LogEngine)
+        {
+            Log.LogEngineKept(_logger, engine.ToString(), _options.LogEngine.ToString());
+        }
+        return engine == LogEngine.Segmented
+            ? new SegmentedLog(dataDirectory, _adapter!, _metrics, _logger)
+            : new DurableWriteAheadLog(new WriteAheadLog.Options
+            {
+                Location = Path.Combine(dataDirectory, WalFolder),
+                ChunkSize = _options.ChunkSizeBytes,
+            }, _adapter!);
+    }
+
+    private const string WalFolder = "wal";
 
     private RaftCluster.TcpConfiguration CreateConfiguration(MembershipStorage storage)
     {
@@ -224,18 +244,19 @@ public sealed partial class RaftNode : IAsyncDisposable
     /// <remarks>Runs in the member's replication, right after DotNext moved the index (see <see cref="ReplicationWatch"/>).</remarks>
     private void OnReplicationFailed(EndPoint endPoint, long retryFrom)
     {
-        if (!IsLeader || _adapter is not ISnapshotManager { Snapshot: { } snapshot } || retryFrom >= snapshot.Index
+        var snapshotIndex = _wal?.SnapshotIndex ?? 0L;
+        if (!IsLeader || retryFrom >= snapshotIndex
             || _cluster?.Members.FirstOrDefault(m => m.IsRemote && Equals(m.EndPoint, endPoint)) is not { } member)
         {
             return;
         }
 
-        ReplicationCursor.MoveTo(member, snapshot.Index + 1);
+        ReplicationCursor.MoveTo(member, snapshotIndex + 1);
         var now = Environment.TickCount64;
         var last = Interlocked.Read(ref _lastCursorMoveLoggedMs);
         if (now - last >= CursorMoveLogIntervalMs && Interlocked.CompareExchange(ref _lastCursorMoveLoggedMs, now, last) == last)
         {
-            Log.ReplicationResumedAfterSnapshot(_logger, FindMember(endPoint)?.Id ?? endPoint.ToString() ?? "?", retryFrom, snapshot.Index);
+            Log.ReplicationResumedAfterSnapshot(_logger, FindMember(endPoint)?.Id ?? endPoint.ToString() ?? "?", retryFrom, snapshotIndex);
         }
     }
 

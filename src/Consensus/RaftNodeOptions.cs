@@ -16,7 +16,7 @@ public sealed class RaftNodeOptions
     /// <summary>This node's own addresses when <see cref="Members"/> does not list it (a node that joined a cluster).</summary>
     public RaftMember? SelfMember { get; init; }
 
-    /// <summary>Holds the write-ahead log ("wal") and the snapshots ("snapshots").</summary>
+    /// <summary>Holds the log ("wal" or "log", see <see cref="LogEngine"/>) and the snapshots ("snapshots").</summary>
     public required string DataDirectory { get; init; }
 
     /// <summary>Lower bound of the randomized election timeout. 0.8–1.6 s suits a 2-core machine (the 150–300 ms defaults flap).</summary>
@@ -28,6 +28,11 @@ public sealed class RaftNodeOptions
     /// <summary>A snapshot is taken once this many log entries were applied since the previous one.
     /// Snapshots compact the log and lagging followers then receive the whole snapshot, so keep this large.</summary>
     public long SnapshotEveryEntries { get; init; } = 100_000;
+
+    /// <summary>
+    /// The log a new data directory gets; a data directory that already holds a log keeps its kind.
+    /// </summary>
+    public LogEngine LogEngine { get; init; } = LogEngine.DotNext;
 
     /// <summary>Size of one WAL chunk file. DotNext's default (one memory page) creates thousands of files.</summary>
     public int ChunkSizeBytes { get; init; } = 4 * 1024 * 1024;
@@ -82,4 +87,14 @@ public sealed class RaftNodeOptions
                 $"The Raft request timeout must be at least 1 ms and below the lower election timeout ({ElectionTimeoutMinMs} ms), or no election can succeed while a member is stalled.");
         }
     }
+}
+
+/// <summary>The Raft log's implementation (docs/consensus-notes.md).</summary>
+public enum LogEngine
+{
+    /// <summary>DotNext's write-ahead log with the project's follower-side fixes ("wal" in the data directory).</summary>
+    DotNext,
+
+    /// <summary>The project's own segmented log: one data sync per batch ("log" in the data directory).</summary>
+    Segmented,
 }

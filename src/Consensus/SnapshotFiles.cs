@@ -30,6 +30,11 @@ public static class SnapshotFiles
     public static long LastLogIndex(string dataDirectory)
     {
         var last = Newest(dataDirectory)?.Index ?? 0;
+        if (SegmentedLog.ExistsIn(dataDirectory))
+        {
+            using var records = Storage.RecordLog.Open(Storage.OsStorageFiles.Instance, System.IO.Path.Combine(dataDirectory, SegmentedLog.LogFolder));
+            return long.Max(last, records.LastIndex);
+        }
         var checkpoint = System.IO.Path.Combine(dataDirectory, LogFolder, "checkpoint");
         if (!File.Exists(checkpoint)) return last;
         Span<byte> bytes = stackalloc byte[20];
@@ -55,16 +60,24 @@ public static class SnapshotFiles
         SnapshotFile? newest = null;
         foreach (var file in folder.EnumerateFiles("*-*", SearchOption.TopDirectoryOnly))
         {
-            var parts = file.Name.Split('-');
-            if (parts.Length != 2
-                || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var index)
-                || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var term))
+            if (!TryParseName(file.Name, out var index, out var term))
             {
                 continue;
             }
             if (newest is null || index > newest.Index) newest = new SnapshotFile(file.FullName, index, term, file.Length);
         }
         return newest;
+    }
+
+    /// <summary>Reads a snapshot file's name, "{index}-{term}".</summary>
+    internal static bool TryParseName(string name, out long index, out long term)
+    {
+        var parts = name.Split('-');
+        term = 0;
+        index = 0;
+        return parts.Length == 2
+            && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out index)
+            && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out term);
     }
 
     /// <summary>The SHA-256 of a file, as lower-case hex.</summary>
@@ -161,7 +174,7 @@ public static class SnapshotFiles
     }
 
     /// <summary>Makes a rename durable: on Linux a file's new name is on disk only once its folder is flushed.</summary>
-    private static void FlushFolder(string folder)
+    internal static void FlushFolder(string folder)
     {
         if (!OperatingSystem.IsLinux()) return;
         var descriptor = Open(System.Text.Encoding.UTF8.GetBytes(folder + "\0"), 0);

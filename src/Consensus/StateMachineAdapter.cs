@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
@@ -52,33 +53,42 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         {
             return ValueTask.FromResult(false);
         }
+        return ValueTask.FromResult(Apply(entry.Index, entry.Term, payload, entry.Context));
+    }
 
+    /// <summary>
+    /// Applies one committed entry's payload (never a configuration entry, never empty) and returns whether a
+    /// snapshot was prepared at its index (<see cref="TakePreparedSnapshot"/>).
+    /// </summary>
+    /// <exception cref="UnsupportedFormatException">A newer version wrote the entry: the applier must stop.</exception>
+    internal bool Apply(long index, long term, in ReadOnlySequence<byte> payload, object? context)
+    {
         if (EntryEnvelope.NewerVersion(payload) is { } version)
         {
             // Skipping it would leave this replica without a command the others applied: refuse, loudly.
-            var refused = UnsupportedFormatException.Newer($"Log entry {entry.Index}'s envelope", version, "version 1");
-            FormatLog.UnsupportedEntry(_logger, entry.Index, refused);
+            var refused = UnsupportedFormatException.Newer($"Log entry {index}'s envelope", version, "version 1");
+            FormatLog.UnsupportedEntry(_logger, index, refused);
             throw refused;
         }
 
         if (!EntryEnvelope.TryDecode(payload, out var header, out var command))
         {
             // Deterministic on every node, so skipping keeps replicas identical.
-            Log.UndecodableEntry(_logger, entry.Index, payload.Length);
-            return ValueTask.FromResult(false);
+            Log.UndecodableEntry(_logger, index, payload.Length);
+            return false;
         }
 
-        var applied = entry.Index > _machine.LastAppliedIndex;
+        var applied = index > _machine.LastAppliedIndex;
         if (applied)
         {
-            ApplyCommand(entry, header, command.Span);
+            ApplyCommand(index, context, header, command.Span);
         }
-        _applyTrace?.WriteLine($"{entry.Index} {entry.Term} {(applied ? "applied" : "skipped")} {header.LeaderTimeMs} {Convert.ToHexStringLower(SHA256.HashData(command.Span)[..8])}");
+        _applyTrace?.WriteLine($"{index} {term} {(applied ? "applied" : "skipped")} {header.LeaderTimeMs} {Convert.ToHexStringLower(SHA256.HashData(command.Span)[..8])}");
 
-        return ValueTask.FromResult(TryPrepareSnapshot(entry.Index));
+        return TryPrepareSnapshot(index);
     }
 
-    private void ApplyCommand(in LogEntry entry, EnvelopeHeader header, ReadOnlySpan<byte> command)
+    private void ApplyCommand(long index, object? entryContext, EnvelopeHeader header, ReadOnlySpan<byte> command)
     {
         // The clamp depends only on log order, so every node passes the same time for the same entry,
         // and time never goes backwards even if a new leader's clock is behind the old one's.
@@ -86,7 +96,7 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         Volatile.Write(ref _lastLeaderTimeMs, leaderTimeMs);
 
         // Trap: after a log overwrite an old context can be handed to a different entry at the same index.
-        var context = entry.Context is ProposalContext c && c.ProposalId == header.ProposalId ? c : null;
+        var context = entryContext is ProposalContext c && c.ProposalId == header.ProposalId ? c : null;
         if (command.IsEmpty)
         {
             // Consensus' own no-op (an envelope without a command, which earlier versions appended to move the
@@ -96,19 +106,19 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         }
         try
         {
-            var reply = _machine.Apply(entry.Index, leaderTimeMs, command);
+            var reply = _machine.Apply(index, leaderTimeMs, command);
             context?.SetReply(reply);
         }
         catch (UnsupportedFormatException e)
         {
             // The host cannot apply this command (a newer version wrote it): stop applying rather than diverge.
-            FormatLog.UnsupportedEntry(_logger, entry.Index, e);
+            FormatLog.UnsupportedEntry(_logger, index, e);
             context?.SetFault(e);
             throw;
         }
         catch (Exception e)
         {
-            Log.ApplyFailed(_logger, entry.Index, e);
+            Log.ApplyFailed(_logger, index, e);
             context?.SetFault(e);
         }
 
@@ -148,11 +158,14 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
     }
 
     protected override ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
-    {
-        var snapshot = Interlocked.Exchange(ref _pendingSnapshot, null)
-            ?? throw new InvalidOperationException("No snapshot was prepared before PersistAsync.");
-        return writer.Invoke(snapshot, token);
-    }
+        => writer.Invoke(TakePreparedSnapshot(), token);
+
+    /// <summary>The bytes of the snapshot file prepared by the last <see cref="Apply"/> that returned true.</summary>
+    internal byte[] TakePreparedSnapshot() => Interlocked.Exchange(ref _pendingSnapshot, null)
+        ?? throw new InvalidOperationException("No snapshot was prepared.");
+
+    /// <summary>Restores the machine from a snapshot file (an install, or the newest file at start).</summary>
+    internal ValueTask RestoreFileAsync(FileInfo snapshotFile, CancellationToken token) => RestoreAsync(snapshotFile, token);
 
     public override async ValueTask DisposeAsync()
     {

@@ -55,6 +55,12 @@ public sealed class ServerOptions
     public int ElectionTimeoutMaxMs { get; set; } = 1600;
     public long SnapshotEveryEntries { get; set; } = 100_000;
 
+    /// <summary>
+    /// The Raft log a new data directory gets: <c>DotNext</c> (the default) or <c>Segmented</c>, the project's own
+    /// log with one data sync per batch (docs/operations.md). A data directory keeps the kind it was created with.
+    /// </summary>
+    public LogEngine LogEngine { get; set; } = LogEngine.DotNext;
+
     /// <summary>The size of one WAL chunk file (at least 64 KiB); small only for test fixtures that are checked in.</summary>
     public int ChunkSizeBytes { get; set; } = 4 * 1024 * 1024;
 
@@ -130,6 +136,7 @@ public sealed class ServerOptions
         ElectionTimeoutMaxMs = ElectionTimeoutMaxMs,
         SnapshotEveryEntries = SnapshotEveryEntries,
         ChunkSizeBytes = ChunkSizeBytes,
+        LogEngine = LogEngine,
         ProposalTimeoutMs = ProposalTimeoutMs,
         RequestTimeoutMs = RaftRequestTimeoutMs,
         ApplyTraceFile = string.IsNullOrEmpty(ApplyTraceFile) ? null : Path.GetFullPath(ApplyTraceFile),

@@ -10,6 +10,7 @@ using RaftDlm.Consensus.TestNode;
 //   [snapshotEvery=N] [electionMinMs=N] [electionMaxMs=N] [proposalTimeoutMs=N] [logLevel=Warning]
 //   [slowRestoreOnceMs=N]   (the first snapshot install after start takes N ms longer)
 //   [slowRestoreMs=N]       (every snapshot install after start takes N ms longer)
+//   [logEngine=DotNext|Segmented]
 //   [refusePrefix=text]     (the machine refuses commands starting with text, as an older build would)
 // Then one request per stdin line, one reply per stdout line ("OK ..." or "ERR <kind> ..."):
 //   propose <text> | flood <count> <prefix> | has <text> | status | barrier | ready <timeoutMs> | quit
@@ -38,6 +39,7 @@ var options = new RaftNodeOptions
     ElectionTimeoutMinMs = IntSetting("electionMinMs", 1000),
     ElectionTimeoutMaxMs = IntSetting("electionMaxMs", 2000),
     ProposalTimeoutMs = IntSetting("proposalTimeoutMs", 5000),
+    LogEngine = Enum.Parse<LogEngine>(Setting("logEngine", nameof(LogEngine.DotNext)), ignoreCase: true),
 };
 
 var machine = new CountingStateMachine { RefusedPrefix = settings.GetValueOrDefault("refusePrefix") };

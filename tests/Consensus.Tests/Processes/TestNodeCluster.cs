@@ -33,6 +33,10 @@ internal sealed class TestNodeCluster : IAsyncDisposable
 
     public IReadOnlyList<string> Ids { get; }
 
+    /// <summary>RAFTDLM_LogEngine (the server setting's variable) runs every node on that log (Segmented or DotNext) unless a test names one itself.</summary>
+    private static string[] DefaultLogEngine =>
+        Environment.GetEnvironmentVariable("RAFTDLM_LogEngine") is { Length: > 0 } engine ? [$"logEngine={engine}"] : [];
+
     public IEnumerable<string> RunningIds => _running.Keys;
 
     public TestNodeProcess Node(string id) => _running[id];
@@ -47,7 +51,7 @@ internal sealed class TestNodeCluster : IAsyncDisposable
         [
             $"id={id}", $"members={members}", $"data={DataDirectory(id)}",
             "electionMinMs=600", "electionMaxMs=1200", "proposalTimeoutMs=5000", "logLevel=Information",
-            .. _extraArguments, .. nodeArguments,
+            .. DefaultLogEngine, .. _extraArguments, .. nodeArguments,
         ];
         _running[id] = await TestNodeProcess.StartAsync(id, arguments, Path.Combine(_root, "logs", id + ".log"));
     }

@@ -1,0 +1,771 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using DotNext.IO;
+using DotNext.IO.Log;
+using DotNext.Net.Cluster;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.Extensions.Logging;
+using RaftDlm.Consensus.Storage;
+
+namespace RaftDlm.Consensus;
+
+/// <summary>The log a <see cref="RaftNode"/> runs on: DotNext's <see cref="IPersistentState"/> and what the node reads of it.</summary>
+internal interface IRaftLog : IPersistentState, IAsyncDisposable
+{
+    /// <summary>The last index applied to the machine, consensus' own entries included.</summary>
+    long LastAppliedIndex { get; }
+
+    /// <summary>The index of the snapshot that answers a read below the log's first entry (0 when none).</summary>
+    long SnapshotIndex { get; }
+}
+
+/// <summary>
+/// The project's own Raft log (setting <c>LogEngine=segmented</c>): records in preallocated segment files
+/// (<see cref="RecordLog"/>), one data sync per batch shared by every append that joined it (group commit),
+/// term and vote in a small file synced before any vote or append is answered (<see cref="TermVoteFile"/>),
+/// snapshots in the same folder and format as DotNext's log uses, so seeding, backup and restore work on both.
+/// </summary>
+/// <remarks>
+/// <para>DotNext 6.12's <see cref="IPersistentState"/> has a member with an internal setter (the cluster's
+/// configuration storage), so no class outside DotNext can implement it. This one derives from
+/// <see cref="WriteAheadLog"/> only to inherit that member: it re-implements every other member of the
+/// interface, and the base class runs over an empty folder of its own that nothing ever writes to.</para>
+/// <para>Durability. A follower's append is durable before it returns (and so before the follower answers the
+/// leader); the leader's own entries are synced in the background as they are appended, and
+/// <see cref="CommitAsync(long, CancellationToken)"/> waits for that sync before the commit index passes them.
+/// Truncation and snapshot installs are durable before they return. The commit index is kept in a file that is
+/// written but never synced: a lower one after a crash only delays applying until the leader's next heartbeat.</para>
+/// </remarks>
+internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
+{
+    private const byte ConfigurationFlag = 1;
+    private const int MaxEntriesPerRead = 4096;
+    private const long MaxBytesPerRead = 4L * 1024 * 1024;
+
+    private readonly StateMachineAdapter _machine;
+    private readonly ConsensusMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly string _snapshotFolder;
+    private readonly string _baseFolder;
+    private readonly RecordLog _records;
+    private readonly TermVoteFile _termVote;
+    private readonly IStorageFile _commitFile;
+    private readonly Lock _gate = new(); // every change to _records, and the fields it mirrors
+    private readonly ReaderWriterLockSlim _cuts = new(); // reads against truncation and compaction
+    private readonly Lock _voteGate = new();
+    private readonly ConcurrentDictionary<long, object> _contexts = new();
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly SemaphoreSlim _flushRequested = new(0, 1);
+    private readonly SemaphoreSlim _applyRequested = new(0, 1);
+    private readonly SemaphoreSlim _applyGate = new(1, 1); // the applier against a snapshot install
+    private readonly Task _flusher;
+    private Task _applier = Task.CompletedTask;
+    private Task _snapshotWriter = Task.CompletedTask;
+    private TaskCompletionSource _durableSignal = NewSignal();
+    private TaskCompletionSource _appliedSignal = NewSignal();
+    private Snapshot? _snapshot;
+    private long _lastIndex, _durableIndex, _commitIndex, _appliedIndex, _term;
+    private ClusterMemberId? _vote;
+    private int _flushPending, _applyPending;
+    private Exception? _failure;
+
+    private sealed record Snapshot(long Index, long Term, string Path);
+
+    public SegmentedLog(string dataDirectory, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger)
+        : this(dataDirectory, machine, metrics, logger, EmptyFolder(Path.Combine(dataDirectory, LogFolder, "unused-dotnext-base")))
+    {
+    }
+
+    private static string EmptyFolder(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        return Directory.CreateDirectory(path).FullName;
+    }
+
+    private SegmentedLog(string dataDirectory, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger, string baseFolder)
+        : base(new Options { Location = baseFolder }, IStateMachine.CreateNoOp())
+    {
+        _baseFolder = baseFolder;
+        _machine = machine;
+        _metrics = metrics;
+        _logger = logger;
+        _snapshotFolder = Path.Combine(dataDirectory, "snapshots");
+        Directory.CreateDirectory(_snapshotFolder);
+        foreach (var partial in Directory.EnumerateFiles(_snapshotFolder, "*" + PartialSuffix))
+        {
+            File.Delete(partial);
+        }
+        var logFolder = Path.Combine(dataDirectory, LogFolder);
+        var files = OsStorageFiles.Instance;
+        files.CreateDirectory(logFolder);
+        _records = RecordLog.Open(files, logFolder);
+        _termVote = TermVoteFile.Open(files, Path.Combine(logFolder, "term-vote"));
+        _commitFile = files.OpenOrCreate(Path.Combine(logFolder, "commit"));
+        _term = _termVote.Term;
+        _vote = ParseVote(_termVote.VotedFor.Span);
+
+        // The machine was restored from the newest snapshot before the log was opened (RaftNode's start order).
+        if (((ISnapshotManager)machine).Snapshot is { } restored)
+        {
+            _snapshot = new Snapshot(restored.Index, restored.Term, SnapshotPath(restored.Index, restored.Term));
+            _appliedIndex = restored.Index;
+            // The log must continue from the snapshot: if it does not hold the snapshot's entry with the same
+            // term (it ends below it, or its entry there came from another leader), it is dropped.
+            var continues = _records.LastIndex >= restored.Index && _records.FirstIndex <= restored.Index + 1
+                && (_records.FirstIndex == restored.Index + 1 || _records.Read(restored.Index).Term == restored.Term);
+            if (!continues)
+            {
+                _records.ResetTo(restored.Index);
+            }
+        }
+        _lastIndex = _durableIndex = _records.LastIndex;
+        _commitIndex = long.Clamp(ReadCommitHint(), _appliedIndex, _lastIndex);
+        _flusher = Task.Run(FlushLoopAsync);
+    }
+
+    private const string PartialSuffix = ".partial";
+
+    /// <summary>The folder of this log in a data directory.</summary>
+    public const string LogFolder = "log";
+
+    /// <summary>True when <paramref name="dataDirectory"/> holds a log of this kind.</summary>
+    public static bool ExistsIn(string dataDirectory) => Directory.Exists(Path.Combine(dataDirectory, LogFolder));
+
+    public new long LastEntryIndex => Volatile.Read(ref _lastIndex);
+
+    public new long LastCommittedEntryIndex => Volatile.Read(ref _commitIndex);
+
+    public new long LastAppliedIndex => Volatile.Read(ref _appliedIndex);
+
+    public long SnapshotIndex => Volatile.Read(ref _snapshot)?.Index ?? 0L;
+
+    // ---- term and vote -------------------------------------------------------------------------------------
+
+    public long Term => Volatile.Read(ref _term);
+
+    public bool IsVotedFor(in ClusterMemberId id)
+    {
+        lock (_voteGate)
+        {
+            return _vote is not { } vote || vote == id;
+        }
+    }
+
+    public ValueTask<long> IncrementTermAsync(ClusterMemberId member, CancellationToken token = default)
+    {
+        lock (_voteGate)
+        {
+            SaveVote(_term + 1, member);
+            return ValueTask.FromResult(_term);
+        }
+    }
+
+    public ValueTask UpdateTermAsync(long term, bool resetLastVote, CancellationToken token = default)
+    {
+        lock (_voteGate)
+        {
+            SaveVote(term, resetLastVote ? null : _vote);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask UpdateVotedForAsync(ClusterMemberId member, CancellationToken token = default)
+    {
+        lock (_voteGate)
+        {
+            SaveVote(_term, member);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private void SaveVote(long term, ClusterMemberId? vote)
+    {
+        var bytes = vote is { } v ? Encoding.UTF8.GetBytes(v.ToString()) : [];
+        _termVote.Save(term, bytes);
+        Volatile.Write(ref _term, term);
+        _vote = vote;
+    }
+
+    private static ClusterMemberId? ParseVote(ReadOnlySpan<byte> bytes)
+        => !bytes.IsEmpty && ClusterMemberId.TryParse(Encoding.UTF8.GetString(bytes), out var id) ? id : null;
+
+    // ---- appending -----------------------------------------------------------------------------------------
+
+    /// <summary>The leader's append: not yet durable on return; its sync starts at once and commits wait for it.</summary>
+    public new async ValueTask<long> AppendAsync<TEntry>(TEntry entry, CancellationToken token = default)
+        where TEntry : IRaftLogEntry
+    {
+        ThrowIfFailed();
+        if (entry.IsSnapshot)
+        {
+            throw new InvalidOperationException("A snapshot cannot be appended at the end of the log.");
+        }
+        var payload = await PayloadAsync(entry, token).ConfigureAwait(false);
+        long index;
+        lock (_gate)
+        {
+            index = _lastIndex + 1;
+            _records.Append(index, entry.Term, Flags(entry), payload.Span);
+            if (entry is IInputLogEntry { Context: { } context })
+            {
+                _contexts[index] = context;
+            }
+            Volatile.Write(ref _lastIndex, index);
+        }
+        RequestFlush();
+        return index;
+    }
+
+    /// <summary>The follower's append of the leader's entries: durable on return.</summary>
+    public new async ValueTask AppendAsync<TEntry>(ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted = false,
+        CancellationToken token = default)
+        where TEntry : IRaftLogEntry
+    {
+        ThrowIfFailed();
+        var batch = new List<Incoming>();
+        for (var index = startIndex; await entries.MoveNextAsync().ConfigureAwait(false); index++)
+        {
+            var entry = entries.Current;
+            if (skipCommitted && index <= LastCommittedEntryIndex)
+            {
+                continue;
+            }
+            batch.Add(new Incoming(index, entry.Term, Flags(entry), await PayloadAsync(entry, token).ConfigureAwait(false)));
+        }
+        await AppendAtAsync(batch, token).ConfigureAwait(false);
+    }
+
+    /// <summary>One entry at a given index, or a snapshot from the leader.</summary>
+    public new async ValueTask AppendAsync<TEntry>(TEntry entry, long startIndex, CancellationToken token = default)
+        where TEntry : IRaftLogEntry
+    {
+        ThrowIfFailed();
+        if (entry.IsSnapshot)
+        {
+            await InstallSnapshotAsync(entry, startIndex, token).ConfigureAwait(false);
+            return;
+        }
+        var incoming = new Incoming(startIndex, entry.Term, Flags(entry), await PayloadAsync(entry, token).ConfigureAwait(false));
+        await AppendAtAsync([incoming], token).ConfigureAwait(false);
+    }
+
+    private readonly record struct Incoming(long Index, long Term, byte Flags, ReadOnlyMemory<byte> Payload);
+
+    private async ValueTask AppendAtAsync(List<Incoming> batch, CancellationToken token)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+        long last;
+        lock (_gate)
+        {
+            foreach (var entry in batch)
+            {
+                if (entry.Index <= _commitIndex)
+                {
+                    continue; // committed entries are the leader's already (Raft's log matching)
+                }
+                if (entry.Index <= _lastIndex)
+                {
+                    if (TermAtLocked(entry.Index) == entry.Term)
+                    {
+                        continue; // the same entry
+                    }
+                    CutLocked(entry.Index - 1); // a conflicting tail: durably gone before anything is written over it
+                }
+                if (entry.Index != _lastIndex + 1)
+                {
+                    throw new InvalidOperationException($"Entry {entry.Index} would leave a gap after the log's end {_lastIndex}.");
+                }
+                _records.Append(entry.Index, entry.Term, entry.Flags, entry.Payload.Span);
+                Volatile.Write(ref _lastIndex, entry.Index);
+            }
+            last = _lastIndex;
+        }
+        await WaitDurableAsync(last, token).ConfigureAwait(false);
+    }
+
+    private long TermAtLocked(long index) => _snapshot is { } s && index == s.Index ? s.Term : _records.Read(index).Term;
+
+    private void CutLocked(long lastKept)
+    {
+        _cuts.EnterWriteLock();
+        try
+        {
+            _records.TruncateAfter(lastKept);
+            Volatile.Write(ref _lastIndex, lastKept);
+            if (_durableIndex > lastKept)
+            {
+                Volatile.Write(ref _durableIndex, lastKept);
+            }
+        }
+        finally
+        {
+            _cuts.ExitWriteLock();
+        }
+        foreach (var index in _contexts.Keys.Where(i => i > lastKept))
+        {
+            _contexts.TryRemove(index, out _);
+        }
+    }
+
+    private static byte Flags<TEntry>(TEntry entry)
+        where TEntry : IRaftLogEntry => entry.IsConfiguration ? ConfigurationFlag : (byte)0;
+
+    private static async ValueTask<ReadOnlyMemory<byte>> PayloadAsync<TEntry>(TEntry entry, CancellationToken token)
+        where TEntry : IRaftLogEntry
+        => entry.TryGetMemory(out var memory) ? memory.ToArray() : await entry.ToByteArrayAsync(token: token).ConfigureAwait(false);
+
+    // ---- group commit --------------------------------------------------------------------------------------
+
+    private void RequestFlush()
+    {
+        if (Interlocked.Exchange(ref _flushPending, 1) == 0)
+        {
+            _flushRequested.Release();
+        }
+    }
+
+    /// <summary>One sync at a time; every append made while one runs joins the next.</summary>
+    private async Task FlushLoopAsync()
+    {
+        var token = _lifetime.Token;
+        try
+        {
+            while (true)
+            {
+                await _flushRequested.WaitAsync(token).ConfigureAwait(false);
+                Volatile.Write(ref _flushPending, 0);
+                lock (_gate)
+                {
+                    var target = _lastIndex;
+                    if (target > _durableIndex)
+                    {
+                        var started = Stopwatch.GetTimestamp();
+                        _records.Sync();
+                        _metrics.LogSynced(target - _durableIndex, Stopwatch.GetElapsedTime(started));
+                        Volatile.Write(ref _durableIndex, target);
+                    }
+                }
+                Interlocked.Exchange(ref _durableSignal, NewSignal()).TrySetResult();
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+    }
+
+    private async ValueTask WaitDurableAsync(long index, CancellationToken token)
+    {
+        while (Volatile.Read(ref _durableIndex) < index && Volatile.Read(ref _lastIndex) >= index)
+        {
+            ThrowIfFailed();
+            var signal = Volatile.Read(ref _durableSignal).Task;
+            if (Volatile.Read(ref _durableIndex) >= index)
+            {
+                break;
+            }
+            RequestFlush();
+            await signal.WaitAsync(token).ConfigureAwait(false);
+        }
+    }
+
+    // ---- commit and apply ----------------------------------------------------------------------------------
+
+    public new async ValueTask<long> CommitAsync(long endIndex, CancellationToken token = default)
+    {
+        ThrowIfFailed();
+        ArgumentOutOfRangeException.ThrowIfNegative(endIndex);
+        // A follower is told the leader's commit index, which can be ahead of what it was sent so far.
+        endIndex = long.Min(endIndex, LastEntryIndex);
+        // The leader counts itself among the copies that make an entry committed: its own must be on disk.
+        await WaitDurableAsync(endIndex, token).ConfigureAwait(false);
+        long count;
+        lock (_gate)
+        {
+            endIndex = long.Min(endIndex, _lastIndex);
+            count = long.Max(0, endIndex - _commitIndex);
+            if (count > 0)
+            {
+                Volatile.Write(ref _commitIndex, endIndex);
+                WriteCommitHint(endIndex);
+            }
+        }
+        if (count > 0)
+        {
+            RequestApply();
+        }
+        return count;
+    }
+
+    public override async Task InitializeAsync(CancellationToken token = default)
+    {
+        // Entries committed before the restart are applied before the node serves.
+        await ApplyCommittedAsync(token).ConfigureAwait(false);
+        _applier = Task.Run(ApplyLoopAsync);
+    }
+
+    public new ValueTask WaitForApplyAsync(CancellationToken token = default)
+    {
+        ThrowIfFailed();
+        return new(Volatile.Read(ref _appliedSignal).Task.WaitAsync(token));
+    }
+
+    public new async ValueTask WaitForApplyAsync(long index, CancellationToken token = default)
+    {
+        while (LastAppliedIndex < index)
+        {
+            ThrowIfFailed();
+            var signal = Volatile.Read(ref _appliedSignal).Task;
+            if (LastAppliedIndex >= index)
+            {
+                break;
+            }
+            await signal.WaitAsync(token).ConfigureAwait(false);
+        }
+    }
+
+    private void RequestApply()
+    {
+        if (Interlocked.Exchange(ref _applyPending, 1) == 0)
+        {
+            _applyRequested.Release();
+        }
+    }
+
+    private async Task ApplyLoopAsync()
+    {
+        var token = _lifetime.Token;
+        try
+        {
+            while (true)
+            {
+                await _applyRequested.WaitAsync(token).ConfigureAwait(false);
+                Volatile.Write(ref _applyPending, 0);
+                await ApplyCommittedAsync(token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+    }
+
+    private async Task ApplyCommittedAsync(CancellationToken token)
+    {
+        await _applyGate.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            var storage = ((IPersistentState)this).ConfigurationStorage;
+            for (var index = LastAppliedIndex + 1; index <= LastCommittedEntryIndex; index++)
+            {
+                token.ThrowIfCancellationRequested();
+                LogRecord record;
+                _cuts.EnterReadLock();
+                try
+                {
+                    record = _records.Read(index);
+                }
+                finally
+                {
+                    _cuts.ExitReadLock();
+                }
+                _contexts.TryRemove(index, out var context);
+                if ((record.Flags & ConfigurationFlag) != 0)
+                {
+                    if (storage is not null)
+                    {
+                        await storage.SaveConfigurationAsync(new StoredEntry(record.Term, true, record.Payload), index, token).ConfigureAwait(false);
+                    }
+                }
+                else if (!record.Payload.IsEmpty && _machine.Apply(index, record.Term, new ReadOnlySequence<byte>(record.Payload), context))
+                {
+                    // The machine serialized its state at this index; the file is written off the applier, one at a
+                    // time (a snapshot whose predecessor is still being written waits for it).
+                    await _snapshotWriter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    var (content, term) = (_machine.TakePreparedSnapshot(), record.Term);
+                    var snapshotIndex = index;
+                    _snapshotWriter = Task.Run(() => PersistSnapshotAsync(snapshotIndex, term, content, _lifetime.Token), CancellationToken.None);
+                }
+                Volatile.Write(ref _appliedIndex, index);
+                if ((index & 63) == 0)
+                {
+                    Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
+                }
+            }
+        }
+        finally
+        {
+            _applyGate.Release();
+            Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
+        }
+    }
+
+    // ---- snapshots -----------------------------------------------------------------------------------------
+
+    private string SnapshotPath(long index, long term) =>
+        Path.Combine(_snapshotFolder, string.Create(CultureInfo.InvariantCulture, $"{index}-{term}"));
+
+    /// <summary>Writes a snapshot the machine prepared, then drops the log it covers and the older snapshots.</summary>
+    private async Task PersistSnapshotAsync(long index, long term, byte[] content, CancellationToken token)
+    {
+        try
+        {
+            var path = SnapshotPath(index, term);
+            await WriteDurablyAsync(path, async file => await file.WriteAsync(content, token).ConfigureAwait(false), token).ConfigureAwait(false);
+            UseSnapshot(new Snapshot(index, term, path), dropLog: false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The log is not compacted this time; the next snapshot tries again.
+            _logger.LogError(e, "Writing the snapshot at index {Index} failed", index);
+        }
+    }
+
+    private async Task InstallSnapshotAsync<TEntry>(TEntry snapshot, long index, CancellationToken token)
+        where TEntry : IRaftLogEntry
+    {
+        if (index <= LastCommittedEntryIndex)
+        {
+            return;
+        }
+        var path = SnapshotPath(index, snapshot.Term);
+        await WriteDurablyAsync(path, file => snapshot.WriteToAsync(file, token: token), CancellationToken.None).ConfigureAwait(false);
+
+        // Once the whole snapshot is here the install is finished whatever the request's timeout says: the
+        // leader's next offer of it is then refused and its replication resumes after it (trap 13).
+        await _applyGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            try
+            {
+                await _machine.RestoreFileAsync(new FileInfo(path), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // The machine may be half-restored: nothing more may be applied or answered from it.
+                Fail(e);
+                throw;
+            }
+            lock (_gate)
+            {
+                UseSnapshot(new Snapshot(index, snapshot.Term, path), dropLog: true);
+                Volatile.Write(ref _commitIndex, long.Max(_commitIndex, index));
+                WriteCommitHint(_commitIndex);
+            }
+            Volatile.Write(ref _appliedIndex, index);
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+        Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
+        RequestApply();
+    }
+
+    /// <summary>
+    /// Makes <paramref name="snapshot"/> the one reads below the log get, compacts the log and deletes older files;
+    /// a snapshot not newer than the current one (written while a newer one was installed) is deleted instead.
+    /// </summary>
+    private void UseSnapshot(Snapshot snapshot, bool dropLog)
+    {
+        lock (_gate)
+        {
+            if (snapshot.Index <= SnapshotIndex && !dropLog)
+            {
+                File.Delete(snapshot.Path);
+                return;
+            }
+            _cuts.EnterWriteLock();
+            try
+            {
+                Volatile.Write(ref _snapshot, snapshot);
+                if (dropLog)
+                {
+                    // An installed snapshot replaces the whole log: what followed the old entries below it may
+                    // not be the leader's (trap 9 in docs/consensus-notes.md).
+                    _records.ResetTo(snapshot.Index);
+                    Volatile.Write(ref _lastIndex, snapshot.Index);
+                    Volatile.Write(ref _durableIndex, snapshot.Index);
+                    _contexts.Clear();
+                }
+                else
+                {
+                    _records.DropThrough(snapshot.Index);
+                }
+            }
+            finally
+            {
+                _cuts.ExitWriteLock();
+            }
+        }
+        foreach (var file in Directory.EnumerateFiles(_snapshotFolder, "*-*"))
+        {
+            if (SnapshotFiles.TryParseName(Path.GetFileName(file), out var index, out _) && index < snapshot.Index)
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    private static async Task WriteDurablyAsync(string path, Func<FileStream, ValueTask> write, CancellationToken token)
+    {
+        // Not a snapshot name ("{index}-{term}"): a crash leaves it behind as a file no one reads, deleted at the next start.
+        var partial = Path.Combine(Path.GetDirectoryName(path)!, Path.GetFileName(path).Replace('-', '.') + PartialSuffix);
+        try
+        {
+            await using (var file = new FileStream(partial, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                await write(file).ConfigureAwait(false);
+                await file.FlushAsync(token).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(partial, path, overwrite: true);
+            SnapshotFiles.FlushFolder(Path.GetDirectoryName(path)!);
+        }
+        catch
+        {
+            File.Delete(partial);
+            throw;
+        }
+    }
+
+    // ---- reading -------------------------------------------------------------------------------------------
+
+    public new ValueTask<TResult> ReadAsync<TResult>(ILogEntryConsumer<IRaftLogEntry, TResult> reader, long startIndex, long endIndex,
+        CancellationToken token = default)
+    {
+        ThrowIfFailed();
+        ArgumentOutOfRangeException.ThrowIfNegative(startIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(endIndex, LastEntryIndex);
+        if (startIndex > endIndex)
+        {
+            return reader.ReadAsync<StoredEntry, StoredEntry[]>([], null, token);
+        }
+
+        List<StoredEntry> entries;
+        _cuts.EnterReadLock();
+        try
+        {
+            if (Volatile.Read(ref _snapshot) is { } snapshot && startIndex <= snapshot.Index)
+            {
+                // Everything up to the snapshot is the snapshot: the reader gets it alone.
+                return reader.ReadAsync<SnapshotEntry, SnapshotEntry[]>([new SnapshotEntry(snapshot.Term, snapshot.Path)], snapshot.Index, token);
+            }
+            entries = new List<StoredEntry>((int)long.Min(endIndex - startIndex + 1, MaxEntriesPerRead));
+            long bytes = 0;
+            for (var index = startIndex; index <= endIndex && entries.Count < MaxEntriesPerRead && bytes < MaxBytesPerRead; index++)
+            {
+                var record = _records.Read(index);
+                bytes += record.Payload.Length;
+                entries.Add(new StoredEntry(record.Term, (record.Flags & ConfigurationFlag) != 0, record.Payload));
+            }
+        }
+        finally
+        {
+            _cuts.ExitReadLock();
+        }
+        return reader.ReadAsync<StoredEntry, List<StoredEntry>>(entries, null, token);
+    }
+
+    private sealed class StoredEntry(long term, bool isConfiguration, ReadOnlyMemory<byte> payload) : IRaftLogEntry
+    {
+        public long Term => term;
+
+        public bool IsConfiguration => isConfiguration;
+
+        public bool IsReusable => true;
+
+        public long? Length => payload.Length;
+
+        public ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
+            where TWriter : IAsyncBinaryWriter => writer.Invoke(payload, token);
+
+        public bool TryGetMemory(out ReadOnlyMemory<byte> memory)
+        {
+            memory = payload;
+            return true;
+        }
+    }
+
+    private sealed class SnapshotEntry(long term, string path) : IRaftLogEntry
+    {
+        public long Term => term;
+
+        public bool IsSnapshot => true;
+
+        public bool IsReusable => true;
+
+        public long? Length => new FileInfo(path).Length;
+
+        public async ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
+            where TWriter : IAsyncBinaryWriter
+        {
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16,
+                FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await writer.CopyFromAsync(file, token: token).ConfigureAwait(false);
+        }
+    }
+
+    // ---- commit hint, failures, disposal ------------------------------------------------------------------
+
+    private long ReadCommitHint()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        return _commitFile.Read(0, bytes) == 8 ? BitConverter.ToInt64(bytes) : 0L;
+    }
+
+    private void WriteCommitHint(long commitIndex) => _commitFile.Write(0, BitConverter.GetBytes(commitIndex));
+
+    private void Fail(Exception e)
+    {
+        Interlocked.CompareExchange(ref _failure, e, null);
+        _logger.LogCritical(e, "The log failed; this node stops appending and applying");
+        Interlocked.Exchange(ref _durableSignal, NewSignal()).TrySetException(e);
+        Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetException(e);
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (Volatile.Read(ref _failure) is { } failure)
+        {
+            throw new InvalidOperationException("The log failed earlier; see the node's log.", failure);
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public new async ValueTask DisposeAsync()
+    {
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_flusher, _applier).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _snapshotWriter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        lock (_gate)
+        {
+            _records.Sync();
+            _commitFile.Sync();
+            _records.Dispose();
+            _termVote.Dispose();
+            _commitFile.Dispose();
+        }
+        _cuts.Dispose();
+        _lifetime.Dispose();
+        await base.DisposeAsync().ConfigureAwait(false);
+        Directory.Delete(_baseFolder, recursive: true);
+    }
+}
