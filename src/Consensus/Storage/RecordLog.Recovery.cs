@@ -138,7 +138,7 @@ internal sealed partial class RecordLog
     private static bool ZeroTail(Segment segment)
     {
         var wrote = false;
-        var buffer = new byte[ScanBufferBytes];
+        var buffer = new byte[(int)Math.Clamp(segment.Capacity - segment.WriteOffset, 1, ScanBufferBytes)];
         for (var offset = segment.WriteOffset; offset < segment.Capacity; offset += buffer.Length)
         {
             var chunk = buffer.AsSpan(0, (int)Math.Min(buffer.Length, segment.Capacity - offset));
@@ -195,7 +195,7 @@ internal sealed partial class RecordLog
     /// Reads a file through a window of ScanBufferBytes, so that a scan of many small records makes few reads.
     private sealed class WindowReader(IStorageFile file, long length)
     {
-        private byte[] _window = new byte[ScanBufferBytes];
+        private byte[] _window = new byte[(int)Math.Clamp(length, 1, ScanBufferBytes)];
         private long _start = -1;
         private int _count;
 
