@@ -54,6 +54,7 @@ internal sealed class PowerLossWorkload
     private string? Run()
     {
         var files = new PowerLossFiles { IgnoredSync = _ignoredSync };
+        var previousCut = "none";
         for (var round = 0; round <= CrashesPerSeed; round++)
         {
             var last = round == CrashesPerSeed;
@@ -64,15 +65,18 @@ internal sealed class PowerLossWorkload
                 var failure = RunRound(files, check: round > 0, work: !last);
                 if (failure is not null)
                 {
-                    return $"seed {_seed}, after cut {round} (previous cut at operation {cutAt}): {failure}";
+                    return $"seed {_seed}, after power cut {round} ({previousCut}): {failure}";
                 }
+
+                previousCut = $"power cut after the round's last operation, {files.Operations}";
             }
             catch (PowerCutException)
             {
+                previousCut = $"cut at low-level operation {cutAt}";
             }
             catch (Exception exception) when (exception is InvalidDataException or ArgumentException or InvalidOperationException or IOException)
             {
-                return $"seed {_seed}, round {round} (cut at operation {cutAt}): {exception.GetType().Name}: {exception.Message}";
+                return $"seed {_seed}, round {round} (after {previousCut}, next cut at operation {cutAt}): {exception.GetType().Name}: {exception.Message}";
             }
 
             if (!last)
