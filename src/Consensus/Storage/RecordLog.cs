@@ -1,31 +1,284 @@
+using System.Buffers.Binary;
+
 namespace RaftDlm.Consensus.Storage;
 
 /// One record per log entry, in preallocated segment files of the directory, one fdatasync per Sync().
-internal sealed class RecordLog : IDisposable
+///
+/// Format version 1 (docs/formats.md, "segmented log"). A segment file is named by the index of its first
+/// record (`00000000000000000001.seg`) and starts with a 32-byte header: magic "RDLS", version (u32),
+/// first index (i64), epoch (i64), CRC-32C of the 24 bytes before it (u32), 4 zero bytes. Records follow:
+/// length of the whole record (u32, header included), CRC-32C of everything after the CRC field (u32),
+/// index (i64), term (i64), flags (u8), payload; all little-endian. A length of zero (the preallocated
+/// zeros) ends the segment. The epoch goes up by one at every ResetTo: only the segments of the highest
+/// epoch belong to the log, which is how a reset survives a crash before the old segments are deleted.
+///
+/// Segments are preallocated by writing zeros and syncing them once (never a sparse SetLength or
+/// fallocate, whose unwritten extents still cost a metadata write at the first sync), so an append
+/// followed by fdatasync writes the data and nothing else.
+internal sealed partial class RecordLog : IDisposable
 {
-    private RecordLog()
+    internal const int SegmentHeaderBytes = 32;
+    internal const int RecordHeaderBytes = 25;
+    internal const int FormatVersion = 1;
+    private const uint SegmentMagic = 0x534C4452; // "RDLS" read as a little-endian u32
+    private const string SegmentExtension = ".seg";
+    private const string SpareName = "spare.tmp";
+    private const string LargeSegmentName = "large.tmp";
+    private const int ZeroChunkBytes = 1 << 20;
+    private static readonly TimeSpan SpareWaitLimit = TimeSpan.FromMinutes(2);
+
+    private readonly IStorageFiles _files;
+    private readonly string _directory;
+    private readonly long _segmentBytes;
+    private readonly bool _preallocateInBackground;
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly List<Segment> _segments = [];
+    private long _epoch;
+    private long _lastIndex;
+    private Task<IStorageFile>? _spare;
+    private bool _disposed;
+
+    private RecordLog(IStorageFiles files, string directory, long segmentBytes, bool preallocateInBackground)
     {
+        _files = files;
+        _directory = directory;
+        _segmentBytes = segmentBytes;
+        _preallocateInBackground = preallocateInBackground;
     }
 
     public static RecordLog Open(IStorageFiles files, string directory, long segmentBytes = 64 * 1024 * 1024) =>
-        throw new NotImplementedException();
+        Open(files, directory, segmentBytes, preallocateInBackground: true);
+
+    /// Tests that cut the power at a numbered low-level write turn the background preallocation off, so
+    /// that every write happens on the caller's thread in a repeatable order.
+    internal static RecordLog Open(IStorageFiles files, string directory, long segmentBytes, bool preallocateInBackground)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentOutOfRangeException.ThrowIfLessThan(segmentBytes, SegmentHeaderBytes + RecordHeaderBytes);
+        var log = new RecordLog(files, directory, segmentBytes, preallocateInBackground);
+        try
+        {
+            log.Recover();
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
+
+        return log;
+    }
 
     // After Open: records whose checksum fails (a torn tail) and everything after them are cut (durably).
-    public long FirstIndex => throw new NotImplementedException();   // first index held; == LastIndex + 1 when empty
+    public long FirstIndex
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _segments[0].FirstIndex;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
 
-    public long LastIndex => throw new NotImplementedException();    // 0 for a new log; after ResetTo(s): s
+    public long LastIndex => Volatile.Read(ref _lastIndex);
 
-    public void Append(long index, long term, byte flags, ReadOnlySpan<byte> payload) => throw new NotImplementedException();
+    public void Append(long index, long term, byte flags, ReadOnlySpan<byte> payload)
+    {
+        var recordBytes = RecordHeaderBytes + (long)payload.Length;
+        if (recordBytes > uint.MaxValue)
+        {
+            throw new ArgumentException($"A record of {payload.Length} bytes is too large.", nameof(payload));
+        }
 
-    public void Sync() => throw new NotImplementedException();
+        var record = new byte[recordBytes];
+        BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)recordBytes);
+        BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(8), index);
+        BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(16), term);
+        record[24] = flags;
+        payload.CopyTo(record.AsSpan(RecordHeaderBytes));
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), Crc32C.Compute(record.AsSpan(8)));
 
-    public void TruncateAfter(long index) => throw new NotImplementedException();
+        _lock.EnterWriteLock();
+        try
+        {
+            ThrowIfDisposed();
+            if (index != _lastIndex + 1)
+            {
+                throw new ArgumentException($"Append of index {index}, but the log's next index is {_lastIndex + 1}.", nameof(index));
+            }
 
-    public void ResetTo(long index) => throw new NotImplementedException();
+            var segment = _segments[^1];
+            if (segment.WriteOffset + recordBytes > segment.Capacity)
+            {
+                segment = RollOver(index, recordBytes);
+            }
 
-    public void DropThrough(long index) => throw new NotImplementedException();
+            segment.File.Write(segment.WriteOffset, record);
+            segment.Offsets.Add(segment.WriteOffset);
+            segment.WriteOffset += recordBytes;
+            segment.Dirty = true;
+            Volatile.Write(ref _lastIndex, index);
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
 
-    public LogRecord Read(long index) => throw new NotImplementedException();
+    /// Group commit is the caller's: one Sync makes every record appended before it durable, with one
+    /// fdatasync per segment written since the last Sync. The syncs run outside the lock so that reads
+    /// go on meanwhile; the caller never runs Sync concurrently with TruncateAfter, ResetTo or DropThrough.
+    public void Sync()
+    {
+        List<Segment> dirty = [];
+        _lock.EnterWriteLock();
+        try
+        {
+            ThrowIfDisposed();
+            foreach (var segment in _segments)
+            {
+                if (segment.Dirty)
+                {
+                    segment.Dirty = false;
+                    dirty.Add(segment);
+                }
+            }
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
 
-    public void Dispose() => throw new NotImplementedException();
+        for (var i = 0; i < dirty.Count; i++)
+        {
+            try
+            {
+                dirty[i].File.Sync();
+            }
+            catch
+            {
+                // A later Sync must try these again.
+                foreach (var segment in dirty.Skip(i))
+                {
+                    segment.Dirty = true;
+                }
+
+                throw;
+            }
+        }
+    }
+
+    public LogRecord Read(long index)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            if (index < _segments[0].FirstIndex || index > _lastIndex)
+            {
+                throw new ArgumentOutOfRangeException(nameof(index), index,
+                    $"The log holds indexes {_segments[0].FirstIndex} to {_lastIndex}.");
+            }
+
+            var segment = FindSegment(index);
+            var position = (int)(index - segment.FirstIndex);
+            var offset = segment.Offsets[position];
+            var end = position + 1 < segment.Offsets.Count ? segment.Offsets[position + 1] : segment.WriteOffset;
+            var record = new byte[end - offset];
+            if (segment.File.Read(offset, record) != record.Length
+                || BinaryPrimitives.ReadUInt32LittleEndian(record.AsSpan(4)) != Crc32C.Compute(record.AsSpan(8))
+                || BinaryPrimitives.ReadInt64LittleEndian(record.AsSpan(8)) != index)
+            {
+                throw new InvalidDataException($"Record {index} in {segment.Path} at offset {offset} fails its checksum.");
+            }
+
+            return new LogRecord(index, BinaryPrimitives.ReadInt64LittleEndian(record.AsSpan(16)), record[24],
+                record.AsMemory(RecordHeaderBytes));
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    public void Dispose()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (var segment in _segments)
+            {
+                segment.File.Dispose();
+            }
+
+            _segments.Clear();
+            if (_spare is not null)
+            {
+                // A spare still being written is left to finish; the next Open deletes it.
+                if (_spare.Wait(SpareWaitLimit) && _spare.IsCompletedSuccessfully)
+                {
+                    _spare.Result.Dispose();
+                }
+
+                _spare = null;
+            }
+        }
+        catch (AggregateException)
+        {
+            // A failed preallocation has nothing to dispose.
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    private Segment FindSegment(long index)
+    {
+        int low = 0, high = _segments.Count - 1;
+        while (low < high)
+        {
+            var middle = (low + high + 1) / 2;
+            if (_segments[middle].FirstIndex <= index)
+            {
+                low = middle;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        return _segments[low];
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private string SegmentPath(long firstIndex) =>
+        Path.Combine(_directory, firstIndex.ToString("D20", System.Globalization.CultureInfo.InvariantCulture) + SegmentExtension);
+
+    private sealed class Segment(long firstIndex, IStorageFile file, string path)
+    {
+        public long FirstIndex { get; } = firstIndex;
+        public IStorageFile File { get; } = file;
+        public string Path { get; } = path;
+        public List<long> Offsets { get; } = [];
+        public long WriteOffset { get; set; } = SegmentHeaderBytes;
+        public long Capacity { get; set; }
+        public bool Dirty { get; set; }
+        public long LastIndex => FirstIndex + Offsets.Count - 1;
+    }
 }
