@@ -378,7 +378,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
                 break;
             }
             RequestFlush();
-            await signal.WaitAsync(token).ConfigureAwait(false);
+            await WaitSignalAsync(signal, token).ConfigureAwait(false);
         }
     }
 
@@ -420,7 +420,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     public new ValueTask WaitForApplyAsync(CancellationToken token = default)
     {
         ThrowIfFailed();
-        return new(Volatile.Read(ref _appliedSignal).Task.WaitAsync(token));
+        return new(WaitSignalAsync(Volatile.Read(ref _appliedSignal).Task, token));
     }
 
     public new async ValueTask WaitForApplyAsync(long index, CancellationToken token = default)
@@ -433,8 +433,28 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             {
                 break;
             }
-            await signal.WaitAsync(token).ConfigureAwait(false);
+            await WaitSignalAsync(signal, token).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Waits for a signal or the token, and never resumes the caller on the thread that cancels: DotNext cancels
+    /// a leadership's token while it holds its transition lock, and a caller resumed there (a proposer learning
+    /// that leadership was lost, and whatever it does next) would run inside the transition and could stall it.
+    /// </summary>
+    private static async Task WaitSignalAsync(Task signal, CancellationToken token)
+    {
+        if (!token.CanBeCanceled)
+        {
+            await signal.ConfigureAwait(false);
+            return;
+        }
+        var canceled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (token.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), canceled))
+        {
+            await Task.WhenAny(signal, canceled.Task).ConfigureAwait(false);
+        }
+        token.ThrowIfCancellationRequested();
     }
 
     private void RequestApply()

@@ -179,7 +179,10 @@ internal sealed class TestNodeCluster : IAsyncDisposable
         _running.Clear();
         try
         {
-            Directory.Delete(_root, recursive: true);
+            if (Environment.GetEnvironmentVariable("RAFTDLM_KEEP_TEST_DATA") is not "1")
+            {
+                Directory.Delete(_root, recursive: true);
+            }
         }
         catch (IOException)
         {
