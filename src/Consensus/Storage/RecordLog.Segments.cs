@@ -24,14 +24,22 @@ internal sealed partial class RecordLog
                 return;
             }
 
-            // First the cut itself, durably: the first dropped record of its segment is zeroed (and all after
-            // it there), so from now on any later segment that survives a crash sits past a gap and the next
-            // Open cuts it. Only then are the later segments deleted.
+            // First the cut itself, durably: the header of the first dropped record is zeroed and synced on its
+            // own, so the log ends there whatever order the disk writes the rest in; from then on any later
+            // segment that survives a crash sits past a gap and the next Open cuts it. Then the rest of the
+            // segment's records are zeroed and synced, so that no stale record can follow the records appended
+            // next. Only then are the later segments deleted.
             var keep = _segments.FindLastIndex(s => s.FirstIndex <= index + 1);
             var segment = _segments[keep];
             var cut = segment.Offsets[(int)(index + 1 - segment.FirstIndex)];
-            WriteZeros(segment.File, cut, segment.WriteOffset);
+            WriteZeros(segment.File, cut, cut + RecordHeaderBytes);
             segment.File.Sync();
+            if (segment.WriteOffset > cut + RecordHeaderBytes)
+            {
+                WriteZeros(segment.File, cut + RecordHeaderBytes, segment.WriteOffset);
+                segment.File.Sync();
+            }
+
             segment.Offsets.RemoveRange((int)(index + 1 - segment.FirstIndex), segment.Offsets.Count - (int)(index + 1 - segment.FirstIndex));
             segment.WriteOffset = cut;
             segment.Dirty = false;

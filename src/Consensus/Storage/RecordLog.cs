@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace RaftDlm.Consensus.Storage;
@@ -92,18 +93,19 @@ internal sealed partial class RecordLog : IDisposable
     public void Append(long index, long term, byte flags, ReadOnlySpan<byte> payload)
     {
         var recordBytes = RecordHeaderBytes + (long)payload.Length;
-        if (recordBytes > uint.MaxValue)
+        if (recordBytes > int.MaxValue)
         {
             throw new ArgumentException($"A record of {payload.Length} bytes is too large.", nameof(payload));
         }
 
-        var record = new byte[recordBytes];
+        var rented = ArrayPool<byte>.Shared.Rent((int)recordBytes);
+        var record = rented.AsSpan(0, (int)recordBytes);
         BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)recordBytes);
-        BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(8), index);
-        BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(16), term);
+        BinaryPrimitives.WriteInt64LittleEndian(record[8..], index);
+        BinaryPrimitives.WriteInt64LittleEndian(record[16..], term);
         record[24] = flags;
-        payload.CopyTo(record.AsSpan(RecordHeaderBytes));
-        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), Crc32C.Compute(record.AsSpan(8)));
+        payload.CopyTo(record[RecordHeaderBytes..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[4..], Crc32C.Compute(record[8..]));
 
         _lock.EnterWriteLock();
         try
@@ -129,6 +131,7 @@ internal sealed partial class RecordLog : IDisposable
         finally
         {
             _lock.ExitWriteLock();
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 
@@ -165,9 +168,17 @@ internal sealed partial class RecordLog : IDisposable
             catch
             {
                 // A later Sync must try these again.
-                foreach (var segment in dirty.Skip(i))
+                _lock.EnterWriteLock();
+                try
                 {
-                    segment.Dirty = true;
+                    foreach (var segment in dirty.Skip(i))
+                    {
+                        segment.Dirty = true;
+                    }
+                }
+                finally
+                {
+                    _lock.ExitWriteLock();
                 }
 
                 throw;

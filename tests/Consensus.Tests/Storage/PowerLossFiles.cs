@@ -14,7 +14,10 @@ internal sealed class PowerCutException : Exception
 /// An in-memory file system that keeps apart, per file, what is durable and the writes made since the file's
 /// last Sync, and per directory the creates, renames and deletes made since its last SyncDirectory. Crash
 /// returns the state a power cut leaves: the durable state, plus a random prefix of each file's unsynced
-/// writes with the last one torn at a random byte, plus a random subset of the unsynced directory operations.
+/// writes with the last one torn at a random byte (or, for one file in four, a random subset of them, any
+/// of them torn into a random subset of its 512-byte sectors: the disk wrote back out of order), plus a
+/// random subset of the unsynced
+/// directory operations.
 /// Every mutating operation is counted; the one numbered CutAt cuts the power (a write is made first, so
 /// that it can be the torn one).
 internal sealed class PowerLossFiles : IStorageFiles
@@ -158,11 +161,10 @@ internal sealed class PowerLossFiles : IStorageFiles
                 entries.Remove(operation.Path);
                 break;
             case DirectoryOperationKind.Rename:
-                if (entries.Remove(operation.Path, out var inode))
-                {
-                    entries[operation.To!] = inode;
-                }
-
+                // The new name points at the file the old one named when it was renamed, whether or not the
+                // operations that made it so (a delete, a create) reached the disk.
+                entries.Remove(operation.Path);
+                entries[operation.To!] = operation.Inode!;
                 break;
         }
     }
@@ -238,6 +240,11 @@ internal sealed class PowerLossFiles : IStorageFiles
         public Inode AfterCrash(Random random, out bool torn)
         {
             torn = false;
+            if (_pending.Count > 0 && random.Next(4) == 0)
+            {
+                return AfterCrashOutOfOrder(random, out torn);
+            }
+
             var content = (byte[])_durable.Clone();
             var kept = _pending.Count == 0 ? 0 : random.Next(3) switch
             {
@@ -265,6 +272,49 @@ internal sealed class PowerLossFiles : IStorageFiles
 
                 content = Resized(content, Math.Max(content.LongLength, offset + data.Length));
                 data.AsSpan(0, bytes).CopyTo(content.AsSpan((int)offset));
+            }
+
+            var survivor = new Inode { Current = content };
+            survivor._durable = (byte[])content.Clone();
+            return survivor;
+        }
+
+        /// A disk may also write back a file's unsynced pages in any order: each write is kept or not, and a
+        /// kept one may be torn.
+        private Inode AfterCrashOutOfOrder(Random random, out bool torn)
+        {
+            torn = false;
+            var content = (byte[])_durable.Clone();
+            foreach (var (offset, data, length) in _pending)
+            {
+                if (random.Next(2) == 0)
+                {
+                    continue;
+                }
+
+                if (data is null)
+                {
+                    content = Resized(content, length);
+                    continue;
+                }
+
+                content = Resized(content, Math.Max(content.LongLength, offset + data.Length));
+                var tear = random.Next(4) == 0;
+                for (var start = 0; start < data.Length;)
+                {
+                    // Torn: each 512-byte sector (of the file) the write covers is kept or not, in any order.
+                    var end = (int)Math.Min(data.Length, (offset + start) / 512 * 512 + 512 - offset);
+                    if (tear && random.Next(2) == 0)
+                    {
+                        torn = true;
+                    }
+                    else
+                    {
+                        data.AsSpan(start, end - start).CopyTo(content.AsSpan((int)offset + start));
+                    }
+
+                    start = end;
+                }
             }
 
             var survivor = new Inode { Current = content };

@@ -197,6 +197,39 @@ public sealed class RecordLogFileTests : IDisposable
     }
 
     [Fact]
+    public async Task Reads_of_earlier_records_run_while_records_are_appended_and_synced()
+    {
+        using var log = Open();
+        AppendSome(log, 1, 50, term: 1);
+        log.Sync();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var reader = Task.Run(() =>
+        {
+            var reads = 0;
+            for (; reads < 20_000 && !stop.IsCancellationRequested; reads++)
+            {
+                var last = log.LastIndex;
+                var index = 1 + (reads % last);
+                AssertRecord(log.Read(index), index, term: 1);
+            }
+
+            return reads;
+        });
+
+        for (var index = 51; index <= 400; index++)
+        {
+            AppendSome(log, index, index, term: 1);
+            if (index % 10 == 0)
+            {
+                log.Sync();
+            }
+        }
+
+        Assert.True(await reader > 0);
+        Assert.Equal(400, log.LastIndex);
+    }
+
+    [Fact]
     public void Term_and_vote_are_read_back_after_reopening()
     {
         var path = Path.Combine(_directory, "term-vote");
