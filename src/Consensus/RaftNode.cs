@@ -144,7 +144,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             Log.LogEngineKept(_logger, engine.ToString(), _options.LogEngine.ToString());
         }
         return engine == LogEngine.Segmented
-            ? new SegmentedLog(dataDirectory, _adapter!, _metrics, _logger)
+            ? new SegmentedLog(dataDirectory, _options.ChunkSizeBytes, _adapter!, _metrics, _logger)
             : new DurableWriteAheadLog(new WriteAheadLog.Options
             {
                 Location = Path.Combine(dataDirectory, WalFolder),

@@ -34,7 +34,7 @@ public sealed class RaftNodeOptions
     /// </summary>
     public LogEngine LogEngine { get; init; } = LogEngine.DotNext;
 
-    /// <summary>Size of one WAL chunk file. DotNext's default (one memory page) creates thousands of files.</summary>
+    /// <summary>Size of one WAL chunk file, or of one segment of the segmented log (preallocated: a new node holds two). DotNext's default (one memory page) creates thousands of files.</summary>
     public int ChunkSizeBytes { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>

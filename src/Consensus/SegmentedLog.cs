@@ -75,8 +75,8 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
     private sealed record Snapshot(long Index, long Term, string Path);
 
-    public SegmentedLog(string dataDirectory, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger)
-        : this(dataDirectory, machine, metrics, logger, EmptyFolder(Path.Combine(dataDirectory, LogFolder, "unused-dotnext-base")))
+    public SegmentedLog(string dataDirectory, long segmentBytes, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger)
+        : this(dataDirectory, segmentBytes, machine, metrics, logger, EmptyFolder(Path.Combine(dataDirectory, LogFolder, "unused-dotnext-base")))
     {
     }
 
@@ -89,7 +89,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         return Directory.CreateDirectory(path).FullName;
     }
 
-    private SegmentedLog(string dataDirectory, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger, string baseFolder)
+    private SegmentedLog(string dataDirectory, long segmentBytes, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger, string baseFolder)
         : base(new Options { Location = baseFolder }, IStateMachine.CreateNoOp())
     {
         _baseFolder = baseFolder;
@@ -105,7 +105,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         var logFolder = Path.Combine(dataDirectory, LogFolder);
         var files = OsStorageFiles.Instance;
         files.CreateDirectory(logFolder);
-        _records = RecordLog.Open(files, logFolder);
+        _records = RecordLog.Open(files, logFolder, segmentBytes);
         _termVote = TermVoteFile.Open(files, Path.Combine(logFolder, "term-vote"));
         _commitFile = files.OpenOrCreate(Path.Combine(logFolder, "commit"));
         _term = _termVote.Term;
@@ -344,16 +344,24 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             {
                 await _flushRequested.WaitAsync(token).ConfigureAwait(false);
                 Volatile.Write(ref _flushPending, 0);
-                lock (_gate)
+                // Appends go on while the sync runs (they join the next one); truncation, resets and compaction
+                // wait for it, so every record up to the target is still there when it is declared durable.
+                _cuts.EnterReadLock();
+                try
                 {
-                    var target = _lastIndex;
-                    if (target > _durableIndex)
+                    var target = Volatile.Read(ref _lastIndex);
+                    var durable = Volatile.Read(ref _durableIndex);
+                    if (target > durable)
                     {
                         var started = Stopwatch.GetTimestamp();
                         _records.Sync();
-                        _metrics.LogSynced(target - _durableIndex, Stopwatch.GetElapsedTime(started));
+                        _metrics.LogSynced(target - durable, Stopwatch.GetElapsedTime(started));
                         Volatile.Write(ref _durableIndex, target);
                     }
+                }
+                finally
+                {
+                    _cuts.ExitReadLock();
                 }
                 Interlocked.Exchange(ref _durableSignal, NewSignal()).TrySetResult();
             }

@@ -32,7 +32,9 @@ public static class SnapshotFiles
         var last = Newest(dataDirectory)?.Index ?? 0;
         if (SegmentedLog.ExistsIn(dataDirectory))
         {
-            using var records = Storage.RecordLog.Open(Storage.OsStorageFiles.Instance, System.IO.Path.Combine(dataDirectory, SegmentedLog.LogFolder));
+            // Opened only to read its end: no segment is prepared ahead (nothing is appended here).
+            using var records = Storage.RecordLog.Open(Storage.OsStorageFiles.Instance, System.IO.Path.Combine(dataDirectory, SegmentedLog.LogFolder),
+                segmentBytes: 64 * 1024, preallocateInBackground: false);
             return long.Max(last, records.LastIndex);
         }
         var checkpoint = System.IO.Path.Combine(dataDirectory, LogFolder, "checkpoint");
