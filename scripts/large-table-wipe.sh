@@ -411,6 +411,7 @@ for n in "${ALL[@]}"; do
   CHANGES=$((CHANGES + NONE[$n]))
   [ "$n" != "$WIPE" ] && CHANGES=$((CHANGES + CHANGED[$n] - NONE[$n]))
 done
+SINCE=$([ "$MODE" = behind ] && echo restart || echo "$MODE")
 {
   if [ "$MODE" = join ]; then echo "==== summary: large table, $WIPE joined through $THROUGH ===="
   elif [ "$MODE" = behind ]; then echo "==== summary: large table, $WIPE restarted with its log behind the leader's snapshot ===="
@@ -431,13 +432,13 @@ done
   echo "leader latency, rest:     $(p "$OUT/rest.json")"
   echo "leader latency, catch-up: $(p "$OUT/catchup.json")"
   echo "server CPU in the $WINDOW_S s after the $([ "$MODE" = join ] && echo start || echo restart):$CPU_USED"
-  echo "log lines since the $([ "$MODE" = behind ] && echo restart || echo "$MODE") at $WIPED_AT UTC:"
+  echo "log lines since the $SINCE at $WIPED_AT UTC:"
   for n in "${ALL[@]}"; do
     echo "  $n$([ "$n" = "$LEADER" ] && echo ' (leader)')$([ "$n" = "$WIPE" ] && echo " ($(case $MODE in behind) echo behind ;; *) echo "${MODE%e}ed" ;; esac))"): '$RETRY_PATTERN' ${RETRY[$n]}$(awk -v c="${RETRY[$n]}" -v s="$WINDOW_S" 'BEGIN { if (c > 0 && s > 0) printf " (%.1f/s)", c / s }'), 'Leader changed to (none)' ${NONE[$n]}, 'Leader changed to' ${CHANGED[$n]}, 'too far behind' $(count_since "$n" "too far behind"), snapshot restored $(count_since "$n" "restored ("), timeouts $(count_since "$n" "timeout\|timed out" -i)"
   done
-  echo "$MODE node's log since the $MODE (first lines on snapshots, joining, leaders, timeouts):"
+  echo "$MODE node's log since the $SINCE (first lines on snapshots, joining, leaders, timeouts):"
   since_wipe "$WIPE" | grep -i -e "snapshot" -e "Leader changed" -e "timeout" -e "timed out" -e "join" | grep -v "Joining: applied" | head -12 | cut -c1-240 | sed 's/^/  /'
-  echo "leader's log since the wipe (first and last 'Replication ... failed' lines):"
+  echo "leader's log since the $SINCE (first and last 'Replication ... failed' lines):"
   since_wipe "$LEADER" | grep "Replication of" | sed -n '1p;$p' | cut -c1-200 | sed 's/^/  /'
   echo "final indexes:"
   for n in "${ALL[@]}"; do read -r c a l <<<"$(view "$n")"; echo "  $n: applied $a, commit $c, leader $l"; done
