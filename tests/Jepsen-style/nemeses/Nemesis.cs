@@ -158,27 +158,30 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
         : CheckResult.From("restarts-catch-up",
             $"{_caughtUp.Count} restarted node(s) caught up within {CatchUpWait.TotalSeconds:F0} s ({string.Join("; ", _caughtUp)}), {_stuck.Count} did not", _stuck);
 
-    /// <summary>Polls the restarted node until its applied index reaches the leader's commit index at its restart.</summary>
+    /// <summary>
+    /// Polls the restarted node until its applied index reaches the leader's commit index as read at the poll
+    /// before (so a node that applied a few entries after an install and then stopped is not taken for caught up).
+    /// </summary>
     private async Task FollowCatchUpAsync(int node, string how, CancellationToken stop)
     {
         var startMs = history.NowMs;
-        long? target = null;
+        long? commit = null;
         long applied = 0, snapshot = 0;
         while (!stop.IsCancellationRequested && history.NowMs - startMs < CatchUpWait.TotalMilliseconds)
         {
-            if (target is null && await cluster.LeaderAsync(client, stop) is { } leader && leader != node)
-            {
-                target = (await client.SendAsync(leader, HttpMethod.Get, "/v1/cluster", null, stop, TimeSpan.FromSeconds(2))).Number("commitIndex");
-            }
             var view = await client.SendAsync(node, HttpMethod.Get, "/v1/cluster?stale=true", null, stop, TimeSpan.FromSeconds(2));
             applied = view.Number("appliedIndex") ?? applied;
             snapshot = view.Number("snapshotIndex") ?? snapshot;
-            if (target is { } commit && applied >= commit)
+            if (commit is { } previous && applied >= previous)
             {
                 var seconds = ((history.NowMs - startMs) / 1000).ToString("F1", CultureInfo.InvariantCulture);
                 _caughtUp.Add($"{TestCluster.Id(node)} {how}: {seconds} s");
-                log($"nemesis: {TestCluster.Id(node)} ({how}) applied the leader's commit index {commit} {seconds} s after its start");
+                log($"nemesis: {TestCluster.Id(node)} ({how}) applied the leader's commit index {previous} {seconds} s after its start");
                 return;
+            }
+            if (await cluster.LeaderAsync(client, stop) is { } leader && leader != node)
+            {
+                commit = (await client.SendAsync(leader, HttpMethod.Get, "/v1/cluster", null, stop, TimeSpan.FromSeconds(2))).Number("commitIndex") ?? commit;
             }
             await HoldAsync(250, stop);
         }
@@ -187,7 +190,7 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
             log($"nemesis: {TestCluster.Id(node)} ({how}) not followed to the end: the run's time is up");
             return;
         }
-        var problem = $"{TestCluster.Id(node)} ({how}) did not apply the leader's commit index {target?.ToString(CultureInfo.InvariantCulture) ?? "(no leader)"} within {CatchUpWait.TotalSeconds:F0} s of its start: applied index {applied}, newest snapshot {snapshot}";
+        var problem = $"{TestCluster.Id(node)} ({how}) did not apply the leader's commit index ({commit?.ToString(CultureInfo.InvariantCulture) ?? "no leader"}) within {CatchUpWait.TotalSeconds:F0} s of its start: applied index {applied}, newest snapshot {snapshot}";
         _stuck.Add(problem);
         log("nemesis: " + problem);
     }
