@@ -156,7 +156,7 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
     public CheckResult? CatchUpResult => prefill is null
         ? null
         : CheckResult.From("restarts-catch-up",
-            $"{_caughtUp.Count} restarted node(s) caught up within {CatchUpWait.TotalSeconds:F0} s ({string.Join("; ", _caughtUp)}), {_stuck.Count} did not", _stuck);
+            $"{_caughtUp.Count} restarted node(s) caught up within {CatchUpWait.TotalSeconds:F0} s{(_caughtUp.Count == 0 ? "" : $" ({string.Join("; ", _caughtUp)})")}, {_stuck.Count} did not", _stuck);
 
     /// <summary>
     /// Polls the restarted node until its applied index reaches the leader's commit index as read at the poll
