@@ -6,10 +6,18 @@
 # and during the catch-up, counts the telling log lines, and compares the replicas' state hashes.
 #   scripts/large-table-wipe.sh [locks] [node]          (defaults: 300000 node2)
 #   MODE=join scripts/large-table-wipe.sh [locks] [node]  (data in ./data/join)
+#   MODE=behind scripts/large-table-wipe.sh [locks] [node]  (data in ./data/behind)
 # MODE=join wipes nothing: it starts node4 (HTTP base+40, Raft base+41) with an empty data directory and
 # --join the named member's HTTP URL, and follows node4 in GET /v1/cluster/members (learner, then voter) and
 # its applied index against the leader's commit index; the summary then covers all four nodes.
-# Environment: MAX_WAIT (s the catch-up may take, default 300), SESSIONS (60), WORKERS (32, for the fill),
+# MODE=behind wipes nothing either: it fills BEHIND_FIRST of the locks (default a third), kill -9s the named
+# follower and keeps its data directory, fills the rest in a second lockspace (fill2) while it is down, so the
+# leader takes a newer snapshot above that follower's last index, then starts the follower again with its
+# data: a follower with a non-empty log behind the leader's snapshot, which Raft's own install must bring
+# back (seeding is only for an empty node). It is followed and judged as a wiped node; the summary counts
+# every "Retry replication from entry" line (not only entry 0).
+# Environment: SNAPSHOT_EVERY (the entries per snapshot the script waits for, default
+# $RAFTDLM_SnapshotEveryEntries or 100000, the server's default), MAX_WAIT (s the catch-up may take, default 300), SESSIONS (60), WORKERS (32, for the fill),
 # TOLERANCE (entries the wiped node may trail the leader's commit index and count as caught up, 100),
 # REV (a git revision: clone and build it in ./data/wipe-builds/<sha> and run that instead of this checkout;
 # the load generator always comes from this checkout), KEEPALIVE=1 (keep the fill's sessions alive in the
@@ -34,6 +42,8 @@ TOLERANCE=${TOLERANCE:-100}
 TTL_MS=3600000                        # the server's maximum session TTL (LockLimits.MaxTtlMs)
 REV=${REV:-}
 MODE=${MODE:-wipe}
+SNAPSHOT_EVERY=${SNAPSHOT_EVERY:-${RAFTDLM_SnapshotEveryEntries:-100000}}
+BEHIND_FIRST=${BEHIND_FIRST:-$((LOCKS / 3))}   # behind: the locks taken before the follower is killed
 NODES=(node1 node2 node3)
 ALL=(node1 node2 node3)               # the nodes the summary covers (join: and node4)
 JOINER=node4
@@ -46,11 +56,17 @@ LOADGEN_DLL=$ROOT/bench/LoadGenerator/bin/Release/net10.0/RaftDlm.LoadGenerator.
 LOADGEN=(dotnet "$LOADGEN_DLL")
 
 [[ $LOCKS =~ ^[0-9]+$ ]] || { echo "locks must be a number" >&2; exit 2; }
-[[ $MODE =~ ^(wipe|join)$ ]] || { echo "MODE must be wipe or join" >&2; exit 2; }
+[[ $MODE =~ ^(wipe|join|behind)$ ]] || { echo "MODE must be wipe, join or behind" >&2; exit 2; }
 [[ $BASE =~ ^[0-9]+$ ]] || { echo "RAFTDLM_BASE_PORT must be a number" >&2; exit 2; }
 [ "$MODE" = join ] && ALL+=("$JOINER")
 [[ $WIPE =~ ^node[123]$ ]] || { echo "node must be node1, node2 or node3" >&2; exit 2; }
 [[ $MAX_WAIT =~ ^[0-9]+$ && $TOLERANCE =~ ^[0-9]+$ ]] || { echo "MAX_WAIT and TOLERANCE must be numbers" >&2; exit 2; }
+[[ $SNAPSHOT_EVERY =~ ^[1-9][0-9]*$ && $BEHIND_FIRST =~ ^[0-9]+$ ]] && [ "$BEHIND_FIRST" -le "$LOCKS" ] \
+  || { echo "SNAPSHOT_EVERY must be a positive number, BEHIND_FIRST a number up to locks" >&2; exit 2; }
+# The leader's log names a follower's failed rounds "Retry replication from entry <n>"; a wiped node's loop
+# retries from entry 0, a node behind the snapshot from anywhere.
+RETRY_PATTERN="Retry replication from entry 0"
+[ "$MODE" = behind ] && RETRY_PATTERN="Retry replication from entry"
 
 http_port() { echo $((BASE + 10 * ${1#node})); }
 url() { echo "http://127.0.0.1:$(http_port "$1")"; }
@@ -152,32 +168,76 @@ done
 echo "cluster up, leader $LEADER (pids $(pid_of node1) $(pid_of node2) $(pid_of node3))"
 
 # --- b. the lock table ------------------------------------------------------------------------------------
-echo "filling $LOCKS EX locks over $SESSIONS sessions from $WORKERS workers"
-FILL_STARTED=$(now_ms)
-FILL_LIMIT=$((600 + LOCKS / 100))
-timeout --signal=TERM --kill-after=60 "$FILL_LIMIT" "${LOADGEN[@]}" fill --endpoints "$ENDPOINTS" --locks "$LOCKS" \
-  --sessions "$SESSIONS" --workers "$WORKERS" --ttl-ms "$TTL_MS" >"$OUT/fill.json" 2> >(tee "$OUT/fill.err" >&2) || true
-TAKEN=$(json_field "$OUT/fill.json" Taken)
-echo "fill: $(jq -c 'del(.SessionIds)' "$OUT/fill.json" 2>/dev/null || echo 'no result')"
-[ "${TAKEN:-0}" -gt 0 ] || [ "$LOCKS" = 0 ] || { echo "the fill took no lock"; exit 2; }
-
-# The newest snapshot (every 100,000 entries) is written in the background: wait for it on every node.
-read -r commit _ _ <<<"$(view "$LEADER")"
-expected=$(((${commit/-/0} / 100000) * 100000))
-for _ in $(seq 1 120); do
-  ok=1
-  for n in "${NODES[@]}"; do
-    s=$(newest_snapshot "$n"); idx=${s%%-*}
-    [ "${idx:-0}" -ge "$expected" ] || ok=0
+# fill <locks> <lockspace> <name>: N EX locks on fill-0 … in the lockspace over SESSIONS new sessions, the
+# result in $OUT/<name>.json; sets FILLED to the number taken.
+fill() {
+  local locks=$1 lockspace=$2 name=$3
+  timeout --signal=TERM --kill-after=60 $((600 + locks / 100)) "${LOADGEN[@]}" fill --endpoints "$ENDPOINTS" --locks "$locks" \
+    --lockspace "$lockspace" --sessions "$SESSIONS" --workers "$WORKERS" --ttl-ms "$TTL_MS" \
+    >"$OUT/$name.json" 2> >(tee "$OUT/$name.err" >&2) || true
+  echo "$name: $(jq -c 'del(.SessionIds)' "$OUT/$name.json" 2>/dev/null || echo 'no result')"
+  FILLED=$(json_field "$OUT/$name.json" Taken)
+}
+# The newest snapshot (every SNAPSHOT_EVERY entries) is written in the background: wait (up to 60 s) until
+# each named node has one at the leader's commit index rounded down to a snapshot.
+wait_snapshots() {
+  local commit expected ok n s idx
+  read -r commit _ _ <<<"$(view "$LEADER")"
+  expected=$(((${commit/-/0} / SNAPSHOT_EVERY) * SNAPSHOT_EVERY))
+  for _ in $(seq 1 120); do
+    ok=1
+    for n in "$@"; do
+      s=$(newest_snapshot "$n"); idx=${s%%-*}
+      [ "${idx:-0}" -ge "$expected" ] || ok=0
+    done
+    [ "$ok" = 1 ] && return 0
+    sleep 0.5
   done
-  [ "$ok" = 1 ] && break
-  sleep 0.5
-done
+}
+FIRST=$LOCKS
+[ "$MODE" = behind ] && FIRST=$BEHIND_FIRST
+echo "filling $FIRST EX locks over $SESSIONS sessions from $WORKERS workers$([ "$MODE" = behind ] && echo " (of $LOCKS: the rest while $WIPE is down)")"
+FILL_STARTED=$(now_ms)
+fill "$FIRST" fill fill
+TAKEN=$FILLED
+[ "${TAKEN:-0}" -gt 0 ] || [ "$FIRST" = 0 ] || { echo "the fill took no lock"; exit 2; }
+wait_snapshots "${NODES[@]}"
 echo "after the fill:"
 for n in "${NODES[@]}"; do
   read -r c a l <<<"$(view "$n")"
   echo "  $n: commitIndex $c, appliedIndex $a, leader $l, newest snapshot $(newest_snapshot "$n" | awk '{ printf "%s (%d bytes, %.1f MB)", $1, $2, $2 / 1e6 } END { if (NR == 0) printf "none" }')"
 done
+
+# behind: the follower goes down with its data; the rest of the table is filled without it, so the leader's
+# newest snapshot ends above the follower's last index.
+if [ "$MODE" = behind ]; then
+  read -r _ _ LEADER <<<"$(view "$LEADER")"
+  case "$LEADER" in node1|node2|node3) ;; *) echo "no leader before the kill"; exit 2 ;; esac
+  if [ "$WIPE" = "$LEADER" ]; then
+    for n in "${NODES[@]}"; do [ "$n" != "$LEADER" ] && { WIPE=$n; break; }; done
+    echo "$ASKED is the leader: taking the follower $WIPE down instead"
+  fi
+  read -r _ BEHIND_APPLIED _ <<<"$(view "$WIPE")"
+  BEHIND_SNAPSHOT=$(newest_snapshot "$WIPE" | awk '{ print $1 }')
+  victim=$(pid_of "$WIPE")
+  kill -9 "$victim"
+  for _ in $(seq 1 100); do alive "$victim" || break; sleep 0.1; done
+  rm -f "$RAFTDLM_DATA/$WIPE.pid"
+  echo "$WIPE (pid $victim) killed with kill -9 at applied index $BEHIND_APPLIED (newest snapshot ${BEHIND_SNAPSHOT:-none}), its data kept"
+  SECOND=$((LOCKS - FIRST))
+  echo "filling the other $SECOND EX locks (lockspace fill2, $SESSIONS more sessions) while $WIPE is down"
+  fill "$SECOND" fill2 fill2
+  TAKEN2=$FILLED
+  [ "${TAKEN2:-0}" -gt 0 ] || [ "$SECOND" = 0 ] || { echo "the second fill took no lock"; exit 2; }
+  TAKEN=$((TAKEN + ${TAKEN2:-0}))
+  survivors=()
+  for n in "${NODES[@]}"; do [ "$n" != "$WIPE" ] && survivors+=("$n"); done
+  wait_snapshots "${survivors[@]}"
+  leader_snapshot=$(newest_snapshot "$LEADER" | awk '{ print $1 }')
+  echo "after the second fill: $LEADER's newest snapshot ${leader_snapshot:-none}; $WIPE stopped at applied index $BEHIND_APPLIED"
+  [[ $BEHIND_APPLIED =~ ^[0-9]+$ ]] && [ "${leader_snapshot%%-*}" -gt "$BEHIND_APPLIED" ] 2>/dev/null \
+    || { echo "the leader's newest snapshot is not above $WIPE's last index: nothing to show (more locks, or a smaller SNAPSHOT_EVERY)"; exit 2; }
+fi
 SNAPSHOT=$(newest_snapshot "$LEADER")
 
 # --- c. the leader's lock latency at rest -----------------------------------------------------------------
@@ -185,11 +245,12 @@ timeout --signal=TERM --kill-after=30 120 "${LOADGEN[@]}" uncontended --endpoint
   >"$OUT/rest.json" 2>"$OUT/rest.err" || true
 echo "at rest: $(cat "$OUT/rest.json" 2>/dev/null || echo 'no result')"
 
-# --- d. kill, wipe, restart (join: start node4 with --join) ----------------------------------------------
+# --- d. kill, wipe, restart (join: start node4 with --join; behind: restart the follower with its data) ---
 read -r _ _ LEADER <<<"$(view "$LEADER")"
 case "$LEADER" in node1|node2|node3) ;; *) echo "no leader before the wipe"; exit 2 ;; esac
 THROUGH=""
 if [ "$MODE" = join ]; then THROUGH=$WIPE; WIPE=$JOINER
+elif [ "$MODE" = behind ]; then :
 elif [ "$WIPE" = "$LEADER" ]; then
   for n in "${NODES[@]}"; do [ "$n" != "$LEADER" ] && { WIPE=$n; break; }; done
   echo "$ASKED is the leader: wiping the follower $WIPE instead"
@@ -200,6 +261,8 @@ for n in "${NODES[@]}"; do LOG_FROM[$n]=$(($(wc -l <"$RAFTDLM_DATA/$n.log") + 1)
 if [ "$MODE" = join ]; then
   LOG_FROM[$JOINER]=1
   echo "starting $JOINER with an empty data directory, --join $(url "$THROUGH") ($THROUGH)"
+elif [ "$MODE" = behind ]; then
+  echo "starting $WIPE again with its data (applied index $BEHIND_APPLIED at the kill, the leader's snapshot ${leader_snapshot})"
 else
   victim=$(pid_of "$WIPE")
   kill -9 "$victim"
@@ -243,15 +306,15 @@ declare -A CPU_FROM
 for n in "${ALL[@]}"; do CPU_FROM[$n]=$(cpu_ticks "$(pid_of "$n")"); done
 # CPU seconds a node's process used since the restart (the wiped node: since its start).
 cpu_seconds_since() { awk -v a="${CPU_FROM[$1]}" -v b="$(cpu_ticks "$(pid_of "$1")")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz }'; }
-echo "$WIPE started$([ "$MODE" = wipe ] && echo ' again') (pid $RESTARTED)"
+echo "$WIPE started$([ "$MODE" != join ] && echo ' again') (pid $RESTARTED)"
 
 # The fill's sessions live TTL_MS from their opening: keep them alive if the experiment could outlast that.
 needed_s=$(( ($(now_ms) - FILL_STARTED) / 1000 + MAX_WAIT + 300 ))
 if [ "${KEEPALIVE:-0}" = 1 ] || [ "$needed_s" -gt $((TTL_MS / 1000)) ]; then
-  ids=$(jq -r '.SessionIds | join(",")' "$OUT/fill.json")
+  ids=$(jq -rs '[.[].SessionIds[]] | join(",")' "$OUT/fill.json" $([ "$MODE" = behind ] && echo "$OUT/fill2.json"))
   "${LOADGEN[@]}" keepalive --endpoints "$ENDPOINTS" --session-ids "$ids" --seconds $((MAX_WAIT + 120)) >"$OUT/keepalive.json" 2>"$OUT/keepalive.err" &
   HELPERS+=("$!")
-  echo "keeping the fill's $SESSIONS sessions alive in the background (pid $!)"
+  echo "keeping the fill's sessions alive in the background (pid $!)"
 fi
 
 # --- e. catch-up, with the leader's latency measured alongside (since before the restart) ------------------
@@ -342,17 +405,24 @@ p() { jq -er "\"p50 \(.P50Ms) ms, p99 \(.P99Ms) ms (\(.Operations) pairs in \(.M
 CHANGES=0
 declare -A RETRY NONE CHANGED
 for n in "${ALL[@]}"; do
-  RETRY[$n]=$(count_since "$n" "Retry replication from entry 0")
+  RETRY[$n]=$(count_since "$n" "$RETRY_PATTERN")
   NONE[$n]=$(count_since "$n" "Leader changed to (none)")
   CHANGED[$n]=$(count_since "$n" "Leader changed to")
   CHANGES=$((CHANGES + NONE[$n]))
   [ "$n" != "$WIPE" ] && CHANGES=$((CHANGES + CHANGED[$n] - NONE[$n]))
 done
+SINCE=$([ "$MODE" = behind ] && echo restart || echo "$MODE")
 {
   if [ "$MODE" = join ]; then echo "==== summary: large table, $WIPE joined through $THROUGH ===="
+  elif [ "$MODE" = behind ]; then echo "==== summary: large table, $WIPE restarted with its log behind the leader's snapshot ===="
   else echo "==== summary: large table, $WIPE wiped ===="; fi
   echo "servers:              $(cd "$CLUSTER_DIR" && git rev-parse --short HEAD)${REV:+ (REV=$REV)}"
-  echo "locks:                $TAKEN granted EX locks of $LOCKS asked, $SESSIONS sessions, fill $(json_field "$OUT/fill.json" Seconds) s, $(json_field "$OUT/fill.json" Errors) errors"
+  if [ "$MODE" = behind ]; then
+    echo "locks:                $TAKEN granted EX locks of $LOCKS asked: $FIRST before the kill (fill $(json_field "$OUT/fill.json" Seconds) s, $(json_field "$OUT/fill.json" Errors) errors), $SECOND with $WIPE down (fill2 $(json_field "$OUT/fill2.json" Seconds) s, $(json_field "$OUT/fill2.json" Errors) errors), 2 x $SESSIONS sessions"
+    echo "behind:               $WIPE killed at applied index $BEHIND_APPLIED (its newest snapshot ${BEHIND_SNAPSHOT:-none}), restarted with that data"
+  else
+    echo "locks:                $TAKEN granted EX locks of $LOCKS asked, $SESSIONS sessions, fill $(json_field "$OUT/fill.json" Seconds) s, $(json_field "$OUT/fill.json" Errors) errors"
+  fi
   echo "snapshot:             $(awk 'NF == 2 { printf "%s on the leader, %d bytes (%.1f MB)", $1, $2, $2 / 1e6; found = 1 } END { if (!found) printf "none yet" }' <<<"$SNAPSHOT")"
   echo "leader:               $LEADER$([ "$leader_now" != "$LEADER" ] && echo ", $leader_now at the end")"
   if [ "$MODE" = join ]; then
@@ -362,13 +432,13 @@ done
   echo "leader latency, rest:     $(p "$OUT/rest.json")"
   echo "leader latency, catch-up: $(p "$OUT/catchup.json")"
   echo "server CPU in the $WINDOW_S s after the $([ "$MODE" = join ] && echo start || echo restart):$CPU_USED"
-  echo "log lines since the $MODE at $WIPED_AT UTC:"
+  echo "log lines since the $SINCE at $WIPED_AT UTC:"
   for n in "${ALL[@]}"; do
-    echo "  $n$([ "$n" = "$LEADER" ] && echo ' (leader)')$([ "$n" = "$WIPE" ] && echo " (${MODE%e}ed)"): 'Retry replication from entry 0' ${RETRY[$n]}$(awk -v c="${RETRY[$n]}" -v s="$WINDOW_S" 'BEGIN { if (c > 0 && s > 0) printf " (%.1f/s)", c / s }'), 'Leader changed to (none)' ${NONE[$n]}, 'Leader changed to' ${CHANGED[$n]}, 'too far behind' $(count_since "$n" "too far behind"), snapshot restored $(count_since "$n" "restored ("), timeouts $(count_since "$n" "timeout\|timed out" -i)"
+    echo "  $n$([ "$n" = "$LEADER" ] && echo ' (leader)')$([ "$n" = "$WIPE" ] && echo " ($(case $MODE in behind) echo behind ;; *) echo "${MODE%e}ed" ;; esac))"): '$RETRY_PATTERN' ${RETRY[$n]}$(awk -v c="${RETRY[$n]}" -v s="$WINDOW_S" 'BEGIN { if (c > 0 && s > 0) printf " (%.1f/s)", c / s }'), 'Leader changed to (none)' ${NONE[$n]}, 'Leader changed to' ${CHANGED[$n]}, 'too far behind' $(count_since "$n" "too far behind"), snapshot restored $(count_since "$n" "restored ("), timeouts $(count_since "$n" "timeout\|timed out" -i)"
   done
-  echo "$MODE node's log since the $MODE (first lines on snapshots, joining, leaders, timeouts):"
+  echo "$MODE node's log since the $SINCE (first lines on snapshots, joining, leaders, timeouts):"
   since_wipe "$WIPE" | grep -i -e "snapshot" -e "Leader changed" -e "timeout" -e "timed out" -e "join" | grep -v "Joining: applied" | head -12 | cut -c1-240 | sed 's/^/  /'
-  echo "leader's log since the wipe (first and last 'Replication ... failed' lines):"
+  echo "leader's log since the $SINCE (first and last 'Replication ... failed' lines):"
   since_wipe "$LEADER" | grep "Replication of" | sed -n '1p;$p' | cut -c1-200 | sed 's/^/  /'
   echo "final indexes:"
   for n in "${ALL[@]}"; do read -r c a l <<<"$(view "$n")"; echo "  $n: applied $a, commit $c, leader $l"; done

@@ -29,7 +29,6 @@ public sealed class TestCluster : IDisposable
     private readonly Network? _network;
     private readonly string _dataRoot;
     private readonly string _logDirectory;
-    private readonly IReadOnlyList<string> _extraArguments;
     private readonly ServerMember[] _members;
     private readonly ServerNode?[] _nodes;
     private readonly bool[] _paused;
@@ -43,7 +42,7 @@ public sealed class TestCluster : IDisposable
         _current = Enumerable.Range(0, size).ToList();
         _network = network;
         _logDirectory = logDirectory;
-        _extraArguments = extraArguments;
+        ExtraArguments = extraArguments;
         _dataRoot = Path.Combine(Path.GetTempPath(), $"rdlm-jepsen-{Environment.ProcessId}-{Guid.NewGuid():N}");
         var ports = network is null ? LocalPorts.Free(2 * Slots) : null;
         _members = Enumerable.Range(0, Slots)
@@ -75,6 +74,9 @@ public sealed class TestCluster : IDisposable
     public bool IsInitial(int node) => node < _initialSize;
 
     public Network? Network => _network;
+
+    /// <summary>The server settings every start passes (a change takes effect at a node's next start).</summary>
+    public IReadOnlyList<string> ExtraArguments { get; set; }
 
     /// <summary>Every place's URL: clients know the spares from the start and find the members by trying.</summary>
     public IReadOnlyList<string> HttpUrls => Enumerable.Range(0, Slots).Select(HttpUrl).ToList();
@@ -131,7 +133,7 @@ public sealed class TestCluster : IDisposable
         [
             // One line per applied entry: two replicas' traces show whether their logs or their states parted.
             "--ApplyTraceFile", Path.Combine(_logDirectory, Id(node) + ".apply"),
-            .. _extraArguments,
+            .. ExtraArguments,
         ];
         if (joinUrl is not null) arguments.AddRange(["--join", joinUrl]);
         // A member that joined at run time is not in the static list; it knows the cluster from its data.

@@ -1,6 +1,9 @@
+using System.Globalization;
+using RaftDlm.Jepsen.Checkers;
 using RaftDlm.Jepsen.Client;
 using RaftDlm.Jepsen.Cluster;
 using RaftDlm.Jepsen.History;
+using RaftDlm.Jepsen.Workloads;
 
 namespace RaftDlm.Jepsen.Nemeses;
 
@@ -8,10 +11,23 @@ namespace RaftDlm.Jepsen.Nemeses;
 /// Runs the fault schedule against the cluster, one fault at a time: start it, hold it for its
 /// duration, heal it, wait (bounded) for the cluster to be healthy again. Every fault is recorded as a
 /// window in the history. <see cref="HealAll"/> undoes anything still in effect.
+/// With a <paramref name="prefill"/> (a large lock table) a killed node is started again only once the leader's
+/// newest snapshot is above the node's last index, so it comes back with a log behind the snapshot (Raft's own
+/// snapshot install), while a wiped node comes back empty (it seeds from a peer's snapshot); after either, the
+/// nemesis follows the node until it has applied the leader's commit index (bounded), for <see cref="CatchUpResult"/>.
 /// </summary>
-public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryLog history, ClientPauses pauses, Action<string> log)
+public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryLog history, ClientPauses pauses, Action<string> log, Prefill? prefill = null)
 {
     private static readonly TimeSpan HealthyWait = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan BehindWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>Entries a killed node's log may hold beyond the index it reported (proposals in flight at the kill).</summary>
+    private const long InFlightMargin = 100;
+
+    /// <summary>How long a node restarted under a large table may take to apply the leader's commit index.</summary>
+    private static readonly TimeSpan CatchUpWait = TimeSpan.FromSeconds(30);
+    private readonly List<string> _caughtUp = [];
+    private readonly List<string> _stuck = [];
     private readonly MembershipNemesis _membership = new(cluster, client, history, log);
 
     public List<string> Skipped { get; } = [];
@@ -51,10 +67,13 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
                 var node = variant == "leader" ? leaderOrChosen : chosen;
                 var window = history.BeginFault("kill", $"{TestCluster.Id(node)}{(node == leader ? " (leader)" : "")}");
                 log($"nemesis: kill -9 {window.Detail}");
+                var lastIndex = prefill is null ? 0 : await LastIndexAsync(node, stop);
                 cluster.Kill(node);
                 await HoldAsync(fault.DurationMs, stop);
+                if (prefill is not null) window.Detail += await PushPastSnapshotAsync(prefill, node, lastIndex, stop);
                 cluster.Start(node);
                 history.EndFault(window);
+                if (prefill is not null) await FollowCatchUpAsync(node, "killed, behind the snapshot", stop);
                 break;
             }
             case ("pause", "client"):
@@ -124,9 +143,99 @@ public sealed class Nemesis(TestCluster cluster, HttpLockClient client, HistoryL
                 await HoldAsync(fault.DurationMs, stop);
                 cluster.Start(node);
                 history.EndFault(window);
+                if (prefill is not null) await FollowCatchUpAsync(node, "wiped, seeded", stop);
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// With a prefill: whether every node the nemesis restarted (killed behind the leader's snapshot, or wiped)
+    /// applied the leader's commit index of its restart within <see cref="CatchUpWait"/>; null without a prefill.
+    /// </summary>
+    public CheckResult? CatchUpResult => prefill is null
+        ? null
+        : CheckResult.From("restarts-catch-up",
+            $"{_caughtUp.Count} restarted node(s) caught up within {CatchUpWait.TotalSeconds:F0} s{(_caughtUp.Count == 0 ? "" : $" ({string.Join("; ", _caughtUp)})")}, {_stuck.Count} did not", _stuck);
+
+    /// <summary>
+    /// Polls the restarted node until its applied index reaches the leader's commit index as read at the poll
+    /// before (so a node that applied a few entries after an install and then stopped is not taken for caught up).
+    /// </summary>
+    private async Task FollowCatchUpAsync(int node, string how, CancellationToken stop)
+    {
+        var startMs = history.NowMs;
+        long? commit = null;
+        long applied = 0, snapshot = 0;
+        while (!stop.IsCancellationRequested && history.NowMs - startMs < CatchUpWait.TotalMilliseconds)
+        {
+            var view = await client.SendAsync(node, HttpMethod.Get, "/v1/cluster?stale=true", null, stop, TimeSpan.FromSeconds(2));
+            applied = view.Number("appliedIndex") ?? applied;
+            snapshot = view.Number("snapshotIndex") ?? snapshot;
+            if (commit is { } previous && applied >= previous)
+            {
+                var seconds = ((history.NowMs - startMs) / 1000).ToString("F1", CultureInfo.InvariantCulture);
+                _caughtUp.Add($"{TestCluster.Id(node)} {how}: {seconds} s");
+                log($"nemesis: {TestCluster.Id(node)} ({how}) applied the leader's commit index {previous} {seconds} s after its start");
+                return;
+            }
+            if (await cluster.LeaderAsync(client, stop) is { } leader && leader != node)
+            {
+                commit = (await client.SendAsync(leader, HttpMethod.Get, "/v1/cluster", null, stop, TimeSpan.FromSeconds(2))).Number("commitIndex") ?? commit;
+            }
+            await HoldAsync(250, stop);
+        }
+        if (stop.IsCancellationRequested)
+        {
+            log($"nemesis: {TestCluster.Id(node)} ({how}) not followed to the end: the run's time is up");
+            return;
+        }
+        var problem = $"{TestCluster.Id(node)} ({how}) did not apply the leader's commit index ({commit?.ToString(CultureInfo.InvariantCulture) ?? "no leader"}) within {CatchUpWait.TotalSeconds:F0} s of its start: applied index {applied}, newest snapshot {snapshot}";
+        _stuck.Add(problem);
+        log("nemesis: " + problem);
+    }
+
+    /// <summary>The highest index a node reports (commit or applied; 0 when it does not answer).</summary>
+    private async Task<long> LastIndexAsync(int node, CancellationToken stop)
+    {
+        var view = await client.SendAsync(node, HttpMethod.Get, "/v1/cluster?stale=true", null, stop, TimeSpan.FromSeconds(2));
+        return Math.Max(view.Number("commitIndex") ?? 0, view.Number("appliedIndex") ?? 0);
+    }
+
+    /// <summary>
+    /// While <paramref name="node"/> is down: writes filler entries until the leader's newest snapshot is above
+    /// the node's last index (and what may have been in flight at the kill), bounded by <see cref="BehindWait"/>.
+    /// Returns what happened, for the fault window.
+    /// </summary>
+    private async Task<string> PushPastSnapshotAsync(Prefill filler, int node, long lastIndex, CancellationToken stop)
+    {
+        var deadline = DateTime.UtcNow + BehindWait;
+        var pairs = 0;
+        long? target = null;
+        while (!stop.IsCancellationRequested && DateTime.UtcNow < deadline)
+        {
+            if (await cluster.LeaderAsync(client, stop) is { } leader && leader != node)
+            {
+                var view = await client.SendAsync(leader, HttpMethod.Get, "/v1/cluster", null, stop, TimeSpan.FromSeconds(2));
+                // Above both the index the node reported and the leader's commit index first seen after the kill
+                // (what was in flight then and got committed); the margin covers entries the node appended that
+                // were never committed (a killed leader's last proposals).
+                target ??= view.Number("commitIndex") is { } commit ? Math.Max(lastIndex, commit) + InFlightMargin : null;
+                if (target is { } above && view.Number("snapshotIndex") is { } snapshot && snapshot > above)
+                {
+                    var detail = $"; restarted behind {TestCluster.Id(leader)}'s snapshot at {snapshot} (its last index at most about {above}; {pairs} filler pairs)";
+                    log("nemesis: " + TestCluster.Id(node) + detail[1..]);
+                    return detail;
+                }
+                pairs += await filler.PushLogAsync(50, stop);
+            }
+            else
+            {
+                await HoldAsync(200, stop);
+            }
+        }
+        log($"nemesis: {TestCluster.Id(node)} restarted without the leader's snapshot passing its last index {lastIndex}");
+        return "; the leader's snapshot did not pass its last index";
     }
 
     /// <summary>Takes every node down with <paramref name="takeDown"/>, holds, then starts them all.</summary>
