@@ -32,7 +32,10 @@ public sealed class RaftNodeOptions
     /// <summary>
     /// The log a new data directory gets; a data directory that already holds a log keeps its kind.
     /// </summary>
-    public LogEngine LogEngine { get; init; } = LogEngine.DotNext;
+    public LogEngine LogEngine { get; init; } = DefaultLogEngine;
+
+    /// <summary>The log a new data directory gets unless told otherwise.</summary>
+    public const LogEngine DefaultLogEngine = LogEngine.Segmented;
 
     /// <summary>Size of one WAL chunk file, or of one segment of the segmented log (preallocated: a new node holds two). DotNext's default (one memory page) creates thousands of files.</summary>
     public int ChunkSizeBytes { get; init; } = 4 * 1024 * 1024;

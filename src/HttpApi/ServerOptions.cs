@@ -56,10 +56,11 @@ public sealed class ServerOptions
     public long SnapshotEveryEntries { get; set; } = 100_000;
 
     /// <summary>
-    /// The Raft log a new data directory gets: <c>DotNext</c> (the default) or <c>Segmented</c>, the project's own
-    /// log with one data sync per batch (docs/operations.md). A data directory keeps the kind it was created with.
+    /// The Raft log a new data directory gets: <c>Segmented</c> (the default), the project's own log with one data
+    /// sync per batch, or <c>DotNext</c>, DotNext's write-ahead log (docs/operations.md). A data directory keeps the
+    /// kind it was created with.
     /// </summary>
-    public LogEngine LogEngine { get; set; } = LogEngine.DotNext;
+    public LogEngine LogEngine { get; set; } = RaftNodeOptions.DefaultLogEngine;
 
     /// <summary>The size of one WAL chunk file (at least 64 KiB); small only for test fixtures that are checked in.</summary>
     public int ChunkSizeBytes { get; set; } = 4 * 1024 * 1024;

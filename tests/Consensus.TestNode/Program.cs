@@ -39,7 +39,7 @@ var options = new RaftNodeOptions
     ElectionTimeoutMinMs = IntSetting("electionMinMs", 1000),
     ElectionTimeoutMaxMs = IntSetting("electionMaxMs", 2000),
     ProposalTimeoutMs = IntSetting("proposalTimeoutMs", 5000),
-    LogEngine = Enum.Parse<LogEngine>(Setting("logEngine", nameof(LogEngine.DotNext)), ignoreCase: true),
+    LogEngine = Enum.Parse<LogEngine>(Setting("logEngine", RaftNodeOptions.DefaultLogEngine.ToString()), ignoreCase: true),
 };
 
 var machine = new CountingStateMachine { RefusedPrefix = settings.GetValueOrDefault("refusePrefix") };

@@ -90,7 +90,7 @@ public sealed class ClusterEndpointTests(ClusterFixture fixture)
         "raftdlm_consensus_applied_log_index", "raftdlm_consensus_snapshot_index", "raftdlm_forwarded_requests_total", "raftdlm_sessions",
         "raftdlm_locks", "raftdlm_resources", "raftdlm_queued_requests", "raftdlm_lockspaces", "raftdlm_applied_index",
         "transitions_to_leader_count_total", "incoming_heartbeats_count_total", "broadcast_time_milliseconds", "response_time_milliseconds",
-        .. Enum.Parse<LogEngine>(Environment.GetEnvironmentVariable("RAFTDLM_LogEngine") is { Length: > 0 } engine ? engine : new ServerOptions().LogEngine.ToString(), ignoreCase: true) switch
+        .. Enum.Parse<LogEngine>(Environment.GetEnvironmentVariable("RAFTDLM_LogEngine") is { Length: > 0 } engine ? engine : RaftNodeOptions.DefaultLogEngine.ToString(), ignoreCase: true) switch
         {
             LogEngine.Segmented => (string[])["raftdlm_log_sync_duration_seconds", "raftdlm_log_entries_per_sync"],
             _ =>
