@@ -70,6 +70,9 @@ public sealed partial class RaftNode : IAsyncDisposable
     /// </summary>
     public long LastAppliedLogIndex => _wal?.LastAppliedIndex ?? 0L;
 
+    /// <summary>The log this node runs on (known once it started): its data directory's, whatever the setting says.</summary>
+    public LogEngine LogEngineInUse => _wal is SegmentedLog ? LogEngine.Segmented : LogEngine.DotNext;
+
     /// <summary>The index of the newest snapshot taken or installed on this node (0 when none).</summary>
     public long LastSnapshotIndex => _adapter?.LastSnapshotIndex ?? 0L;
 

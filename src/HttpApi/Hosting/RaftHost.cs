@@ -33,7 +33,7 @@ internal sealed partial class RaftHost(RaftNode node, SnapshotSeeder seeder, Clu
         LogStarted(options.NodeId, options.RaftEndpoint, options.HttpUrl, Path.GetFullPath(options.DataDirectory));
         var build = typeof(RaftHost).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
         LogFormats(build, FormatVersions.EntryEnvelope, CommandCodec.LastCommandKind, LockMachine.SnapshotFormatVersion,
-            LockMachine.FirstReadableSnapshotFormatVersion, FormatVersions.SnapshotFile, FormatVersions.DotNextVersion, options.ChunkSizeBytes);
+            LockMachine.FirstReadableSnapshotFormatVersion, FormatVersions.SnapshotFile, node.LogEngineInUse.ToString(), FormatVersions.DotNextVersion, options.ChunkSizeBytes);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -50,6 +50,6 @@ internal sealed partial class RaftHost(RaftNode node, SnapshotSeeder seeder, Clu
 
     // The formats this build writes and reads (docs/formats.md): compare the line before and after an upgrade.
     [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Formats: build {Build}, entry envelope {Envelope}, command kinds 0-{LastCommandKind}, "
-        + "lock table snapshot {Snapshot} (reads {FirstSnapshot}-{Snapshot}), snapshot file {SnapshotFile}, WAL of DotNext.Net.Cluster {DotNext} with {ChunkSizeBytes}-byte chunks")]
-    private partial void LogFormats(string build, int envelope, int lastCommandKind, int snapshot, int firstSnapshot, int snapshotFile, string dotNext, int chunkSizeBytes);
+        + "lock table snapshot {Snapshot} (reads {FirstSnapshot}-{Snapshot}), snapshot file {SnapshotFile}, log {Log} (segmented log 1, or the WAL of DotNext.Net.Cluster {DotNext}) with {ChunkSizeBytes}-byte segments or chunks")]
+    private partial void LogFormats(string build, int envelope, int lastCommandKind, int snapshot, int firstSnapshot, int snapshotFile, string log, string dotNext, int chunkSizeBytes);
 }
