@@ -693,7 +693,8 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             if (Volatile.Read(ref _snapshot) is { } snapshot && startIndex <= snapshot.Index)
             {
                 // Everything up to the snapshot is the snapshot: the reader gets it alone.
-                return reader.ReadAsync<SnapshotEntry, SnapshotEntry[]>([new SnapshotEntry(snapshot.Term, snapshot.Path)], snapshot.Index, token);
+                var entry = new SnapshotEntry(snapshot.Term, snapshot.Path, new FileInfo(snapshot.Path).Length);
+                return reader.ReadAsync<SnapshotEntry, SnapshotEntry[]>([entry], snapshot.Index, token);
             }
             entries = new List<StoredEntry>((int)long.Min(endIndex - startIndex + 1, MaxEntriesPerRead));
             long bytes = 0;
@@ -731,7 +732,8 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         }
     }
 
-    private sealed class SnapshotEntry(long term, string path) : IRaftLogEntry
+    /// <summary>The snapshot a read below the log gets; its length is taken while the file is certainly there.</summary>
+    private sealed class SnapshotEntry(long term, string path, long length) : IRaftLogEntry
     {
         public long Term => term;
 
@@ -739,7 +741,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
         public bool IsReusable => true;
 
-        public long? Length => new FileInfo(path).Length;
+        public long? Length => length;
 
         public async ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
             where TWriter : IAsyncBinaryWriter
