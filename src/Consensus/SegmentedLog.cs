@@ -59,8 +59,8 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private readonly Lock _voteGate = new();
     private readonly ConcurrentDictionary<long, object> _contexts = new();
     private readonly CancellationTokenSource _lifetime = new();
-    private readonly SemaphoreSlim _flushRequested = new(0, 1);
-    private readonly SemaphoreSlim _applyRequested = new(0, 1);
+    private readonly Wakeup _flushWakeup = new();
+    private readonly Wakeup _applyWakeup = new();
     private readonly SemaphoreSlim _applyGate = new(1, 1); // the applier against a snapshot install
     private readonly Task _flusher;
     private Task _applier = Task.CompletedTask;
@@ -70,7 +70,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private Snapshot? _snapshot;
     private long _lastIndex, _durableIndex, _commitIndex, _appliedIndex, _term;
     private ClusterMemberId? _vote;
-    private int _flushPending, _applyPending;
     private Exception? _failure;
 
     private sealed record Snapshot(long Index, long Term, string Path);
@@ -127,7 +126,11 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         }
         _lastIndex = _durableIndex = _records.LastIndex;
         _commitIndex = long.Clamp(ReadCommitHint(), _appliedIndex, _lastIndex);
-        _flusher = Task.Run(FlushLoopAsync);
+        _flusher = Task.Run(() => RunWorkerAsync(_flushWakeup, _ =>
+        {
+            SyncAppended();
+            return Task.CompletedTask;
+        }));
     }
 
     private const string PartialSuffix = ".partial";
@@ -219,7 +222,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             }
             Volatile.Write(ref _lastIndex, index);
         }
-        RequestFlush();
+        _flushWakeup.Request();
         return index;
     }
 
@@ -326,44 +329,44 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
     // ---- group commit --------------------------------------------------------------------------------------
 
-    private void RequestFlush()
+    /// <summary>One sync at a time; every append made while one runs joins the next.</summary>
+    private void SyncAppended()
     {
-        if (Interlocked.Exchange(ref _flushPending, 1) == 0)
+        // Appends go on while the sync runs (they join the next one); truncation, resets and compaction
+        // wait for it, so every record up to the target is still there when it is declared durable.
+        _cuts.EnterReadLock();
+        try
         {
-            _flushRequested.Release();
+            var target = Volatile.Read(ref _lastIndex);
+            var durable = Volatile.Read(ref _durableIndex);
+            if (target > durable)
+            {
+                var started = Stopwatch.GetTimestamp();
+                _records.Sync();
+                _metrics.LogSynced(target - durable, Stopwatch.GetElapsedTime(started));
+                Volatile.Write(ref _durableIndex, target);
+            }
         }
+        finally
+        {
+            _cuts.ExitReadLock();
+        }
+        Interlocked.Exchange(ref _durableSignal, NewSignal()).TrySetResult();
     }
 
-    /// <summary>One sync at a time; every append made while one runs joins the next.</summary>
-    private async Task FlushLoopAsync()
+    /// <summary>
+    /// Runs <paramref name="work"/> each time <paramref name="wakeup"/> is requested, one run at a time (requests made
+    /// during a run cause one more), until the log is disposed; a failure fails the log.
+    /// </summary>
+    private async Task RunWorkerAsync(Wakeup wakeup, Func<CancellationToken, Task> work)
     {
         var token = _lifetime.Token;
         try
         {
             while (true)
             {
-                await _flushRequested.WaitAsync(token).ConfigureAwait(false);
-                Volatile.Write(ref _flushPending, 0);
-                // Appends go on while the sync runs (they join the next one); truncation, resets and compaction
-                // wait for it, so every record up to the target is still there when it is declared durable.
-                _cuts.EnterReadLock();
-                try
-                {
-                    var target = Volatile.Read(ref _lastIndex);
-                    var durable = Volatile.Read(ref _durableIndex);
-                    if (target > durable)
-                    {
-                        var started = Stopwatch.GetTimestamp();
-                        _records.Sync();
-                        _metrics.LogSynced(target - durable, Stopwatch.GetElapsedTime(started));
-                        Volatile.Write(ref _durableIndex, target);
-                    }
-                }
-                finally
-                {
-                    _cuts.ExitReadLock();
-                }
-                Interlocked.Exchange(ref _durableSignal, NewSignal()).TrySetResult();
+                await wakeup.WaitAsync(token).ConfigureAwait(false);
+                await work(token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -372,6 +375,27 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         catch (Exception e)
         {
             Fail(e);
+        }
+    }
+
+    /// <summary>A request for a worker's next run; any number of requests before it starts count as one.</summary>
+    private sealed class Wakeup
+    {
+        private readonly SemaphoreSlim _requested = new(0, 1);
+        private int _pending;
+
+        public void Request()
+        {
+            if (Interlocked.Exchange(ref _pending, 1) == 0)
+            {
+                _requested.Release();
+            }
+        }
+
+        public async Task WaitAsync(CancellationToken token)
+        {
+            await _requested.WaitAsync(token).ConfigureAwait(false);
+            Volatile.Write(ref _pending, 0);
         }
     }
 
@@ -385,7 +409,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             {
                 break;
             }
-            RequestFlush();
+            _flushWakeup.Request();
             await WaitSignalAsync(signal, token).ConfigureAwait(false);
         }
     }
@@ -413,7 +437,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         }
         if (count > 0)
         {
-            RequestApply();
+            _applyWakeup.Request();
         }
         return count;
     }
@@ -422,7 +446,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     {
         // Entries committed before the restart are applied before the node serves.
         await ApplyCommittedAsync(token).ConfigureAwait(false);
-        _applier = Task.Run(ApplyLoopAsync);
+        _applier = Task.Run(() => RunWorkerAsync(_applyWakeup, ApplyCommittedAsync));
     }
 
     public new ValueTask WaitForApplyAsync(CancellationToken token = default)
@@ -463,35 +487,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             await Task.WhenAny(signal, canceled.Task).ConfigureAwait(false);
         }
         token.ThrowIfCancellationRequested();
-    }
-
-    private void RequestApply()
-    {
-        if (Interlocked.Exchange(ref _applyPending, 1) == 0)
-        {
-            _applyRequested.Release();
-        }
-    }
-
-    private async Task ApplyLoopAsync()
-    {
-        var token = _lifetime.Token;
-        try
-        {
-            while (true)
-            {
-                await _applyRequested.WaitAsync(token).ConfigureAwait(false);
-                Volatile.Write(ref _applyPending, 0);
-                await ApplyCommittedAsync(token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            Fail(e);
-        }
     }
 
     private async Task ApplyCommittedAsync(CancellationToken token)
@@ -603,7 +598,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             _applyGate.Release();
         }
         Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
-        RequestApply();
+        _applyWakeup.Request();
     }
 
     /// <summary>
