@@ -21,6 +21,7 @@ internal sealed class ConsensusMetrics : IDisposable
     private readonly Counter<long> _snapshotsRestored;
     private readonly Histogram<double> _logSyncSeconds;
     private readonly Histogram<long> _logSyncEntries;
+    private readonly Histogram<long> _proposalsPerEntry;
 
     public ConsensusMetrics(RaftNode node, string nodeId)
     {
@@ -41,6 +42,8 @@ internal sealed class ConsensusMetrics : IDisposable
             "Duration of one data sync of the segmented log (LogEngine=Segmented); its count is the number of syncs.");
         _logSyncEntries = _meter.CreateHistogram<long>("raftdlm.log.entries_per_sync", "{entry}",
             "Entries one data sync of the segmented log made durable: the size of a group commit.");
+        _proposalsPerEntry = _meter.CreateHistogram<long>("raftdlm.consensus.proposals_per_entry", "{proposal}",
+            "Proposals the leader packed into one log entry (ProposalBatching).");
         var nodeTag = _nodeTag;
         _meter.CreateObservableGauge("raftdlm.consensus.is_leader", () => new Measurement<int>(node.IsLeader ? 1 : 0, nodeTag),
             description: "1 while this node is the leader.");
@@ -65,6 +68,8 @@ internal sealed class ConsensusMetrics : IDisposable
         var tags = new TagList { _nodeTag, { "outcome", outcome } };
         _proposals.Add(1, tags);
     }
+
+    public void EntryProposed(int proposals) => _proposalsPerEntry.Record(proposals, _nodeTag);
 
     public void LeaderChanged() => _leaderChanges.Add(1, _nodeTag);
 

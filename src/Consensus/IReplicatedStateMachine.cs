@@ -7,7 +7,8 @@ namespace RaftDlm.Consensus;
 /// Contract, in order of importance:
 /// <list type="bullet">
 /// <item><see cref="Apply"/> is called on every node for every committed command, in log order, from a
-/// single thread at a time. It must be deterministic: the same commands with the same times produce the
+/// single thread at a time. A leader may pack several proposals into one entry: they are applied one after
+/// another with the entry's index, its one leader time and their positions 0, 1, 2…. It must be deterministic: the same commands with the same times produce the
 /// same state and the same replies on every node. It must never throw; consensus catches and logs an
 /// exception as critical, but the node's state may then have diverged. The one exception is
 /// <see cref="UnsupportedFormatException"/>, for a command a newer version wrote that this build cannot
@@ -16,8 +17,8 @@ namespace RaftDlm.Consensus;
 /// empty command, proposed to move the log on) are never passed here, so the indices seen by
 /// <see cref="Apply"/> have gaps. A host therefore never proposes an empty command.</item>
 /// <item>Replay is safe: consensus skips entries at or below <see cref="LastAppliedIndex"/>.</item>
-/// <item><see cref="WriteSnapshot"/> writes the state as of <see cref="LastAppliedIndex"/> and is never called
-/// concurrently with <see cref="Apply"/>. <see cref="RestoreSnapshot"/> discards all prior state, including
+/// <item><see cref="WriteSnapshot"/> writes the state as of <see cref="LastAppliedIndex"/>, always after every
+/// command of that entry, and is never called concurrently with <see cref="Apply"/>. <see cref="RestoreSnapshot"/> discards all prior state, including
 /// <see cref="LastAppliedIndex"/>, which must be restored from the snapshot.</item>
 /// </list>
 /// </remarks>
@@ -30,10 +31,12 @@ public interface IReplicatedStateMachine
     /// leaves the process, so it is not serialized); elsewhere it is dropped.
     /// </summary>
     /// <param name="index">The Raft log index of the entry.</param>
+    /// <param name="position">The command's position among the commands of that entry: 0 for the first (and for the
+    /// only one of an entry that holds one).</param>
     /// <param name="leaderTimeMs">Unix time in milliseconds stamped by the proposing leader. It never
     /// decreases from one applied command to the next, across leader changes and restarts.</param>
     /// <param name="command">The opaque command bytes given to <see cref="RaftNode.ProposeAsync"/>.</param>
-    object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command);
+    object? Apply(long index, int position, long leaderTimeMs, ReadOnlySpan<byte> command);
 
     /// <summary>
     /// The index passed to the most recent <see cref="Apply"/>, or restored from a snapshot: the last command

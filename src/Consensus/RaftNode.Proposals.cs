@@ -12,6 +12,9 @@ public sealed partial class RaftNode
     /// <summary>
     /// Leader only. Stamps leader time, appends, replicates, waits for commit and local apply, and returns the
     /// reply object of <see cref="IReplicatedStateMachine.Apply"/>. Bounded by <see cref="RaftNodeOptions.ProposalTimeoutMs"/>.
+    /// Proposals that arrive while <see cref="RaftNodeOptions.MaxEntriesInFlight"/> entries of this node are being
+    /// replicated wait and go together in the next entry (<see cref="RaftNodeOptions.ProposalBatching"/>); a proposal
+    /// that finds fewer in flight is appended at once, alone or with whatever waits.
     /// </summary>
     /// <exception cref="NotLeaderException">This node is not the leader; the command was NOT proposed.</exception>
     /// <exception cref="OutcomeUnknownException">Proposed, but leadership was lost, the wait timed out, or the
@@ -20,12 +23,97 @@ public sealed partial class RaftNode
     public async Task<object?> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken ct)
     {
         var c = RunningCluster;
-        var id = new ProposalId(_incarnation, Interlocked.Increment(ref _proposalSequence));
-        var payload = EntryEnvelope.Encode(new EnvelopeHeader(id, NextLeaderTimeMs()), command.Span);
-        var context = new ProposalContext(id);
-        var started = Stopwatch.GetTimestamp();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_options.ProposalTimeoutMs);
+        if (!IsLeader)
+        {
+            _metrics.Proposal("not_leader");
+            throw new NotLeaderException(Leader);
+        }
+
+        var proposal = new Proposal(new ProposalId(_incarnation, Interlocked.Increment(ref _proposalSequence)), command);
+        if (!_options.ProposalBatching)
+        {
+            await ReplicateAsync(c, [proposal]).ConfigureAwait(false);
+        }
+        else if (Enqueue(proposal))
+        {
+            // Runs here until its first wait, so a lone proposer appends without a thread hop.
+            _ = PumpAsync(c);
+        }
+
+        try
+        {
+            return await proposal.Done.Task.WaitAsync(TimeSpan.FromMilliseconds(_options.ProposalTimeoutMs), ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (ct.IsCancellationRequested)
+        {
+            _metrics.Proposal("canceled");
+            throw new OperationCanceledException("The proposal was canceled; its outcome is unknown.", e, ct);
+        }
+        catch (TimeoutException e)
+        {
+            throw Unknown(proposal.Id, $"no commit within {_options.ProposalTimeoutMs} ms", e);
+        }
+    }
+
+    /// <summary>Queues a proposal; true when the caller must start a pump (fewer than the bound of entries are in flight).</summary>
+    private bool Enqueue(Proposal proposal)
+    {
+        lock (_queueGate)
+        {
+            if (_queued.Count >= MaxQueuedProposals)
+            {
+                _metrics.Proposal("not_leader");
+                throw new NotLeaderException($"This node already holds {MaxQueuedProposals} proposals waiting for the log; the command was not proposed. Try again.");
+            }
+            _queued.Enqueue(proposal);
+            if (_entriesInFlight >= _options.MaxEntriesInFlight)
+            {
+                return false;
+            }
+            _entriesInFlight++;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// One of at most <see cref="RaftNodeOptions.MaxEntriesInFlight"/> loops: takes what waits (bounded by
+    /// <see cref="RaftNodeOptions.MaxBatchCommands"/> and <see cref="RaftNodeOptions.MaxBatchBytes"/>), replicates it as
+    /// one entry, and goes on until nothing waits.
+    /// </summary>
+    private async Task PumpAsync(RaftCluster c)
+    {
+        var batch = new List<Proposal>();
+        while (true)
+        {
+            batch.Clear();
+            lock (_queueGate)
+            {
+                var bytes = 0;
+                while (_queued.TryPeek(out var next) && batch.Count < _options.MaxBatchCommands
+                    && (batch.Count == 0 || bytes + next.Command.Length + EntryEnvelope.BatchOverheadPerCommand <= _options.MaxBatchBytes))
+                {
+                    batch.Add(_queued.Dequeue());
+                    bytes += next.Command.Length + EntryEnvelope.BatchOverheadPerCommand;
+                }
+                if (batch.Count == 0)
+                {
+                    _entriesInFlight--;
+                    return;
+                }
+            }
+            await ReplicateAsync(c, batch).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Replicates the proposals as one entry and completes each of them; never throws.</summary>
+    private async Task ReplicateAsync(RaftCluster c, IReadOnlyList<Proposal> batch)
+    {
+        var leaderTimeMs = NextLeaderTimeMs();
+        var (payload, context) = batch.Count == 1
+            ? (EntryEnvelope.Encode(new EnvelopeHeader(batch[0].Id, leaderTimeMs), batch[0].Command.Span), (object)batch[0].Context)
+            : (EntryEnvelope.EncodeBatch(leaderTimeMs, [.. batch.Select(p => new BatchedCommand(p.Id, p.Command))]), batch.Select(p => p.Context).ToArray());
+        using var timeout = new CancellationTokenSource(_options.ProposalTimeoutMs);
+        _metrics.EntryProposed(batch.Count);
 
         // The entry carries the term this node was elected in, never the node's current term: DotNext's own
         // ReplicateAsync(payload) reads the current term, and a leader that had just seen a higher term (a
@@ -37,8 +125,8 @@ public sealed partial class RaftNode
         var term = Volatile.Read(ref _leaderTerm);
         if (!IsLeader || term != Term)
         {
-            _metrics.Proposal("not_leader");
-            throw new NotLeaderException(Leader);
+            Fail(batch, _ => new NotLeaderException(Leader), "not_leader");
+            return;
         }
 
         try
@@ -48,36 +136,60 @@ public sealed partial class RaftNode
         catch (DotNextNotLeaderException e) when (e.InnerException is null)
         {
             // Thrown before anything was appended: DotNext checks its leader state first.
-            _metrics.Proposal("not_leader");
-            throw new NotLeaderException(Leader, e);
+            Fail(batch, _ => new NotLeaderException(Leader, e), "not_leader");
+            return;
         }
         catch (DotNextNotLeaderException e)
         {
-            throw Unknown(id, "leadership was lost while the entry was replicating", e);
-        }
-        catch (OperationCanceledException e) when (ct.IsCancellationRequested)
-        {
-            _metrics.Proposal("canceled");
-            throw new OperationCanceledException("The proposal was canceled; its outcome is unknown.", e, ct);
+            Fail(batch, p => Unknown(p.Id, "leadership was lost while the entry was replicating", e), null);
+            return;
         }
         catch (OperationCanceledException e)
         {
-            throw Unknown(id, $"no commit within {_options.ProposalTimeoutMs} ms", e);
+            Fail(batch, p => Unknown(p.Id, $"no commit within {_options.ProposalTimeoutMs} ms", e), null);
+            return;
         }
-        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or IOException)
+        catch (Exception e)
         {
-            throw Unknown(id, "the log failed or was disposed", e);
+            // ObjectDisposed, InvalidOperation or IO from a log that failed or was disposed; anything else is
+            // caught too, so that no pump ever dies with proposals waiting on it.
+            Fail(batch, p => Unknown(p.Id, "the log failed or was disposed", e), null);
+            return;
         }
 
-        if (context.TryGetReply(out var reply, out var fault))
+        foreach (var proposal in batch)
         {
-            _metrics.ProposalCommitted(Stopwatch.GetElapsedTime(started));
-            return reply;
+            if (proposal.Context.TryGetReply(out var reply, out var fault))
+            {
+                _metrics.ProposalCommitted(Stopwatch.GetElapsedTime(proposal.Started));
+                proposal.Done.TrySetResult(reply);
+            }
+            else
+            {
+                proposal.Done.TrySetException(fault is null
+                    ? Unknown(proposal.Id, "another entry was committed at the proposal's index", null)
+                    : Unknown(proposal.Id, "the replicated state machine threw while applying it", fault));
+            }
         }
+    }
 
-        throw fault is null
-            ? Unknown(id, "another entry was committed at the proposal's index", null)
-            : Unknown(id, "the replicated state machine threw while applying it", fault);
+    private void Fail(IReadOnlyList<Proposal> batch, Func<Proposal, Exception> error, string? outcome)
+    {
+        foreach (var proposal in batch)
+        {
+            if (outcome is not null) _metrics.Proposal(outcome);
+            proposal.Done.TrySetException(error(proposal));
+        }
+    }
+
+    /// <summary>A command waiting for the log, and the wait of its proposer.</summary>
+    private sealed class Proposal(ProposalId id, ReadOnlyMemory<byte> command)
+    {
+        public ProposalId Id { get; } = id;
+        public ReadOnlyMemory<byte> Command { get; } = command;
+        public ProposalContext Context { get; } = new(id);
+        public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public long Started { get; } = Stopwatch.GetTimestamp();
     }
 
     private OutcomeUnknownException Unknown(ProposalId id, string reason, Exception? inner)

@@ -26,6 +26,11 @@ public sealed partial class RaftNode : IAsyncDisposable
     // Proposal ids must never repeat, also across restarts of the same node: a random incarnation does that.
     private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
     private long _proposalSequence;
+    // Proposals waiting for the log (ProposalBatching), and how many entries of them are replicating.
+    private const int MaxQueuedProposals = 65_536;
+    private readonly Lock _queueGate = new();
+    private readonly Queue<Proposal> _queued = new();
+    private int _entriesInFlight;
     private long _lastStampedTimeMs;
     private int _lifecycle;
     private StateMachineAdapter? _adapter;

@@ -62,6 +62,22 @@ public sealed class RaftNodeOptions
     /// <summary>Upper bound on the wait of <see cref="RaftNode.ProposeAsync"/> and <see cref="RaftNode.ReadBarrierAsync"/>.</summary>
     public int ProposalTimeoutMs { get; init; } = 5000;
 
+    /// <summary>
+    /// Whether the leader packs proposals that wait for the log into one entry (a version-2 envelope,
+    /// docs/formats.md). Off, every proposal is an entry of its own, which is all that releases before
+    /// version 2 of the envelope read: keep it off while such a release still runs in the cluster.
+    /// </summary>
+    public bool ProposalBatching { get; init; } = true;
+
+    /// <summary>How many entries of this leader's proposals may be replicating at once; proposals beyond wait for the next entry.</summary>
+    public int MaxEntriesInFlight { get; init; } = 2;
+
+    /// <summary>The most proposals one entry holds.</summary>
+    public int MaxBatchCommands { get; init; } = 256;
+
+    /// <summary>The most command bytes one entry holds (a single larger command still goes alone).</summary>
+    public int MaxBatchBytes { get; init; } = 256 * 1024;
+
     internal RaftMember Self => Members.FirstOrDefault(m => m.Id == NodeId)
         ?? (SelfMember is { } self && self.Id == NodeId ? self : null)
         ?? throw new ArgumentException($"NodeId '{NodeId}' is not in Members.", nameof(NodeId));
@@ -84,6 +100,9 @@ public sealed class RaftNodeOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(SnapshotEveryEntries, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ChunkSizeBytes, 64 * 1024);
         ArgumentOutOfRangeException.ThrowIfLessThan(ProposalTimeoutMs, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxEntriesInFlight, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchCommands, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchBytes, 1);
         if (RequestTimeoutMs is { } requestTimeoutMs && (requestTimeoutMs < 1 || requestTimeoutMs >= ElectionTimeoutMinMs))
         {
             throw new ArgumentOutOfRangeException(nameof(RequestTimeoutMs), requestTimeoutMs,

@@ -23,6 +23,7 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
     private long _lastLeaderTimeMs;
     private byte[]? _pendingSnapshot;
     private readonly StreamWriter? _applyTrace;
+    private readonly List<BatchedCommand> _batch = [];
 
     public StateMachineAdapter(DirectoryInfo location, IReplicatedStateMachine machine, long snapshotEveryEntries, ConsensusMetrics metrics, ILogger logger,
         string? applyTraceFile = null)
@@ -66,37 +67,69 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         if (EntryEnvelope.NewerVersion(payload) is { } version)
         {
             // Skipping it would leave this replica without a command the others applied: refuse, loudly.
-            var refused = UnsupportedFormatException.Newer($"Log entry {index}'s envelope", version, "version 1");
+            var refused = UnsupportedFormatException.Newer($"Log entry {index}'s envelope", version, "versions 1 and 2");
             FormatLog.UnsupportedEntry(_logger, index, refused);
             throw refused;
         }
 
-        if (!EntryEnvelope.TryDecode(payload, out var header, out var command))
+        if (EntryEnvelope.IsBatch(payload))
+        {
+            ApplyBatch(index, term, payload, context);
+        }
+        else if (EntryEnvelope.TryDecode(payload, out var header, out var command))
+        {
+            var applied = index > _machine.LastAppliedIndex;
+            if (applied)
+            {
+                ApplyCommand(index, 0, context as ProposalContext, header.ProposalId, header.LeaderTimeMs, command.Span);
+            }
+            Trace(index, term, 0, applied, header.LeaderTimeMs, command.Span);
+        }
+        else
         {
             // Deterministic on every node, so skipping keeps replicas identical.
             Log.UndecodableEntry(_logger, index, payload.Length);
             return false;
         }
 
-        var applied = index > _machine.LastAppliedIndex;
-        if (applied)
-        {
-            ApplyCommand(index, context, header, command.Span);
-        }
-        _applyTrace?.WriteLine($"{index} {term} {(applied ? "applied" : "skipped")} {header.LeaderTimeMs} {Convert.ToHexStringLower(SHA256.HashData(command.Span)[..8])}");
-
         return TryPrepareSnapshot(index);
     }
 
-    private void ApplyCommand(long index, object? entryContext, EnvelopeHeader header, ReadOnlySpan<byte> command)
+    /// <summary>The commands of a version-2 entry, in order, at one index and one time; each proposer gets its own reply.</summary>
+    private void ApplyBatch(long index, long term, in ReadOnlySequence<byte> payload, object? context)
+    {
+        if (!EntryEnvelope.TryDecodeBatch(payload, out var leaderTimeMs, _batch))
+        {
+            Log.UndecodableEntry(_logger, index, payload.Length);
+            return;
+        }
+        var applied = index > _machine.LastAppliedIndex;
+        var proposals = context as ProposalContext[];
+        for (var position = 0; position < _batch.Count; position++)
+        {
+            var item = _batch[position];
+            if (applied)
+            {
+                var proposal = proposals is not null && position < proposals.Length ? proposals[position] : null;
+                ApplyCommand(index, position, proposal, item.ProposalId, leaderTimeMs, item.Command.Span);
+            }
+            Trace(index, term, position, applied, leaderTimeMs, item.Command.Span);
+        }
+        _batch.Clear();
+    }
+
+    private void Trace(long index, long term, int position, bool applied, long stampedTimeMs, ReadOnlySpan<byte> command) =>
+        _applyTrace?.WriteLine($"{index}{(position == 0 ? "" : "." + position)} {term} {(applied ? "applied" : "skipped")} {stampedTimeMs} {Convert.ToHexStringLower(SHA256.HashData(command)[..8])}");
+
+    private void ApplyCommand(long index, int position, ProposalContext? proposal, ProposalId proposalId, long stampedTimeMs, ReadOnlySpan<byte> command)
     {
         // The clamp depends only on log order, so every node passes the same time for the same entry,
         // and time never goes backwards even if a new leader's clock is behind the old one's.
-        var leaderTimeMs = long.Max(header.LeaderTimeMs, _lastLeaderTimeMs);
+        var leaderTimeMs = long.Max(stampedTimeMs, _lastLeaderTimeMs);
         Volatile.Write(ref _lastLeaderTimeMs, leaderTimeMs);
 
         // Trap: after a log overwrite an old context can be handed to a different entry at the same index.
-        var context = entryContext is ProposalContext c && c.ProposalId == header.ProposalId ? c : null;
+        var context = proposal is not null && proposal.ProposalId == proposalId ? proposal : null;
         if (command.IsEmpty)
         {
             // Consensus' own no-op (an envelope without a command, which earlier versions appended to move the
@@ -106,7 +139,7 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         }
         try
         {
-            var reply = _machine.Apply(index, leaderTimeMs, command);
+            var reply = _machine.Apply(index, position, leaderTimeMs, command);
             context?.SetReply(reply);
         }
         catch (UnsupportedFormatException e)

@@ -70,6 +70,21 @@ public sealed class ServerOptions
     public int? RaftRequestTimeoutMs { get; set; }
     public int ProposalTimeoutMs { get; set; } = 5000;
 
+    /// <summary>
+    /// Whether the leader packs the proposals that wait for the log into one entry (docs/operations.md). Set it to
+    /// false while any node of the cluster still runs a release that reads only one command per entry.
+    /// </summary>
+    public bool ProposalBatching { get; set; } = true;
+
+    /// <summary>How many entries of proposals the leader replicates at once; more proposals wait and share the next entry.</summary>
+    public int MaxEntriesInFlight { get; set; } = 2;
+
+    /// <summary>The most proposals one entry holds.</summary>
+    public int MaxBatchCommands { get; set; } = 256;
+
+    /// <summary>The most command bytes one entry holds.</summary>
+    public int MaxBatchBytes { get; set; } = 256 * 1024;
+
     /// <summary>How long a call waits for a leader to be known before answering 503.</summary>
     public int LeaderWaitMs { get; set; } = 3000;
 
@@ -139,6 +154,10 @@ public sealed class ServerOptions
         ChunkSizeBytes = ChunkSizeBytes,
         LogEngine = LogEngine,
         ProposalTimeoutMs = ProposalTimeoutMs,
+        ProposalBatching = ProposalBatching,
+        MaxEntriesInFlight = MaxEntriesInFlight,
+        MaxBatchCommands = MaxBatchCommands,
+        MaxBatchBytes = MaxBatchBytes,
         RequestTimeoutMs = RaftRequestTimeoutMs,
         ApplyTraceFile = string.IsNullOrEmpty(ApplyTraceFile) ? null : Path.GetFullPath(ApplyTraceFile),
         Tls = RaftTls.Load(),

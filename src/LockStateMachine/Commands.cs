@@ -3,10 +3,12 @@ using MessagePack;
 namespace RaftDlm.LockStateMachine;
 
 /// <summary>
-/// One committed log entry as the state machine sees it: its Raft index, the time the proposing leader
-/// stamped on it, and the command. The machine reads time only from here.
+/// One committed command as the state machine sees it: the Raft index of its log entry, the time the proposing
+/// leader stamped on it, the command, and its position among the commands of that entry (a leader may pack
+/// several proposals into one entry; they share the index and the time, and are applied in position order).
+/// The machine reads time only from here.
 /// </summary>
-public readonly record struct LogEntry(long Index, long LeaderTimeMs, Command? Command);
+public readonly record struct LogEntry(long Index, long LeaderTimeMs, Command? Command, int Position = 0);
 
 /// <summary>
 /// A mutating command. Every field is validated by the machine: a command built from garbage yields an

@@ -51,9 +51,24 @@ public sealed partial class LockMachine
         item.State = LockState.Granted;
         item.GrantedMode = mode;
         item.RequestedMode = mode;
-        item.FencingToken = _index;
+        item.FencingToken = GrantToken();
         item.Resource.AddHeld(mode);
         item.Resource.Granted.AddLast(item);
+    }
+
+    /// <summary>
+    /// The fencing token of the command being applied: at its first grant the next one after every token issued,
+    /// and never below the entry's log index, so a log with one command per entry gives each grant its entry's
+    /// index (the rule of every release before entries held several commands). Every grant of one command shares it.
+    /// </summary>
+    private long GrantToken()
+    {
+        if (_commandToken == 0)
+        {
+            _commandToken = long.Max(_lastToken + 1, _index);
+            _lastToken = _commandToken;
+        }
+        return _commandToken;
     }
 
     /// <summary>Changes the mode of a granted lock in place; an upward change gets a new fencing token.</summary>
@@ -64,7 +79,7 @@ public sealed partial class LockMachine
         item.RequestedMode = mode;
         item.Resource.AddHeld(mode);
         item.BlockingNotified = 0;
-        if (newToken) item.FencingToken = _index;
+        if (newToken) item.FencingToken = GrantToken();
     }
 
     /// <summary>

@@ -10,7 +10,10 @@ namespace RaftDlm.LockStateMachine;
 /// name, resources by id, each queue in its order). Two machines in the same state write the same bytes,
 /// so the SHA-256 of the snapshot is the state hash replicas are compared by.
 /// Version 2 adds session owners, each queued lock's timeout deadline and the recent unlock ends; a version 1
-/// snapshot (written before they existed) is still read (see <see cref="SnapshotVersion"/>).
+/// snapshot (written before they existed) is still read (see <see cref="SnapshotVersion"/>). Version 3 adds the
+/// last fencing token issued, and is written only when that token is above the last applied index (entries
+/// holding several commands issued it); otherwise the snapshot is version 2, which the releases before
+/// version 3 read, and the token is derived from the index.
 /// </summary>
 public sealed partial class LockMachine
 {
@@ -18,11 +21,16 @@ public sealed partial class LockMachine
     // Version 2 adds each session's owner (after its replies), each queued lock's wait deadline, and the recent
     // unlock ends (after the lockspaces). Version 1 snapshots are still read: their sessions have no owner, their
     // queued requests no deadline, and no ends are remembered.
+    // Version 3 adds the last fencing token issued, after the recent unlock ends.
     private const int SnapshotVersion = SnapshotFormatVersion;
     private const int FirstReadableVersion = FirstReadableSnapshotFormatVersion;
+    private const int VersionWithoutTokenCounter = 2;
 
-    /// <summary>The version of the snapshot this build writes (docs/formats.md).</summary>
-    public const int SnapshotFormatVersion = 2;
+    /// <summary>
+    /// The newest version of the snapshot this build writes (docs/formats.md): version 3 when the last fencing
+    /// token issued is above the last applied index, version 2 otherwise.
+    /// </summary>
+    public const int SnapshotFormatVersion = 3;
 
     /// <summary>The oldest snapshot version this build reads.</summary>
     public const int FirstReadableSnapshotFormatVersion = 1;
@@ -46,8 +54,11 @@ public sealed partial class LockMachine
 
     private void WriteSnapshot(ref MessagePackWriter writer)
     {
+        // A token above the index can only come from entries of several commands; until then the counter is
+        // derived from the index and the snapshot stays readable by the releases before version 3.
+        var version = _lastToken > LastAppliedIndex ? SnapshotVersion : VersionWithoutTokenCounter;
         writer.Write(SnapshotMagic);
-        writer.Write(SnapshotVersion);
+        writer.Write(version);
         WriteLimits(ref writer, Limits);
         writer.Write(LastAppliedIndex);
         writer.Write(LastLeaderTimeMs);
@@ -78,6 +89,7 @@ public sealed partial class LockMachine
             writer.Write(lockId);
             writer.Write(_recentReleases[lockId]);
         }
+        if (version >= 3) writer.Write(_lastToken);
     }
 
     private static void WriteLimits(ref MessagePackWriter writer, LockLimits limits)
@@ -217,6 +229,8 @@ public sealed partial class LockMachine
                 machine._recentReleaseOrder.Enqueue(lockId);
             }
         }
+        // Before version 3 no token was above the index of the command that issued it.
+        machine._lastToken = version >= 3 ? reader.ReadInt64() : machine.LastAppliedIndex;
         // Each lock's children are sorted on their own: the walk's order does not matter.
         foreach (var item in HashOrder.Unordered(machine._locks)) item.Children?.Sort((a, b) => a.Id.CompareTo(b.Id));
         return machine;

@@ -31,6 +31,12 @@ public sealed partial class LockMachine
     private readonly Dictionary<string, Dictionary<long, Session>> _liveByOwner = new(StringComparer.Ordinal);
     private int _resourceCount;
     private long _index;
+    // The position of the last applied command in its entry; after a restore the whole entry at
+    // LastAppliedIndex is in the table, so no later position of it is applied again.
+    private int _lastAppliedPosition = int.MaxValue;
+    // The highest fencing token issued, and the token of the command being applied (0 until it grants).
+    private long _lastToken;
+    private long _commandToken;
     private long _now;
 
     public LockMachine(LockLimits? limits = null)
@@ -57,20 +63,22 @@ public sealed partial class LockMachine
     public long? NextDelayDueMs => _delayDue.Count == 0 ? null : _delayDue.Min.DueMs;
 
     /// <summary>
-    /// Applies one committed entry. Entries at or below <see cref="LastAppliedIndex"/> are ignored (replays).
-    /// Leader time never goes backwards: an older stamp is read as the newest one seen.
+    /// Applies one committed command. Commands at or before the last applied one (its index, then its position in
+    /// the entry) are ignored (replays). Leader time never goes backwards: an older stamp is read as the newest one seen.
     /// </summary>
     public Result Apply(in LogEntry entry)
     {
         _notifiedSessions.Clear();
         _notifiedSet.Clear();
-        if (entry.Index <= LastAppliedIndex)
+        if (entry.Index < LastAppliedIndex || (entry.Index == LastAppliedIndex && entry.Position <= _lastAppliedPosition))
         {
-            return Error(ErrorCode.AlreadyApplied, $"entry {entry.Index} is at or below the last applied index {LastAppliedIndex}");
+            return Error(ErrorCode.AlreadyApplied, $"entry {entry.Index} (command {entry.Position}) is at or before the last applied command (entry {LastAppliedIndex})");
         }
         LastAppliedIndex = entry.Index;
+        _lastAppliedPosition = entry.Position;
         LastLeaderTimeMs = Math.Max(LastLeaderTimeMs, entry.LeaderTimeMs);
         _index = entry.Index;
+        _commandToken = 0;
         _now = LastLeaderTimeMs;
 
         EndDueDelays();

@@ -33,7 +33,7 @@ internal sealed class CountingStateMachine : IReplicatedStateMachine
         }
     }
 
-    public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
+    public object? Apply(long index, int position, long leaderTimeMs, ReadOnlySpan<byte> command)
     {
         if (RefusedPrefix is { } prefix && Encoding.UTF8.GetString(command).StartsWith(prefix, StringComparison.Ordinal))
         {

@@ -19,6 +19,38 @@ public sealed class EntryEnvelopeTests
     }
 
     [Fact]
+    public void ABatch_RoundTrips_CommandByCommand()
+    {
+        BatchedCommand[] commands = [new(new ProposalId(7, 1), new byte[] { 1, 2 }), new(new ProposalId(7, 2), Array.Empty<byte>()), new(new ProposalId(9, 3), new byte[] { 3 })];
+        var bytes = EntryEnvelope.EncodeBatch(1_700_000_000_123, commands);
+
+        Assert.Equal(EntryEnvelope.FormatV2, bytes[0]);
+        Assert.True(EntryEnvelope.IsBatch(new ReadOnlySequence<byte>(bytes)));
+        Assert.Null(EntryEnvelope.NewerVersion(new ReadOnlySequence<byte>(bytes)));
+        var decoded = new List<BatchedCommand>();
+        Assert.True(EntryEnvelope.TryDecodeBatch(new ReadOnlySequence<byte>(bytes), out var leaderTimeMs, decoded));
+        Assert.Equal(1_700_000_000_123, leaderTimeMs);
+        Assert.Equal(commands.Select(c => (c.ProposalId, c.Command.ToArray())), decoded.Select(c => (c.ProposalId, c.Command.ToArray())));
+    }
+
+    [Fact]
+    public void ABatch_WhoseLengthsDoNotAddUp_IsNotDecoded()
+    {
+        var bytes = EntryEnvelope.EncodeBatch(5, [new(new ProposalId(1, 1), new byte[] { 1, 2, 3 }), new(new ProposalId(1, 2), new byte[] { 4 })]);
+        var decoded = new List<BatchedCommand>();
+
+        Assert.False(EntryEnvelope.TryDecodeBatch(new ReadOnlySequence<byte>(bytes[..^1]), out _, decoded));
+        Assert.False(EntryEnvelope.TryDecodeBatch(new ReadOnlySequence<byte>([.. bytes, 0]), out _, decoded));
+        var wrongCount = bytes.ToArray();
+        BitConverter.TryWriteBytes(wrongCount.AsSpan(9), 3);
+        Assert.False(EntryEnvelope.TryDecodeBatch(new ReadOnlySequence<byte>(wrongCount), out _, decoded));
+        var negativeLength = bytes.ToArray();
+        BitConverter.TryWriteBytes(negativeLength.AsSpan(13 + 16), -1);
+        Assert.False(EntryEnvelope.TryDecodeBatch(new ReadOnlySequence<byte>(negativeLength), out _, decoded));
+        Assert.Empty(decoded);
+    }
+
+    [Fact]
     public void Layout_IsVersionByteThenLittleEndianFields()
     {
         var bytes = EntryEnvelope.Encode(SampleHeader, []);

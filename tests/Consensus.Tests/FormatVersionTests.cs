@@ -15,7 +15,7 @@ public sealed class FormatVersionTests : IDisposable
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Theory]
-    [InlineData(0xD2, 2)]
+    [InlineData(0xD3, 3)]
     [InlineData(0xDF, 15)]
     public void An_envelope_of_a_newer_version_is_named_by_its_version(byte marker, int version)
     {
@@ -28,9 +28,10 @@ public sealed class FormatVersionTests : IDisposable
 
     [Theory]
     [InlineData(0xD1)]
+    [InlineData(0xD2)]
     [InlineData(0x00)]
     [InlineData(0xE0)]
-    public void A_version_one_envelope_or_bytes_no_envelope_starts_with_are_not_a_newer_version(byte marker)
+    public void A_version_one_or_two_envelope_or_bytes_no_envelope_starts_with_are_not_a_newer_version(byte marker)
     {
         var bytes = EntryEnvelope.Encode(new EnvelopeHeader(new ProposalId(1, 2), 3), [9]);
         bytes[0] = marker;

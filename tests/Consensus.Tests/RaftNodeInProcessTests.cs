@@ -71,6 +71,41 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConcurrentProposals_ShareEntries_AndEachProposerGetsItsOwnReply()
+    {
+        var commands = Enumerable.Range(0, 200).Select(i => $"p{i}").ToArray();
+        var replies = await Task.WhenAll(commands.Select(command => Task.Run(() => _node.ProposeAsync(Encoding.UTF8.GetBytes(command), CancellationToken.None))));
+
+        Assert.Equal(commands.Select(command => "reply:" + command), replies.Cast<string>());
+        Assert.Equal(commands.Order(StringComparer.Ordinal), _machine.Applied.Select(a => a.Command).Order(StringComparer.Ordinal));
+        // At most two entries replicate at once (MaxEntriesInFlight), so 200 proposals at once must share entries;
+        // the commands of an entry come in positions 0, 1, 2… and every entry's time is one.
+        var entries = _machine.Positions.GroupBy(p => p.Index).ToList();
+        Assert.True(entries.Count < commands.Length, $"{entries.Count} entries for {commands.Length} proposals");
+        Assert.All(entries, entry => Assert.Equal(Enumerable.Range(0, entry.Count()), entry.Select(p => p.Position)));
+        Assert.All(_machine.Applied.GroupBy(a => a.Index), entry => Assert.Single(entry.Select(a => a.LeaderTimeMs).Distinct()));
+    }
+
+    [Fact]
+    public async Task WithoutBatching_EveryProposalIsAnEntryOfItsOwn()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "raftdlm-consensus-tests", Guid.NewGuid().ToString("N"));
+        var machine = new RecordingMachine();
+        await using var node = new RaftNode(Options(directory, batching: false), machine);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await node.StartAsync(timeout.Token);
+        await node.WaitForLeaderReadyAsync(timeout.Token);
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Task.Run(() => node.ProposeAsync(Encoding.UTF8.GetBytes($"q{i}"), timeout.Token))));
+
+        Assert.Equal(50, machine.Positions.Count);
+        Assert.Equal(50, machine.Positions.Select(p => p.Index).Distinct().Count());
+        Assert.All(machine.Positions, p => Assert.Equal(0, p.Position));
+        await node.StopAsync(CancellationToken.None);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
     public async Task MachineThatThrows_GivesUnknownOutcome_AndTheNodeKeepsApplying()
     {
         var failure = await Assert.ThrowsAsync<OutcomeUnknownException>(
@@ -170,7 +205,7 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
         _ = new RaftNode(new RaftNodeOptions { NodeId = "a", Members = members, DataDirectory = _dataDirectory, ElectionTimeoutMinMs = 800, RequestTimeoutMs = 799 }, _machine);
     }
 
-    private static RaftNodeOptions Options(string dataDirectory)
+    private static RaftNodeOptions Options(string dataDirectory, bool batching = true)
     {
         var endpoint = $"127.0.0.1:{LocalPorts.Free(1)[0]}";
         return new RaftNodeOptions
@@ -178,6 +213,7 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
             NodeId = "node1",
             Members = [new RaftMember("node1", endpoint, "http://127.0.0.1:1")],
             DataDirectory = dataDirectory,
+            ProposalBatching = batching,
         };
     }
 
@@ -185,12 +221,15 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
     {
         public List<(long Index, long LeaderTimeMs, string Command)> Applied { get; } = [];
 
+        public List<(long Index, int Position)> Positions { get; } = [];
+
         public long LastAppliedIndex { get; private set; }
 
-        public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
+        public object? Apply(long index, int position, long leaderTimeMs, ReadOnlySpan<byte> command)
         {
             var text = Encoding.UTF8.GetString(command);
             Applied.Add((index, leaderTimeMs, text));
+            Positions.Add((index, position));
             LastAppliedIndex = index;
             return text == "throw"
                 ? throw new InvalidOperationException("the machine broke its contract")

@@ -33,7 +33,7 @@ public sealed class SegmentedLogTests : LogDurabilityTests
     protected override IRaftLogEntry Snapshot(long term, long index)
     {
         var machine = new TextMachine();
-        machine.Apply(index, 0, Encoding.UTF8.GetBytes($"snapshot-{index}"));
+        machine.Apply(index, 0, 0, Encoding.UTF8.GetBytes($"snapshot-{index}"));
         using var content = new MemoryStream();
         var header = new byte[SnapshotFiles.HeaderSizeBytes];
         SnapshotFiles.WriteHeader(header, index, leaderTimeMs: 0);
@@ -151,7 +151,7 @@ public sealed class SegmentedLogTests : LogDurabilityTests
 
         public long LastAppliedIndex { get; private set; }
 
-        public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
+        public object? Apply(long index, int position, long leaderTimeMs, ReadOnlySpan<byte> command)
         {
             Applied.Add(Encoding.UTF8.GetString(command));
             LastAppliedIndex = index;

@@ -17,7 +17,7 @@ public sealed class CommandFormatTests
     public void A_command_of_a_newer_kind_is_refused_and_changes_nothing()
     {
         var applier = new LockApplier(new ServerOptions(), NullLogger<LockApplier>.Instance);
-        Assert.IsType<SessionResult>(applier.Apply(1, 1_000, CommandCodec.Encode(new OpenSession("a", 10_000))), exactMatch: false);
+        Assert.IsType<SessionResult>(applier.Apply(1, 0, 1_000, CommandCodec.Encode(new OpenSession("a", 10_000))), exactMatch: false);
         var before = applier.Read(machine => machine.StateHash());
 
         var buffer = new ArrayBufferWriter<byte>();
@@ -28,12 +28,12 @@ public sealed class CommandFormatTests
         writer.Write(1L);
         writer.Flush();
 
-        var refused = Assert.Throws<UnsupportedFormatException>(() => applier.Apply(2, 2_000, buffer.WrittenSpan));
+        var refused = Assert.Throws<UnsupportedFormatException>(() => applier.Apply(2, 0, 2_000, buffer.WrittenSpan));
         Assert.Contains($"is of kind {CommandCodec.LastCommandKind + 1}, which this build does not know", refused.Message, StringComparison.Ordinal);
         Assert.Equal(1, applier.LastAppliedIndex);
         Assert.Equal(before, applier.Read(machine => machine.StateHash()));
 
         // Garbage is still answered with an error, as on every replica of every version.
-        Assert.IsType<ErrorResult>(applier.Apply(3, 3_000, new byte[] { 0xC1 }));
+        Assert.IsType<ErrorResult>(applier.Apply(3, 0, 3_000, new byte[] { 0xC1 }));
     }
 }

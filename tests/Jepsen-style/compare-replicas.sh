@@ -2,7 +2,8 @@
 # Compares the replicas of a finished Jepsen-style run from their logs alone, including divergences that a
 # later wipe healed before the end-of-run check:
 #   1. snapshot digests: every "Snapshot taken at index N (… SHA-256 D)" line; one index, one digest;
-#   2. apply traces (logs/nN.apply): one index, one (term, command digest) across nodes and restarts; and an
+#   2. apply traces (logs/nN.apply): one index, one (term, command digest) across nodes and restarts (the second
+#      and later commands of an entry that holds several are traced as index.position); and an
 #      index one node applied a command at must not be one another node skipped over. (The WAL hands no
 #      entry without a command to the machine, so an index missing between two applied ones is such an
 #      entry there: an election no-op.)
@@ -43,9 +44,9 @@ fi
 if ((${#traces[@]} > 0)); then
   # One line per index and what a node had there: "term digest" for a command, "no-op" for a skipped index.
   conflicts=$(for trace in "${traces[@]}"; do
-    awk '$2 == "-" { last = $1; next }
-         { if (last != "" && $1 > last + 1) for (i = last + 1; i < $1; i++) print i, "no-op"
-           print $1, $2, $5; last = $1 }' "$trace"
+    awk '$2 == "-" { last = int($1); next }
+         { at = int($1); if (last != "" && at > last + 1) for (i = last + 1; i < at; i++) print i, "no-op"
+           print $1, $2, $5; last = at }' "$trace"
   done | sort -u | awk '{ n[$1]++ } n[$1] == 2 { print $1 }' | sort -n | head -n 5)
   if [ -n "$conflicts" ]; then
     echo "applied entries differ (index: node term digest; a node not listed had no command there) first at:"

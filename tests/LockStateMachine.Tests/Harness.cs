@@ -26,6 +26,20 @@ internal sealed class Harness
         return Machine.Apply(entry);
     }
 
+    /// <summary>Applies the commands as one entry of several commands: one index, one time, positions 0, 1, 2….</summary>
+    public IReadOnlyList<Result> ApplyEntry(params Command[] commands)
+    {
+        var index = ++_index;
+        var results = new List<Result>();
+        for (var position = 0; position < commands.Length; position++)
+        {
+            var entry = new LogEntry(index, NowMs, commands[position], position);
+            Log.Add(entry);
+            results.Add(Machine.Apply(entry));
+        }
+        return results;
+    }
+
     public T Ok<T>(Command command) where T : Result
     {
         var result = Apply(command);

@@ -53,7 +53,7 @@ internal sealed partial class LockApplier : IReplicatedStateMachine
     public long LastAppliedIndex => Volatile.Read(ref _lastAppliedIndex);
 
     /// <summary>Returns the machine's <see cref="Result"/>; the proposer on this node receives the object itself.</summary>
-    public object? Apply(long index, long leaderTimeMs, ReadOnlySpan<byte> command)
+    public object? Apply(long index, int position, long leaderTimeMs, ReadOnlySpan<byte> command)
     {
         var decoded = CommandCodec.TryDecode(command.ToArray(), out var decodeError, out var unknownKind);
         if (unknownKind is { } kind)
@@ -68,7 +68,7 @@ internal sealed partial class LockApplier : IReplicatedStateMachine
         {
             try
             {
-                result = _machine.Apply(new LogEntry(index, leaderTimeMs, decoded));
+                result = _machine.Apply(new LogEntry(index, leaderTimeMs, decoded, position));
             }
             catch (Exception error)
             {

@@ -53,14 +53,14 @@ public sealed class FormatVersionTests
         var buffer = new ArrayBufferWriter<byte>();
         var writer = new MessagePackWriter(buffer);
         writer.Write("raft-dlm-snapshot");
-        writer.Write(3);
+        writer.Write(4);
         writer.WriteArrayHeader(0);
         writer.Flush();
 
         var refused = Assert.Throws<InvalidDataException>(() => LockMachine.Restore(buffer.WrittenMemory));
 
-        Assert.Contains("snapshot version 3", refused.Message, StringComparison.Ordinal);
-        Assert.Contains("reads 1 to 2", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("snapshot version 4", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("reads 1 to 3", refused.Message, StringComparison.Ordinal);
     }
 
     private delegate void BodyWriter(ref MessagePackWriter writer);
