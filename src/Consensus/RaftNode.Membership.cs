@@ -110,7 +110,7 @@ public sealed partial class RaftNode
     {
         get
         {
-            if (_raft is not { } c) return _joinExisting ? MembershipState.Joining : MembershipState.Member;
+            if (_cluster is not { } c) return _joinExisting ? MembershipState.Joining : MembershipState.Member;
             if (c.Members.Any(m => !m.IsRemote)) return MembershipState.Member;
             return _joinExisting && !_seenSelfAsMember ? MembershipState.Joining : MembershipState.Removed;
         }
@@ -122,7 +122,7 @@ public sealed partial class RaftNode
         get
         {
             var result = new List<MemberView>();
-            if (_raft is not { } c) return result;
+            if (_cluster is not { } c) return result;
             var leader = c.Leader?.EndPoint;
             foreach (var peer in c.Members)
             {
@@ -158,7 +158,7 @@ public sealed partial class RaftNode
     public async Task AddMemberAsync(RaftMember member, TimeSpan timeout, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(member);
-        var c = RunningTcpCluster;
+        var c = RunningCluster;
         var address = MemberEndPoint.From(member);
         if (!IsLeader) throw new NotLeaderException(Leader);
         if (!await _membershipGate.WaitAsync(0, ct).ConfigureAwait(false))
@@ -241,7 +241,7 @@ public sealed partial class RaftNode
     /// <returns>The removed member.</returns>
     public async Task<RaftMember> RemoveMemberAsync(string id, CancellationToken ct)
     {
-        var c = RunningTcpCluster;
+        var c = RunningCluster;
         if (!IsLeader) throw new NotLeaderException(Leader);
         if (!await _membershipGate.WaitAsync(0, ct).ConfigureAwait(false))
         {

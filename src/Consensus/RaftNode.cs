@@ -1,7 +1,5 @@
 using System.Net;
-using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
-using Microsoft.AspNetCore.Connections;
 using DotNext.Net.Cluster.Consensus.Raft.Membership;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Logging;
@@ -33,8 +31,6 @@ public sealed partial class RaftNode : IAsyncDisposable
     private StateMachineAdapter? _adapter;
     private IRaftLog? _wal;
     private RaftCluster? _cluster;
-    private HttpRaftTransport? _http;
-    private IRaftCluster? _raft;
     private long _leaderTerm = -1;
     private long _lastCursorMoveLoggedMs = long.MinValue / 2;
 
@@ -59,9 +55,9 @@ public sealed partial class RaftNode : IAsyncDisposable
 
     public RaftMember Self => _self;
 
-    public bool IsLeader => _raft is { } c && Volatile.Read(ref _lifecycle) == Running && !c.LeadershipToken.IsCancellationRequested;
+    public bool IsLeader => _cluster is { } c && Volatile.Read(ref _lifecycle) == Running && !c.LeadershipToken.IsCancellationRequested;
 
-    public RaftMember? Leader => _raft?.Leader is { } leader ? FindMember(leader.EndPoint) : null;
+    public RaftMember? Leader => _cluster?.Leader is { } leader ? FindMember(leader.EndPoint) : null;
 
     public long Term => _wal?.Term ?? 0L;
 
@@ -125,17 +121,10 @@ public sealed partial class RaftNode : IAsyncDisposable
         _wal = OpenLog(dataDirectory);
 
         _joinExisting = joinExisting;
-        if (_options.Transport != RaftTransport.Tcp)
-        {
-            await StartHttpAsync(dataDirectory, joinExisting, ct).ConfigureAwait(false);
-            Log.Started(_logger, _options.NodeId, _wal.LastEntryIndex, _wal.LastAppliedIndex);
-            return;
-        }
         var storage = new MembershipStorage(Path.Combine(dataDirectory, MembershipFileName));
         await BootstrapMembershipAsync(storage, joinExisting, ct).ConfigureAwait(false);
         _cluster = new RaftCluster(CreateConfiguration(storage)) { AuditTrail = _wal };
-        _raft = _cluster;
-        ((ICluster)_cluster).LeaderChanged += OnLeaderChanged;
+        _cluster.LeaderChanged += OnLeaderChanged;
         _cluster.MemberAdded += OnMemberAdded;
         _cluster.MemberRemoved += OnMemberRemoved;
 
@@ -167,41 +156,6 @@ public sealed partial class RaftNode : IAsyncDisposable
     }
 
     private const string WalFolder = "wal";
-
-    /// <summary>Prototype: the same log, snapshots and membership file over DotNext's HTTP transport.</summary>
-    private async Task StartHttpAsync(string dataDirectory, bool joinExisting, CancellationToken ct)
-    {
-        var storage = new HttpMembershipStorage(Path.Combine(dataDirectory, MembershipFileName));
-        IClusterConfigurationStorage<UriEndPoint> typed = storage;
-        var configuration = await typed.LoadConfigurationAsync(ct).ConfigureAwait(false);
-        if (configuration.Members.Count == 0 && !joinExisting)
-        {
-            foreach (var member in _options.Members)
-            {
-                configuration = configuration.Add(MemberUriEndPoint.From(member));
-            }
-            await ((IClusterConfigurationStorage)storage).SaveConfigurationAsync(configuration, 0L, ct).ConfigureAwait(false);
-            Log.MembershipBootstrapped(_logger, _options.Members.Count, string.Join(",", _options.Members.Select(m => m.Id)));
-        }
-        _joinExisting = joinExisting;
-        var requestTimeout = TimeSpan.FromMilliseconds(_options.RequestTimeoutMs ?? _options.ElectionTimeoutMinMs / 2);
-        _http = HttpRaftTransport.Create(_self, _options.Transport, (IPersistentState)_wal!, storage,
-            new ReplicationWatch(_loggerFactory, OnReplicationFailed), c =>
-            {
-                c.ColdStart = false;
-                c.WarmupRounds = WarmupRounds;
-                c.UpperElectionTimeout = _options.ElectionTimeoutMaxMs;
-                c.LowerElectionTimeout = _options.ElectionTimeoutMinMs;
-                c.HeartbeatThreshold = 0.3;
-                c.RequestTimeout = requestTimeout;
-                c.RpcTimeout = requestTimeout;
-                c.Metadata["nodeId"] = _self.Id;
-                c.Metadata["httpEndpoint"] = _self.HttpEndpoint;
-            });
-        _raft = _http.Cluster;
-        _raft.LeaderChanged += OnLeaderChanged;
-        await _http.StartAsync(ct).ConfigureAwait(false);
-    }
 
     private RaftCluster.TcpConfiguration CreateConfiguration(MembershipStorage storage)
     {
@@ -237,15 +191,9 @@ public sealed partial class RaftNode : IAsyncDisposable
 
         if (_cluster is { } c)
         {
-            ((ICluster)c).LeaderChanged -= OnLeaderChanged;
+            c.LeaderChanged -= OnLeaderChanged;
             await c.StopAsync(ct).ConfigureAwait(false);
             await c.DisposeAsync().ConfigureAwait(false);
-        }
-        if (_http is { } http)
-        {
-            _raft!.LeaderChanged -= OnLeaderChanged;
-            await http.StopAsync(ct).ConfigureAwait(false);
-            await http.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_wal is { } log)
@@ -265,7 +213,7 @@ public sealed partial class RaftNode : IAsyncDisposable
         _metrics.Dispose();
     }
 
-    private void OnLeaderChanged(ICluster sender, IClusterMember? leader)
+    private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
     {
         var member = leader is null ? null : FindMember(leader.EndPoint);
         // DotNext raises this under its transition lock, right after it made this node leader: the term read
@@ -315,22 +263,10 @@ public sealed partial class RaftNode : IAsyncDisposable
         }
     }
 
-    private RaftMember? FindMember(EndPoint? endPoint) => endPoint switch
-    {
-        MemberEndPoint tcp => tcp.ToMember(),
-        MemberUriEndPoint uri => uri.ToMember(),
-        // The HTTP transport hands out plain URIs in places: find the member by host and port.
-        UriEndPoint uri => _options.Members.FirstOrDefault(m => MemberUriEndPoint.From(m).Uri.Equals(uri.Uri)),
-        _ => null,
-    };
+    private static RaftMember? FindMember(EndPoint? endPoint) => (endPoint as MemberEndPoint)?.ToMember();
 
-    private IRaftCluster RunningCluster
-        => Volatile.Read(ref _lifecycle) == Running && _raft is { } c ? c : throw new InvalidOperationException("The Raft node is not running.");
-
-    private RaftCluster RunningTcpCluster
-        => Volatile.Read(ref _lifecycle) == Running && _cluster is { } c ? c
-            : _raft is not null ? throw new NotSupportedException("Membership changes are not available over the HTTP Raft transport prototype.")
-            : throw new InvalidOperationException("The Raft node is not running.");
+    private RaftCluster RunningCluster
+        => Volatile.Read(ref _lifecycle) == Running && _cluster is { } c ? c : throw new InvalidOperationException("The Raft node is not running.");
 
     /// <summary>Leader time never goes backwards: at least the last stamp and the last applied time.</summary>
     private long NextLeaderTimeMs()

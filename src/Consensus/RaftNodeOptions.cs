@@ -56,9 +56,6 @@ public sealed class RaftNodeOptions
     /// </summary>
     public string? ApplyTraceFile { get; init; }
 
-    /// <summary>Prototype: the transport Raft messages go over (TCP, or DotNext's HTTP transport).</summary>
-    public RaftTransport Transport { get; init; } = RaftTransport.Tcp;
-
     /// <summary>Mutual TLS on the Raft transport; null leaves it plain TCP.</summary>
     public RaftTransportTls? Tls { get; init; }
 
@@ -82,10 +79,6 @@ public sealed class RaftNodeOptions
         if (Members.Select(m => m.RaftEndpoint).Distinct().Count() != Members.Count)
             throw new ArgumentException("Member Raft endpoints must be unique.", nameof(Members));
         _ = Self;
-        if (Transport != RaftTransport.Tcp && Tls is not null)
-        {
-            throw new ArgumentException("The HTTP Raft transport prototype has no TLS.", nameof(Tls));
-        }
         ArgumentOutOfRangeException.ThrowIfLessThan(ElectionTimeoutMinMs, 10);
         ArgumentOutOfRangeException.ThrowIfLessThan(ElectionTimeoutMaxMs, ElectionTimeoutMinMs + 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(SnapshotEveryEntries, 1);
@@ -107,17 +100,4 @@ public enum LogEngine
 
     /// <summary>The project's own segmented log: one data sync per batch ("log" in the data directory).</summary>
     Segmented,
-}
-
-/// <summary>Prototype: the Raft transport (docs/architecture.md, "The Raft transport").</summary>
-public enum RaftTransport
-{
-    /// <summary>DotNext's TCP transport.</summary>
-    Tcp,
-
-    /// <summary>DotNext.AspNetCore.Cluster's HTTP transport over HTTP/1.1 (Kestrel on the Raft endpoint).</summary>
-    Http,
-
-    /// <summary>DotNext.AspNetCore.Cluster's HTTP transport over cleartext HTTP/2 (prior knowledge).</summary>
-    Http2,
 }

@@ -62,9 +62,6 @@ public sealed class ServerOptions
     /// </summary>
     public LogEngine LogEngine { get; set; } = RaftNodeOptions.DefaultLogEngine;
 
-    /// <summary>Prototype: <c>Tcp</c> (the default), <c>Http</c> or <c>Http2</c> (DotNext's HTTP transport on the Raft endpoint, no TLS).</summary>
-    public RaftTransport RaftTransport { get; set; } = RaftTransport.Tcp;
-
     /// <summary>The size of one WAL chunk file (at least 64 KiB); small only for test fixtures that are checked in.</summary>
     public int ChunkSizeBytes { get; set; } = 4 * 1024 * 1024;
 
@@ -141,7 +138,6 @@ public sealed class ServerOptions
         SnapshotEveryEntries = SnapshotEveryEntries,
         ChunkSizeBytes = ChunkSizeBytes,
         LogEngine = LogEngine,
-        Transport = RaftTransport,
         ProposalTimeoutMs = ProposalTimeoutMs,
         RequestTimeoutMs = RaftRequestTimeoutMs,
         ApplyTraceFile = string.IsNullOrEmpty(ApplyTraceFile) ? null : Path.GetFullPath(ApplyTraceFile),
