@@ -69,6 +69,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private TaskCompletionSource _appliedSignal = NewSignal();
     private Snapshot? _snapshot;
     private long _lastIndex, _durableIndex, _commitIndex, _appliedIndex, _term;
+    private Snapshot? _pendingRestore; // installed, not yet restored into the machine (under _gate)
     private ClusterMemberId? _vote;
     private Exception? _failure;
 
@@ -494,6 +495,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         await _applyGate.WaitAsync(token).ConfigureAwait(false);
         try
         {
+            await RestorePendingAsync().ConfigureAwait(false);
             var storage = ((IPersistentState)this).ConfigurationStorage;
             for (var index = LastAppliedIndex + 1; index <= LastCommittedEntryIndex; index++)
             {
@@ -571,34 +573,52 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         await WriteDurablyAsync(path, file => snapshot.WriteToAsync(file, token: token), CancellationToken.None).ConfigureAwait(false);
 
         // Once the whole snapshot is here the install is finished whatever the request's timeout says: the
-        // leader's next offer of it is then refused and its replication resumes after it (trap 13).
+        // leader's next offer of it is then refused and its replication resumes after it (trap 13). The machine
+        // restores it on the applier, after this request has been answered: the restore of a large table takes
+        // longer than a Raft request may, and while a request runs no heartbeat reaches this node, whose election
+        // timer would then run out in the middle of the install.
         await _applyGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            try
-            {
-                await _machine.RestoreFileAsync(new FileInfo(path), CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                // The machine may be half-restored: nothing more may be applied or answered from it.
-                Fail(e);
-                throw;
-            }
             lock (_gate)
             {
                 UseSnapshot(new Snapshot(index, snapshot.Term, path), dropLog: true);
                 Volatile.Write(ref _commitIndex, long.Max(_commitIndex, index));
                 WriteCommitHint(_commitIndex);
+                _pendingRestore = new Snapshot(index, snapshot.Term, path);
             }
-            Volatile.Write(ref _appliedIndex, index);
         }
         finally
         {
             _applyGate.Release();
         }
-        Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
         _applyWakeup.Request();
+    }
+
+    /// <summary>Restores the machine from a snapshot installed since the last apply, if any; the caller holds the apply gate.</summary>
+    private async Task RestorePendingAsync()
+    {
+        Snapshot? pending;
+        lock (_gate)
+        {
+            pending = _pendingRestore;
+            _pendingRestore = null;
+        }
+        if (pending is null)
+        {
+            return;
+        }
+        try
+        {
+            await _machine.RestoreFileAsync(new FileInfo(pending.Path), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The machine may be half-restored: nothing more may be applied or answered from it.
+            Fail(e);
+            throw;
+        }
+        Volatile.Write(ref _appliedIndex, pending.Index);
     }
 
     /// <summary>
