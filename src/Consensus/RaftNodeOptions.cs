@@ -64,13 +64,14 @@ public sealed class RaftNodeOptions
 
     /// <summary>
     /// Whether the leader packs proposals that wait for the log into one entry (a version-2 envelope,
-    /// docs/formats.md). Off, every proposal is an entry of its own, which is all that releases before
-    /// version 2 of the envelope read: keep it off while such a release still runs in the cluster.
+    /// docs/formats.md). Off (the default in this release: rule 3 of docs/formats.md), every proposal is an entry of
+    /// its own, which is all that releases before version 2 of the envelope read: keep it off while such a release
+    /// still runs in the cluster.
     /// </summary>
-    public bool ProposalBatching { get; init; } = true;
+    public bool ProposalBatching { get; init; }
 
-    /// <summary>How many entries of this leader's proposals may be replicating at once; proposals beyond wait for the next entry.</summary>
-    public int MaxEntriesInFlight { get; init; } = 2;
+    /// <summary>With <see cref="ProposalBatching"/>: how many entries of this leader's proposals may be replicating at once; proposals beyond wait for the next entry.</summary>
+    public int MaxEntriesInFlight { get; init; } = 16;
 
     /// <summary>The most proposals one entry holds.</summary>
     public int MaxBatchCommands { get; init; } = 256;

@@ -71,13 +71,13 @@ public sealed class ServerOptions
     public int ProposalTimeoutMs { get; set; } = 5000;
 
     /// <summary>
-    /// Whether the leader packs the proposals that wait for the log into one entry (docs/operations.md). Set it to
-    /// false while any node of the cluster still runs a release that reads only one command per entry.
+    /// Whether the leader packs the proposals that wait for the log into one entry (docs/operations.md). Off by
+    /// default in this release: a release that reads only one command per entry may still run in the cluster.
     /// </summary>
-    public bool ProposalBatching { get; set; } = true;
+    public bool ProposalBatching { get; set; }
 
     /// <summary>How many entries of proposals the leader replicates at once; more proposals wait and share the next entry.</summary>
-    public int MaxEntriesInFlight { get; set; } = 2;
+    public int MaxEntriesInFlight { get; set; } = 16;
 
     /// <summary>The most proposals one entry holds.</summary>
     public int MaxBatchCommands { get; set; } = 256;

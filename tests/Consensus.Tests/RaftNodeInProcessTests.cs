@@ -79,7 +79,7 @@ public sealed class RaftNodeInProcessTests : IAsyncLifetime
 
         Assert.Equal(commands.Select(command => "reply:" + command), replies.Cast<string>());
         Assert.Equal(commands.Order(StringComparer.Ordinal), _machine.Applied.Select(a => a.Command).Order(StringComparer.Ordinal));
-        // At most two entries replicate at once (MaxEntriesInFlight), so 200 proposals at once must share entries;
+        // At most 16 entries replicate at once (MaxEntriesInFlight), so 200 proposals at once must share entries;
         // the commands of an entry come in positions 0, 1, 2… and every entry's time is one.
         var entries = _machine.Positions.GroupBy(p => p.Index).ToList();
         Assert.True(entries.Count < commands.Length, $"{entries.Count} entries for {commands.Length} proposals");
