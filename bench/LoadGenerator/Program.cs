@@ -5,13 +5,17 @@ using RaftDlm.LoadGenerator;
 
 // dotnet run -c Release --project bench/LoadGenerator -- <scenario> [--target raft-dlm|etcd]
 //   [--endpoints url,url] [--workers N] [--seconds S] [--warmup S] [--sessions N] [--pids pid,pid] [--disk vda]
+//   [--timeline FILE]
 // Scenarios: uncontended, contended, modes, sessions, cached, failover. Prints one JSON line of results. The workers first run
 // for --warmup seconds (default 3) unmeasured: both the servers and this process compile their hot paths
 // in their first seconds, which a short run would otherwise measure. On Linux the result also gives what
 // one operation cost in the measured window: CPU time of the servers (--pids) and of this process, and the
 // write and flush requests that reached the block device the servers write to (--disk, from
 // /proc/diskstats: the whole machine's, so keep it otherwise idle). SIGTERM or SIGINT ends the measured
-// window early; the line then gives the time measured (MeasuredSeconds).
+// window early; the line then gives the time measured (MeasuredSeconds). The lock and sessions scenarios
+// also count, per whole second of the measured window, the operations and errors that completed in it:
+// the line gives the median and the lowest second (MedianSecondOps, MinSecondOps, MinSecond), and
+// --timeline FILE writes every second as "second,operations,errors" (scripts/full-load.sh judges a run by it).
 // fill --endpoints url,… --locks N --sessions S --workers W [--ttl-ms T] [--lockspace fill] [--hold-seconds H]
 //   takes N EX locks on fill-0 … fill-(N-1) over S sessions of TTL T (default and at most 1 h) and exits
 //   without closing the sessions; keepalive --endpoints … --session-ids id,… --seconds N keeps them alive
@@ -50,7 +54,7 @@ Console.WriteLine(JsonSerializer.Serialize(result, Report.Json));
 /// <param name="AnyNode">Raft DLM only: spread workers over every endpoint (followers forward) instead of
 /// sending to the leader, which a leader-aware client does.</param>
 internal sealed record Options(string Scenario, string Target, IReadOnlyList<string> Endpoints, int Workers, int Seconds, int WarmupSeconds,
-    int Sessions, bool AnyNode, IReadOnlyList<int> ServerPids, string? Disk)
+    int Sessions, bool AnyNode, IReadOnlyList<int> ServerPids, string? Disk, string? Timeline)
 {
     public static Options Parse(string[] args)
     {
@@ -65,7 +69,8 @@ internal sealed record Options(string Scenario, string Target, IReadOnlyList<str
         return new Options(args.Length > 0 ? args[0] : "uncontended", target, endpoints.Split(','), Number("workers", 1), Number("seconds", 10),
             Number("warmup", 3), Number("sessions", 1000), args.Contains("--any-node"),
             [.. Value("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(pid => int.Parse(pid, CultureInfo.InvariantCulture))],
-            Value("disk", "") is { Length: > 0 } disk ? disk : null);
+            Value("disk", "") is { Length: > 0 } disk ? disk : null,
+            Value("timeline", "") is { Length: > 0 } timeline ? timeline : null);
     }
 }
 
@@ -89,6 +94,18 @@ internal sealed record Result(string Target, string Scenario, int Workers, int S
 
     /// <summary>Seconds the measured window lasted: the --seconds asked for, or less when a signal ended it.</summary>
     public double? MeasuredSeconds { get; init; }
+
+    /// <summary>When the measured window began (UTC, ISO 8601): second 0 of the timeline.</summary>
+    public string? MeasuredFromUtc { get; init; }
+
+    /// <summary>The median of the operations completed per whole second of the measured window.</summary>
+    public double? MedianSecondOps { get; init; }
+
+    /// <summary>The fewest operations completed in one whole second of the measured window, and which second (from 0).</summary>
+    public long? MinSecondOps { get; init; }
+
+    /// <inheritdoc cref="MinSecondOps"/>
+    public int? MinSecond { get; init; }
 }
 
 internal static class Scenarios
@@ -113,15 +130,17 @@ internal static class Scenarios
                     await worker.LockAsync(resource(index), mode(random), CancellationToken.None);
                     await worker.UnlockAsync(CancellationToken.None);
                     if (window.Measures(started)) mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    window.Completed(failed: false);
                 }
                 catch (Exception error) when (error is HttpRequestException or Grpc.Core.RpcException or InvalidOperationException)
                 {
                     if (window.Measures(started) && Interlocked.Increment(ref errors) == 1) Console.Error.WriteLine($"first error: {error.Message}");
+                    window.Completed(failed: true);
                 }
             }
         })));
         var elapsed = window.MeasuredSeconds;
-        var result = await window.WithUsageAsync(Summarise(target, options, latencies.SelectMany(list => list).ToList(), errors, elapsed));
+        var result = window.WithTimeline(await window.WithUsageAsync(Summarise(target, options, latencies.SelectMany(list => list).ToList(), errors, elapsed)));
         foreach (var worker in workers) await worker.DisposeAsync();
         return result;
     }
@@ -155,10 +174,12 @@ internal static class Scenarios
                     {
                         await sessions[s].KeepAliveAsync(CancellationToken.None);
                         if (window.Measures(started)) mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        window.Completed(failed: false);
                     }
                     catch (Exception error) when (error is HttpRequestException or Grpc.Core.RpcException or InvalidOperationException)
                     {
                         if (window.Measures(started) && Interlocked.Increment(ref errors) == 1) Console.Error.WriteLine($"first error: {error.Message}");
+                        window.Completed(failed: true);
                     }
                 }
                 var rest = TimeSpan.FromSeconds(1) - round.Elapsed;
@@ -166,25 +187,33 @@ internal static class Scenarios
             }
         })));
         var elapsed = window.MeasuredSeconds;
-        var result = await window.WithUsageAsync(Summarise(target, options with { Workers = options.Sessions }, latencies.SelectMany(list => list).ToList(), errors, elapsed));
+        var result = window.WithTimeline(await window.WithUsageAsync(Summarise(target, options with { Workers = options.Sessions }, latencies.SelectMany(list => list).ToList(), errors, elapsed)));
         await Task.WhenAll(sessions.Select(session => session.DisposeAsync().AsTask()));
         return result;
     }
 
     /// <summary>
     /// A run's time: <see cref="Options.WarmupSeconds"/> unmeasured, then <see cref="Options.Seconds"/> in which
-    /// every operation that started counts; <see cref="Stop"/> fires at the end of both.
+    /// every operation that started counts; <see cref="Stop"/> fires at the end of both. Its timeline counts
+    /// the operations and errors completed in each whole second of the measured window (one slot per second,
+    /// allocated once; a completion outside the window is not counted there).
     /// </summary>
     private sealed class Window : IDisposable
     {
         private readonly Options _options;
         private readonly long _measureFrom;
+        private readonly DateTime _measureFromUtc;
         private readonly Task<Usage> _usageAtStart;
+        private readonly long[] _operationsPerSecond;
+        private readonly long[] _errorsPerSecond;
 
         public Window(Options options)
         {
             _options = options;
             _measureFrom = Stopwatch.GetTimestamp() + (options.WarmupSeconds * Stopwatch.Frequency);
+            _measureFromUtc = DateTime.UtcNow.AddSeconds(options.WarmupSeconds);
+            _operationsPerSecond = new long[Math.Max(options.Seconds, 0)];
+            _errorsPerSecond = new long[Math.Max(options.Seconds, 0)];
             Stop = CancellationTokenSource.CreateLinkedTokenSource(Interruption.Token);
             Stop.CancelAfter(TimeSpan.FromSeconds(options.WarmupSeconds + options.Seconds));
             _usageAtStart = Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds)).ContinueWith(_ => Usage.Take(options), TaskScheduler.Default);
@@ -195,6 +224,41 @@ internal static class Scenarios
         public bool Measures(long started) => started >= _measureFrom;
 
         public double MeasuredSeconds => Stopwatch.GetElapsedTime(_measureFrom).TotalSeconds;
+
+        /// <summary>Counts one operation (or error) in the second of the measured window it completed in.</summary>
+        public void Completed(bool failed)
+        {
+            var sinceStart = Stopwatch.GetTimestamp() - _measureFrom;
+            if (sinceStart < 0) return;
+            var second = sinceStart / Stopwatch.Frequency;
+            if (second >= _operationsPerSecond.Length) return;
+            Interlocked.Increment(ref (failed ? _errorsPerSecond : _operationsPerSecond)[second]);
+        }
+
+        /// <summary>
+        /// Adds the median and the lowest whole second of the measured window to the result and writes the
+        /// timeline to <see cref="Options.Timeline"/>, if given. Call once the workers have stopped: a second
+        /// a signal cut short is left out.
+        /// </summary>
+        public Result WithTimeline(Result result)
+        {
+            var seconds = (int)Math.Clamp(Math.Floor(MeasuredSeconds), 0, _operationsPerSecond.Length);
+            if (_options.Timeline is { } path)
+            {
+                using var writer = new StreamWriter(path);
+                writer.WriteLine("second,operations,errors");
+                for (var second = 0; second < seconds; second++)
+                {
+                    writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{second},{_operationsPerSecond[second]},{_errorsPerSecond[second]}"));
+                }
+            }
+            result = result with { MeasuredFromUtc = _measureFromUtc.ToString("O", CultureInfo.InvariantCulture) };
+            if (seconds == 0) return result;
+            var sorted = _operationsPerSecond[..seconds].Order().ToArray();
+            var median = seconds % 2 == 1 ? sorted[seconds / 2] : (sorted[(seconds / 2) - 1] + sorted[seconds / 2]) / 2.0;
+            var lowest = Array.IndexOf(_operationsPerSecond, sorted[0], 0, seconds);
+            return result with { MedianSecondOps = median, MinSecondOps = sorted[0], MinSecond = lowest };
+        }
 
         /// <summary>Adds the resources used per operation since the warm-up ended (see <see cref="Usage"/>).</summary>
         public async Task<Result> WithUsageAsync(Result result) =>
