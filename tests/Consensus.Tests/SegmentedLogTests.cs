@@ -43,6 +43,30 @@ public sealed class SegmentedLogTests : LogDurabilityTests
     }
 
     [Fact]
+    public async Task An_install_is_answered_before_the_machine_restores_it_and_nothing_after_it_is_applied_before()
+    {
+        var follower = await OpenAsync("live");
+        var machine = _machines["live"];
+        machine.RestoreGate.Reset();
+
+        // The request returns while the restore is held: a large table's restore does not hold the leader's request.
+        var install = follower.AppendAsync(Snapshot(term: 2, index: 10), 10).AsTask();
+        Assert.Same(install, await Task.WhenAny(install, Task.Delay(TimeSpan.FromSeconds(20))));
+        await install;
+        Assert.Equal(10, follower.LastCommittedEntryIndex);
+        Assert.True(follower.LastAppliedIndex < 10, $"applied {follower.LastAppliedIndex} before the restore");
+        await follower.AppendAsync(new LogEntryProducer<BinaryLogEntry>([Command(2, "after")]), 11);
+        await follower.CommitAsync(11);
+        Assert.DoesNotContain("after", machine.Applied);
+
+        machine.RestoreGate.Set();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await follower.WaitForApplyAsync(11, timeout.Token);
+        Assert.Equal(["snapshot-10", "after"], machine.Applied);
+        await follower.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Term_and_vote_survive_a_crash()
     {
         var log = await OpenAsync("live");
@@ -151,6 +175,9 @@ public sealed class SegmentedLogTests : LogDurabilityTests
 
         public long LastAppliedIndex { get; private set; }
 
+        /// <summary>While not set, a restore waits for it (at most 30 s).</summary>
+        public ManualResetEventSlim RestoreGate { get; } = new(initialState: true);
+
         public object? Apply(long index, int position, long leaderTimeMs, ReadOnlySpan<byte> command)
         {
             Applied.Add(Encoding.UTF8.GetString(command));
@@ -168,6 +195,7 @@ public sealed class SegmentedLogTests : LogDurabilityTests
 
         public void RestoreSnapshot(Stream source)
         {
+            RestoreGate.Wait(TimeSpan.FromSeconds(30));
             using var reader = new BinaryReader(source, Encoding.UTF8, leaveOpen: true);
             LastAppliedIndex = reader.ReadInt64();
             Applied.Clear();
