@@ -439,7 +439,7 @@ SINCE=$([ "$MODE" = behind ] && echo restart || echo "$MODE")
   echo "$MODE node's log since the $SINCE (first lines on snapshots, joining, leaders, timeouts):"
   since_wipe "$WIPE" | grep -i -e "snapshot" -e "Leader changed" -e "timeout" -e "timed out" -e "join" | grep -v "Joining: applied" | head -12 | cut -c1-240 | sed 's/^/  /'
   echo "leader's log since the $SINCE (first and last 'Replication ... failed' lines):"
-  since_wipe "$LEADER" | grep "Replication of" | sed -n '1p;$p' | cut -c1-200 | sed 's/^/  /'
+  since_wipe "$LEADER" | { grep "Replication of" || true; } | sed -n '1p;$p' | cut -c1-200 | sed 's/^/  /'
   echo "final indexes:"
   for n in "${ALL[@]}"; do read -r c a l <<<"$(view "$n")"; echo "  $n: applied $a, commit $c, leader $l"; done
   echo "state hashes:         $HASHES"
