@@ -13,13 +13,11 @@ public sealed class LegacyFormatTests
 {
     private const string FixtureVariable = "RAFTDLM_WRITE_LEGACY_FIXTURE";
 
-    private static string FixtureDirectory => Path.Combine(AppContext.BaseDirectory, "Compatibility", "Fixtures");
-
     [Fact]
     public void Version_one_log_replays_to_the_state_of_the_version_one_snapshot()
     {
-        var log = ReadLog(File.ReadAllBytes(Path.Combine(FixtureDirectory, "v1-log.bin")));
-        var oldSnapshot = File.ReadAllBytes(Path.Combine(FixtureDirectory, "v1-snapshot.bin"));
+        var log = ReadLog(FixtureFiles.Read("v1-log.bin"));
+        var oldSnapshot = FixtureFiles.Read("v1-snapshot.bin");
         Assert.True(log.Count > 20);
 
         var replayed = new LockMachine();
@@ -41,14 +39,12 @@ public sealed class LegacyFormatTests
 
     /// <summary>Writes the fixtures (run once, by the code whose format they capture, with the variable set).</summary>
     [Fact]
-    public void Write_fixture_when_asked()
-    {
-        var directory = Environment.GetEnvironmentVariable(FixtureVariable);
-        if (string.IsNullOrEmpty(directory)) return;
-        var (log, snapshot) = Scenario();
-        File.WriteAllBytes(Path.Combine(directory, "v1-log.bin"), log);
-        File.WriteAllBytes(Path.Combine(directory, "v1-snapshot.bin"), snapshot);
-    }
+    public void Write_fixture_when_asked() =>
+        FixtureFiles.WriteWhenAsked(FixtureVariable, () =>
+        {
+            var (log, snapshot) = Scenario();
+            return [("v1-log.bin", log), ("v1-snapshot.bin", snapshot)];
+        });
 
     /// <summary>Sessions, waiters, a conversion, sublocks, LVB writes, events, replies, an orphan and a lock-delay.</summary>
     private static (byte[] Log, byte[] Snapshot) Scenario()

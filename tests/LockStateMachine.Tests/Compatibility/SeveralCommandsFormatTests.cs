@@ -13,13 +13,11 @@ public sealed class SeveralCommandsFormatTests
 {
     private const string FixtureVariable = "RAFTDLM_WRITE_V3_FIXTURE";
 
-    private static string FixtureDirectory => Path.Combine(AppContext.BaseDirectory, "Compatibility", "Fixtures");
-
     [Fact]
     public void A_log_of_several_commands_per_entry_replays_to_the_state_of_the_version_3_snapshot()
     {
-        var log = ReadLog(File.ReadAllBytes(Path.Combine(FixtureDirectory, "v3-log.bin")));
-        var snapshot = File.ReadAllBytes(Path.Combine(FixtureDirectory, "v3-snapshot.bin"));
+        var log = ReadLog(FixtureFiles.Read("v3-log.bin"));
+        var snapshot = FixtureFiles.Read("v3-snapshot.bin");
         Assert.Contains(log, entry => entry.Position > 0);
 
         var replayed = new LockMachine();
@@ -49,14 +47,12 @@ public sealed class SeveralCommandsFormatTests
 
     /// <summary>Writes the fixtures (run once, by the code whose format they capture, with the variable set).</summary>
     [Fact]
-    public void Write_fixture_when_asked()
-    {
-        var directory = Environment.GetEnvironmentVariable(FixtureVariable);
-        if (string.IsNullOrEmpty(directory)) return;
-        var (log, snapshot) = Scenario();
-        File.WriteAllBytes(Path.Combine(directory, "v3-log.bin"), log);
-        File.WriteAllBytes(Path.Combine(directory, "v3-snapshot.bin"), snapshot);
-    }
+    public void Write_fixture_when_asked() =>
+        FixtureFiles.WriteWhenAsked(FixtureVariable, () =>
+        {
+            var (log, snapshot) = Scenario();
+            return [("v3-log.bin", log), ("v3-snapshot.bin", snapshot)];
+        });
 
     /// <summary>Grants, a hand-off and an upward conversion inside entries of several commands, then single ones.</summary>
     private static (byte[] Log, byte[] Snapshot) Scenario()
