@@ -60,6 +60,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private readonly ConcurrentDictionary<long, object> _contexts = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Wakeup _flushWakeup = new();
+    private readonly SemaphoreSlim _syncGate = new(1, 1); // one sync at a time: the flusher's or a waiter's own
     private readonly Wakeup _applyWakeup = new();
     private readonly SemaphoreSlim _applyGate = new(1, 1); // the applier against a snapshot install
     private readonly Task _flusher;
@@ -127,10 +128,17 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         }
         _lastIndex = _durableIndex = _records.LastIndex;
         _commitIndex = long.Clamp(ReadCommitHint(), _appliedIndex, _lastIndex);
-        _flusher = Task.Run(() => RunWorkerAsync(_flushWakeup, _ =>
+        _flusher = Task.Run(() => RunWorkerAsync(_flushWakeup, async token =>
         {
-            SyncAppended();
-            return Task.CompletedTask;
+            await _syncGate.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                SyncAppended();
+            }
+            finally
+            {
+                _syncGate.Release();
+            }
         }));
     }
 
@@ -409,6 +417,26 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             if (Volatile.Read(ref _durableIndex) >= index)
             {
                 break;
+            }
+            // A waiter that finds no sync running makes it itself: a follower's append is durable without a hop
+            // to the flusher and back. One running already covers what it started with; the next one is the
+            // flusher's (requested here), or this waiter's on its next turn.
+            if (_syncGate.Wait(0))
+            {
+                try
+                {
+                    SyncAppended();
+                }
+                catch (Exception e)
+                {
+                    Fail(e);
+                    throw;
+                }
+                finally
+                {
+                    _syncGate.Release();
+                }
+                continue;
             }
             _flushWakeup.Request();
             await WaitSignalAsync(signal, token).ConfigureAwait(false);
@@ -800,6 +828,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         await _lifetime.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_flusher, _applier).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _snapshotWriter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _syncGate.WaitAsync().ConfigureAwait(false); // a waiter's own sync ends first; none starts after
         lock (_gate)
         {
             _records.Sync();
