@@ -178,7 +178,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             UpperElectionTimeout = _options.ElectionTimeoutMaxMs,
             // Heartbeats at a third of the minimum election timeout leave room for one lost heartbeat.
             HeartbeatThreshold = 0.3,
-            RequestTimeout = TimeSpan.FromMilliseconds(_options.RequestTimeoutMs ?? _options.ElectionTimeoutMinMs / 2),
+            RequestTimeout = TimeSpan.FromMilliseconds(_options.EffectiveRequestTimeoutMs),
             LoggerFactory = new ReplicationWatch(_loggerFactory, OnReplicationFailed),
             SslOptions = _options.Tls?.ToSslOptions(),
         };

@@ -41,13 +41,18 @@ public sealed class RaftNodeOptions
     public int ChunkSizeBytes { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// How long one Raft request (append, vote, snapshot install) may take; null takes half the lower election
-    /// timeout. It must stay below the lower election timeout: DotNext's candidate counts its votes only once
-    /// every member answered or timed out, and gives up at its election timeout, so a member that is stalled
+    /// How long one Raft request (append, vote, snapshot install) may take; null takes nine tenths of the lower
+    /// election timeout. It must stay below the lower election timeout: DotNext's candidate counts its votes only
+    /// once every member answered or timed out, and gives up at its election timeout, so a member that is stalled
     /// rather than dead (paused, frozen VM, blackholed link) would otherwise make every election fail until it
-    /// comes back. A snapshot install must fit in it too (a timed-out install is retried from scratch).
+    /// comes back. It is also the longest stall of a majority's disks a leader rides through: DotNext's leader
+    /// steps down after one round of appends in which no majority answered in time, and a follower answers only
+    /// once its sync is done. A snapshot install must fit in it too (a timed-out install is retried from scratch).
     /// </summary>
     public int? RequestTimeoutMs { get; init; }
+
+    /// <summary><see cref="RequestTimeoutMs"/>, or its default.</summary>
+    public int EffectiveRequestTimeoutMs => RequestTimeoutMs ?? ElectionTimeoutMinMs * 9 / 10;
 
     /// <summary>
     /// Diagnostics: when set, every entry handed to the state machine is appended to this file as one line,

@@ -144,6 +144,9 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
     private const string PartialSuffix = ".partial";
 
+    /// <summary>A sync this long is logged (event 7150): at most one line per sync, so at most ten a second.</summary>
+    private static readonly TimeSpan SlowSync = TimeSpan.FromMilliseconds(100);
+
     /// <summary>The folder of this log in a data directory.</summary>
     public const string LogFolder = "log";
 
@@ -352,7 +355,12 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             {
                 var started = Stopwatch.GetTimestamp();
                 _records.Sync();
-                _metrics.LogSynced(target - durable, Stopwatch.GetElapsedTime(started));
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                _metrics.LogSynced(target - durable, elapsed);
+                if (elapsed >= SlowSync)
+                {
+                    Log.SlowSync(_logger, (long)elapsed.TotalMilliseconds, target - durable);
+                }
                 Volatile.Write(ref _durableIndex, target);
             }
         }

@@ -60,8 +60,9 @@ services.AddOpenTelemetry()
     .AddMeter(RaftNode.MeterName, ServerMetrics.MeterName, "DotNext.*")
     .AddView("raftdlm.consensus.commit_latency", new ExplicitBucketHistogramConfiguration
     {
-        Boundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        Boundaries = LatencyBuckets(),
     })
+    .AddView("raftdlm.log.sync_duration", new ExplicitBucketHistogramConfiguration { Boundaries = LatencyBuckets() })
     .AddPrometheusExporter());
 services.AddRateLimiter(limiter =>
 {
@@ -105,6 +106,9 @@ BackupEndpoints.Map(app);
 app.Run();
 // Non-zero when the node stopped itself: a join that was refused or timed out (ClusterJoin).
 return Environment.ExitCode;
+
+// Seconds, from half a millisecond (a sync or a commit on a quiet machine) to the five seconds a stall may last.
+static double[] LatencyBuckets() => [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 static TokenBucketRateLimiterOptions PerSecond(int requests) => new()
 {

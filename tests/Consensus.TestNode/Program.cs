@@ -7,7 +7,7 @@ using RaftDlm.Consensus.TestNode;
 
 // A one-node host for process-level tests. Arguments are key=value:
 //   id=node1 members=node1@127.0.0.1:7001,node2@127.0.0.1:7002 data=/tmp/x
-//   [snapshotEvery=N] [electionMinMs=N] [electionMaxMs=N] [proposalTimeoutMs=N] [logLevel=Warning]
+//   [snapshotEvery=N] [electionMinMs=N] [electionMaxMs=N] [requestTimeoutMs=N] [proposalTimeoutMs=N] [logLevel=Warning]
 //   [slowRestoreOnceMs=N]   (the first snapshot install after start takes N ms longer)
 //   [slowRestoreMs=N]       (every snapshot install after start takes N ms longer)
 //   [logEngine=DotNext|Segmented]
@@ -38,6 +38,7 @@ var options = new RaftNodeOptions
     SnapshotEveryEntries = IntSetting("snapshotEvery", 100_000),
     ElectionTimeoutMinMs = IntSetting("electionMinMs", 1000),
     ElectionTimeoutMaxMs = IntSetting("electionMaxMs", 2000),
+    RequestTimeoutMs = settings.ContainsKey("requestTimeoutMs") ? IntSetting("requestTimeoutMs", 0) : null,
     ProposalTimeoutMs = IntSetting("proposalTimeoutMs", 5000),
     LogEngine = Enum.Parse<LogEngine>(Setting("logEngine", RaftNodeOptions.DefaultLogEngine.ToString()), ignoreCase: true),
 };

@@ -203,4 +203,50 @@ public sealed class ThreeNodeTests
         var statuses = await cluster.WaitForConvergenceAsync((int)(await cluster.StatusAsync(last)).Count, ConvergenceTimeout);
         Assert.All(statuses, s => Assert.Equal(0, s.Regressions));
     }
+
+    /// <summary>
+    /// Both followers stall at once (on a machine whose nodes share a disk, one slow sync does that: a follower
+    /// answers an append only once it is on disk) for longer than half the lower election timeout, the old
+    /// default request timeout, but less than the default now. DotNext's leader steps down after one round of
+    /// appends that no majority answered in time; with the default request timeout it rides the stall out,
+    /// keeps its term, and the proposal made during the stall is committed. With <c>requestTimeoutMs</c> at half
+    /// the election timeout the leader stepped down in the first round.
+    /// </summary>
+    [Fact]
+    public async Task Both_followers_stalled_for_less_than_the_request_timeout_cost_the_leader_nothing()
+    {
+        // The default request timeout is then 1,800 ms and the old one 1,000 ms; the stall is 1,200 ms. A paused
+        // follower's election timer runs on (a follower stalled in a sync got the append that refreshed it), so
+        // the stall and a heartbeat interval (600 ms) stay below the lower election timeout.
+        await using var cluster = new TestNodeCluster(3, "electionMinMs=2000", "electionMaxMs=4000");
+        await cluster.StartAllAsync();
+        var leader = await cluster.WaitForLeaderAsync(ElectionTimeout);
+        await cluster.ProposeAllAsync(leader, Commands("before", 5));
+        var term = (await cluster.StatusAsync(leader)).Term;
+        var followers = cluster.Ids.Where(id => id != leader).ToArray();
+
+        for (var round = 0; round < 3; round++)
+        {
+            Task<string> proposal;
+            foreach (var follower in followers) cluster.Node(follower).Pause();
+            try
+            {
+                proposal = cluster.SendAsync(leader, $"propose stalled{round}");
+                await Task.Delay(TimeSpan.FromMilliseconds(1200));
+            }
+            finally
+            {
+                foreach (var follower in followers) cluster.Node(follower).Resume();
+            }
+
+            Assert.StartsWith("OK applied#", await proposal, StringComparison.Ordinal);
+            // Long enough between stalls for the followers to answer everything queued meanwhile.
+            await Task.Delay(TimeSpan.FromMilliseconds(1000));
+        }
+
+        await cluster.ProposeAllAsync(leader, ["after"]);
+        var statuses = await cluster.WaitForConvergenceAsync(9, ConvergenceTimeout);
+        Assert.All(statuses, s => Assert.Equal(leader, s.Leader));
+        Assert.All(statuses, s => Assert.Equal(term, s.Term));
+    }
 }
