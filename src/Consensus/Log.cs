@@ -68,6 +68,6 @@ internal static partial class Log
     [LoggerMessage(7147, LogLevel.Warning, "This node ({NodeId}) was removed from the cluster's membership: it no longer votes, leads or serves writes")]
     public static partial void SelfRemoved(ILogger logger, string nodeId);
 
-    [LoggerMessage(7150, LogLevel.Warning, "A data sync of the log took {Milliseconds} ms for {Entries} entries: the disk stalled; a follower answers no append meanwhile, and a leader whose followers both stall past the Raft request timeout steps down")]
+    [LoggerMessage(7150, LogLevel.Warning, "A data sync of the log took {Milliseconds} ms for {Entries} entries: the disk stalled; a follower answers no append meanwhile, and a leader that hears from no majority within the Raft request timeout steps down")]
     public static partial void SlowSync(ILogger logger, long milliseconds, long entries);
 }
