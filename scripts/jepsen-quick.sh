@@ -24,6 +24,7 @@ out_root="tests/Jepsen-style/runs/quick-$(date -u +%Y%m%d-%H%M%S)"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build tests/Jepsen-style -c Release -nologo -v quiet >/dev/null || { echo "build failed" >&2; exit 2; }
+sync # the build's writeback would stall the nodes' syncs half a minute in (scripts/local-cluster.sh says more)
 runner="tests/Jepsen-style/bin/Release/net10.0/RaftDlm.Jepsen.dll"
 mkdir -p "$out_root"
 

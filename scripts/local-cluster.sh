@@ -112,6 +112,10 @@ build_server() {
     cat "$DATA/build.log" >&2; exit 1
   fi
   [ -f "$SERVER" ] || { echo "no server at $SERVER" >&2; exit 2; }
+  # A build leaves hundreds of megabytes of dirty pages that the kernel writes back 30 s later, stalling every
+  # sync on the disk meanwhile (the nodes' log syncs by up to 600 ms: "Disk stalls" in docs/operations.md).
+  # Written now, before a node starts.
+  sync
 }
 
 # start_node NODE [extra server arguments...]
