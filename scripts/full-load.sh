@@ -5,10 +5,11 @@
 # `uncontended` scenario for the given seconds with a per-second timeline. Any other RAFTDLM_* setting is
 # passed to the servers (e.g. RAFTDLM_LogEngine=DotNext).
 #   scripts/full-load.sh [seconds=600] [workers=32]
-# The verdict gives the pairs, pairs/s, p50/p99, server CPU per pair, the snapshots each node took, the leader
-# changes each node logged after the warm-up, and the median and the lowest second of the timeline. Exit 0
-# only when no node logged a leader change after the warm-up and no second completed fewer than half the
-# median second's pairs; else exit 1 naming what failed (2: the run itself did not complete).
+# The verdict gives the pairs, pairs/s, p50/p99, server CPU per pair, the snapshots each node took, the slow
+# syncs (event 7150) and the leader changes each node logged after the warm-up, and the median and the lowest
+# second of the timeline. Exit 0 only when no node logged a leader change after the warm-up and no second
+# completed fewer than half the median second's pairs; else exit 1 naming what failed (2: the run itself did
+# not complete).
 # Results: ./data/full-load/result.json (the load generator's line), timeline.csv, nodeN.log.
 # Benchmarks share the machine: run one at a time, e.g. flock ./data/bench.lock scripts/full-load.sh 600.
 set -euo pipefail
@@ -72,7 +73,7 @@ cpu = result.get("ServerCpuMsPerOp")
 flushes = result.get("DiskFlushesPerOp")
 print(f"server CPU ms/pair: {cpu if cpu is not None else 'n/a'}, disk flushes/pair: {flushes if flushes is not None else 'n/a'}")
 failed = []
-snapshots, changes, nones = [], [], []
+snapshots, changes, nones, stalls = [], [], [], []
 for n in (1, 2, 3):
     lines = open(f"{data}/node{n}.log", errors="replace").read().splitlines()
     skip = int(open(f"{data}/node{n}.warm-up-lines").read())
@@ -80,7 +81,12 @@ for n in (1, 2, 3):
     after = lines[skip:]
     changes.append(sum("Leader changed to " in line for line in after))
     nones.append(sum("Leader changed to (none)" in line for line in after))
+    stalls.append([line[:12] + " " + line.split("took ", 1)[1].split(" ms", 1)[0] + " ms"
+                   for line in after if "[7150]" in line and "took " in line])
 print("snapshots taken: " + ", ".join(f"node{n} {c}" for n, c in zip((1, 2, 3), snapshots)))
+# Syncs of 100 ms or more (event 7150): a disk stall, the likeliest cause of a slow second or a lost leader.
+print("slow syncs after the warm-up: " + ", ".join(
+    f"node{n} {len(s)}" + (f" ({'; '.join(s[:5])}{' …' if len(s) > 5 else ''})" if s else "") for n, s in zip((1, 2, 3), stalls)))
 print("leader changes after the warm-up ('Leader changed to (none)' / any 'Leader changed to'): "
       + ", ".join(f"node{n} {a}/{b}" for n, a, b in zip((1, 2, 3), nones, changes)))
 if any(changes):
