@@ -131,14 +131,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         _flusher = Task.Run(() => RunWorkerAsync(_flushWakeup, async token =>
         {
             await _syncGate.WaitAsync(token).ConfigureAwait(false);
-            try
-            {
-                SyncAppended();
-            }
-            finally
-            {
-                _syncGate.Release();
-            }
+            SyncAppendedAndRelease();
         }));
     }
 
@@ -341,6 +334,19 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
     // ---- group commit --------------------------------------------------------------------------------------
 
+    /// <summary><see cref="SyncAppended"/> by the holder of the sync gate, which it releases.</summary>
+    private void SyncAppendedAndRelease()
+    {
+        try
+        {
+            SyncAppended();
+        }
+        finally
+        {
+            _syncGate.Release();
+        }
+    }
+
     /// <summary>One sync at a time; every append made while one runs joins the next.</summary>
     private void SyncAppended()
     {
@@ -433,16 +439,12 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             {
                 try
                 {
-                    SyncAppended();
+                    SyncAppendedAndRelease();
                 }
                 catch (Exception e)
                 {
-                    Fail(e);
+                    Fail(e); // as the flusher's failure does (RunWorkerAsync)
                     throw;
-                }
-                finally
-                {
-                    _syncGate.Release();
                 }
                 continue;
             }
