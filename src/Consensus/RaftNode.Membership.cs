@@ -59,6 +59,8 @@ public sealed partial class RaftNode
     private readonly SemaphoreSlim _membershipGate = new(1, 1);
     private bool _joinExisting;
     private volatile bool _seenSelfAsMember;
+    // Set by the event DotNext raises as it drops this node from the members while running, before it steps down.
+    private volatile bool _selfRemoved;
     private volatile RaftMember? _learner;
 
     /// <summary>Whether this data directory holds a membership (it belonged to a cluster, or was readied to start one).</summary>
@@ -270,6 +272,7 @@ public sealed partial class RaftNode
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(_options.ProposalTimeoutMs);
+        var self = c.Members.Any(m => !m.IsRemote && m.EndPoint.Equals(address));
         bool removed;
         try
         {
@@ -283,8 +286,10 @@ public sealed partial class RaftNode
         catch (Exception e) when (e is DotNextNotLeaderException or OperationCanceledException && !ct.IsCancellationRequested)
         {
             // Leadership ended (a leader that removes itself steps down as the change commits) or time ran out
-            // after the membership without it was appended: applied here already, or of unknown fate.
-            if (!c.Members.Any(m => m.EndPoint.Equals(address))) return;
+            // after the membership without it was appended: applied here already, or of unknown fate. A leader
+            // that removed itself steps down before DotNext publishes the new member list (its membership change
+            // awaits the step-down first), so that list may still name it; the removal event came before both.
+            if (!c.Members.Any(m => m.EndPoint.Equals(address)) || (self && _selfRemoved)) return;
             throw new OutcomeUnknownException($"the membership without {address} was proposed but not seen committed", e);
         }
         if (!removed)
@@ -295,13 +300,19 @@ public sealed partial class RaftNode
 
     private void OnMemberAdded(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> args)
     {
-        if (!args.Member.IsRemote) _seenSelfAsMember = true;
+        if (args.Member.IsRemote) return;
+        _seenSelfAsMember = true;
+        _selfRemoved = false;
     }
 
     private void OnMemberRemoved(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> args)
     {
         // DotNext drops every member as it shuts down: only a removal while running is one.
-        if (!args.Member.IsRemote && Volatile.Read(ref _lifecycle) == Running) Log.SelfRemoved(_logger, _options.NodeId);
+        if (!args.Member.IsRemote && Volatile.Read(ref _lifecycle) == Running)
+        {
+            _selfRemoved = true;
+            Log.SelfRemoved(_logger, _options.NodeId);
+        }
     }
 
     private static RaftClusterMember? FindById(RaftCluster c, string id)

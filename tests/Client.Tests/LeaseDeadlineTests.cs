@@ -22,7 +22,9 @@ public sealed partial class LeaseDeadlineTests(ITestOutputHelper output)
         await using var client = Clients.For(cluster, "lease-lost");
         await client.CreateLockspaceAsync("lease", 8);
         var ttl = TimeSpan.FromSeconds(3);
-        await using var session = await client.OpenSessionAsync("cut-off", ttl);
+        // The margin is what absorbs the watch's own lateness: on a loaded test machine a timer has fired
+        // 330 ms late, past the default margin of a 3 s TTL (300 ms). A margin of a third leaves room for that.
+        await using var session = await client.OpenSessionAsync(new DlmSessionOptions { Name = "cut-off", Ttl = ttl, LeaseMargin = ttl / 3 });
         var states = new List<SessionState>();
         var lostAt = DateTimeOffset.MaxValue;
         session.StateChanged += (_, change) =>
