@@ -275,26 +275,38 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         long last;
         lock (_gate)
         {
+            var appended = new List<LogRecord>(batch.Count);
             foreach (var entry in batch)
             {
-                if (entry.Index <= _commitIndex)
+                if (appended.Count == 0)
                 {
-                    continue; // committed entries are the leader's already (Raft's log matching)
-                }
-                if (entry.Index <= _lastIndex)
-                {
-                    if (TermAtLocked(entry.Index) == entry.Term)
+                    if (entry.Index <= _commitIndex)
                     {
-                        continue; // the same entry
+                        continue; // committed entries are the leader's already (Raft's log matching)
                     }
-                    CutLocked(entry.Index - 1); // a conflicting tail: durably gone before anything is written over it
+                    if (entry.Index <= _lastIndex)
+                    {
+                        if (TermAtLocked(entry.Index) == entry.Term)
+                        {
+                            continue; // the same entry
+                        }
+                        CutLocked(entry.Index - 1); // a conflicting tail: durably gone before anything is written over it
+                    }
                 }
-                if (entry.Index != _lastIndex + 1)
+                // From the first entry written on, the rest follow it: they are all past the log's end.
+                if (entry.Index != _lastIndex + 1 + appended.Count)
                 {
-                    throw new InvalidOperationException($"Entry {entry.Index} would leave a gap after the log's end {_lastIndex}.");
+                    throw new InvalidOperationException($"Entry {entry.Index} would leave a gap after the log's end {_lastIndex + appended.Count}.");
                 }
-                _records.Append(entry.Index, entry.Term, entry.Flags, entry.Payload.Span);
-                Volatile.Write(ref _lastIndex, entry.Index);
+                appended.Add(new LogRecord(entry.Index, entry.Term, entry.Flags, entry.Payload));
+            }
+            try
+            {
+                _records.AppendRange(appended);
+            }
+            finally
+            {
+                Volatile.Write(ref _lastIndex, _records.LastIndex);
             }
             last = _lastIndex;
         }

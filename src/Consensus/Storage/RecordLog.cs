@@ -27,6 +27,13 @@ internal sealed partial class RecordLog : IDisposable
     private const string LargeSegmentName = "large.tmp";
     private const int ZeroChunkBytes = 1 << 20;
     private static readonly TimeSpan SpareWaitLimit = TimeSpan.FromMinutes(2);
+    // The newest records stay in memory as they were appended (at most RecentRecords of them, each no larger than
+    // RecentPayloadLimit: 16 MiB at worst): the leader reads every new entry back once per follower and once to
+    // apply it, a follower once to apply it, and those reads then cost no system call, allocation or checksum.
+    private const int RecentRecords = 1024;
+    private const int RecentPayloadLimit = 16 * 1024;
+    // AppendRange writes a batch of at most this many bytes with one write per segment; a larger one record by record.
+    private const int RangeBufferLimit = 1 << 20;
 
     private readonly IStorageFiles _files;
     private readonly string _directory;
@@ -34,6 +41,9 @@ internal sealed partial class RecordLog : IDisposable
     private readonly bool _preallocateInBackground;
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly List<Segment> _segments = [];
+    // Slot index % RecentRecords holds the latest append of whichever index it names (an append of an index always
+    // writes its slot), so a slot naming an index that Read accepts holds that index's record as it is on disk.
+    private readonly LogRecord[] _recent = new LogRecord[RecentRecords];
     private long _epoch;
     private long _lastIndex;
     private Task<IStorageFile>? _spare;
@@ -98,14 +108,10 @@ internal sealed partial class RecordLog : IDisposable
             throw new ArgumentException($"A record of {payload.Length} bytes is too large.", nameof(payload));
         }
 
-        var rented = ArrayPool<byte>.Shared.Rent((int)recordBytes);
-        var record = rented.AsSpan(0, (int)recordBytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)recordBytes);
-        BinaryPrimitives.WriteInt64LittleEndian(record[8..], index);
-        BinaryPrimitives.WriteInt64LittleEndian(record[16..], term);
-        record[24] = flags;
-        payload.CopyTo(record[RecordHeaderBytes..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(record[4..], Crc32C.Compute(record[8..]));
+        var kept = payload.Length <= RecentPayloadLimit;
+        var buffer = kept ? new byte[recordBytes] : ArrayPool<byte>.Shared.Rent((int)recordBytes);
+        var record = buffer.AsSpan(0, (int)recordBytes);
+        Encode(record, index, term, flags, payload);
 
         _lock.EnterWriteLock();
         try
@@ -126,13 +132,108 @@ internal sealed partial class RecordLog : IDisposable
             segment.Offsets.Add(segment.WriteOffset);
             segment.WriteOffset += recordBytes;
             segment.Dirty = true;
+            _recent[index % RecentRecords] = kept ? new LogRecord(index, term, flags, buffer.AsMemory(RecordHeaderBytes)) : default;
             Volatile.Write(ref _lastIndex, index);
         }
         finally
         {
             _lock.ExitWriteLock();
-            ArrayPool<byte>.Shared.Return(rented);
+            if (!kept) ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// Appends consecutive records, the first at LastIndex + 1, with one write for all of those that land in the
+    /// same segment (a follower receives the leader's entries in batches). As with Append, the records are durable
+    /// only after the next Sync; should a write fail, the records before it are appended and the rest are not.
+    public void AppendRange(IReadOnlyList<LogRecord> records)
+    {
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        var starts = new int[records.Count + 1];
+        for (var i = 0; i < records.Count; i++)
+        {
+            var recordBytes = RecordHeaderBytes + (long)records[i].Payload.Length;
+            if (records[i].Payload.Length > RecentPayloadLimit || starts[i] + recordBytes > RangeBufferLimit)
+            {
+                // Large records go one by one, as Append writes them.
+                foreach (var record in records)
+                {
+                    Append(record.Index, record.Term, record.Flags, record.Payload.Span);
+                }
+
+                return;
+            }
+
+            starts[i + 1] = starts[i] + (int)recordBytes;
+        }
+
+        var buffer = new byte[starts[^1]];
+        for (var i = 0; i < records.Count; i++)
+        {
+            var record = records[i];
+            Encode(buffer.AsSpan(starts[i], starts[i + 1] - starts[i]), record.Index, record.Term, record.Flags, record.Payload.Span);
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            ThrowIfDisposed();
+            for (var i = 0; i < records.Count; i++)
+            {
+                if (records[i].Index != _lastIndex + 1 + i)
+                {
+                    throw new ArgumentException($"Append of index {records[i].Index}, but the log's next index there is {_lastIndex + 1 + i}.", nameof(records));
+                }
+            }
+
+            var next = 0;
+            while (next < records.Count)
+            {
+                var segment = _segments[^1];
+                if (segment.WriteOffset + (starts[next + 1] - starts[next]) > segment.Capacity)
+                {
+                    segment = RollOver(records[next].Index, starts[next + 1] - starts[next]);
+                }
+
+                // Every record that fits in this segment after the first, which fits.
+                var end = next + 1;
+                while (end < records.Count && segment.WriteOffset + (starts[end + 1] - starts[next]) <= segment.Capacity)
+                {
+                    end++;
+                }
+
+                segment.File.Write(segment.WriteOffset, buffer.AsSpan(starts[next], starts[end] - starts[next]));
+                for (var i = next; i < end; i++)
+                {
+                    var record = records[i];
+                    segment.Offsets.Add(segment.WriteOffset + (starts[i] - starts[next]));
+                    _recent[record.Index % RecentRecords] = new LogRecord(record.Index, record.Term, record.Flags,
+                        buffer.AsMemory(starts[i] + RecordHeaderBytes, starts[i + 1] - starts[i] - RecordHeaderBytes));
+                }
+
+                segment.WriteOffset += starts[end] - starts[next];
+                segment.Dirty = true;
+                Volatile.Write(ref _lastIndex, records[end - 1].Index);
+                next = end;
+            }
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    private static void Encode(Span<byte> record, long index, long term, byte flags, ReadOnlySpan<byte> payload)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)record.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(record[8..], index);
+        BinaryPrimitives.WriteInt64LittleEndian(record[16..], term);
+        record[24] = flags;
+        payload.CopyTo(record[RecordHeaderBytes..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[4..], Crc32C.Compute(record[8..]));
     }
 
     /// Group commit is the caller's: one Sync makes every record appended before it durable, with one
@@ -196,6 +297,12 @@ internal sealed partial class RecordLog : IDisposable
             {
                 throw new ArgumentOutOfRangeException(nameof(index), index,
                     $"The log holds indexes {_segments[0].FirstIndex} to {_lastIndex}.");
+            }
+
+            var recent = _recent[index % RecentRecords];
+            if (recent.Index == index)
+            {
+                return recent;
             }
 
             var segment = FindSegment(index);

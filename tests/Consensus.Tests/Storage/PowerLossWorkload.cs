@@ -121,10 +121,24 @@ internal sealed class PowerLossWorkload
         var choice = _random.Next(100);
         if (choice < 50)
         {
-            var size = _random.Next(10) == 0 ? _random.Next((int)SegmentBytes, 2 * (int)SegmentBytes) : _random.Next(0, 250);
-            var record = new Record(_term, (byte)_random.Next(256), RandomBytes(size));
-            _current.Add(record);
-            log.Append(CurrentLast, record.Term, record.Flags, record.Payload);
+            // One record, or a few in one AppendRange (a follower's batch): written together where they share a segment.
+            var count = _random.Next(3) == 0 ? _random.Next(2, 7) : 1;
+            var range = new List<LogRecord>(count);
+            for (var k = 0; k < count; k++)
+            {
+                var size = _random.Next(10) == 0 ? _random.Next((int)SegmentBytes, 2 * (int)SegmentBytes) : _random.Next(0, 250);
+                var record = new Record(_term, (byte)_random.Next(256), RandomBytes(size));
+                _current.Add(record);
+                range.Add(new LogRecord(CurrentLast, record.Term, record.Flags, record.Payload));
+            }
+            if (count == 1)
+            {
+                log.Append(range[0].Index, range[0].Term, range[0].Flags, range[0].Payload.Span);
+            }
+            else
+            {
+                log.AppendRange(range);
+            }
         }
         else if (choice < 70)
         {

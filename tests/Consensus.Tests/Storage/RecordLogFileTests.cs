@@ -100,6 +100,45 @@ public sealed class RecordLogFileTests : IDisposable
     }
 
     [Fact]
+    public void Reads_of_the_newest_records_kept_in_memory_give_what_a_reopened_log_reads_from_disk()
+    {
+        // More records than the log keeps in memory (1,024), then a cut, an index appended again with a payload
+        // too large to be kept (its slot must not go on naming the older record), and a reset: every read of the
+        // open log must equal the read of the same index from the files.
+        var large = Enumerable.Range(0, 20_000).Select(i => (byte)i).ToArray();
+        var seen = new Dictionary<long, (long Term, byte Flags, byte[] Payload)>();
+        using (var log = RecordLog.Open(OsStorageFiles.Instance, LogDirectory, 1 << 20))
+        {
+            AppendSome(log, 1, 1500, term: 1);
+            log.TruncateAfter(1300);
+            log.Append(1301, 2, 1, large);
+            AppendSome(log, 1302, 1310, term: 2);
+            log.Sync();
+            Assert.Throws<ArgumentOutOfRangeException>(() => log.Read(1311));
+            Assert.Equal(large, log.Read(1301).Payload.ToArray());
+            for (var index = 1; index <= 1310; index++)
+            {
+                var record = log.Read(index);
+                seen[index] = (record.Term, record.Flags, record.Payload.ToArray());
+            }
+        }
+
+        using (var reopened = RecordLog.Open(OsStorageFiles.Instance, LogDirectory, 1 << 20))
+        {
+            for (var index = 1; index <= 1310; index++)
+            {
+                var record = reopened.Read(index);
+                Assert.Equal((seen[index].Term, seen[index].Flags), (record.Term, record.Flags));
+                Assert.Equal(seen[index].Payload, record.Payload.ToArray());
+            }
+            reopened.ResetTo(5000);
+            Assert.Throws<ArgumentOutOfRangeException>(() => reopened.Read(1310));
+            AppendSome(reopened, 5001, 5002, term: 3);
+            AssertRecord(reopened.Read(5002), 5002, term: 3);
+        }
+    }
+
+    [Fact]
     public void After_a_reset_the_empty_log_continues_after_the_snapshot_index_across_a_reopen()
     {
         using (var log = Open())
