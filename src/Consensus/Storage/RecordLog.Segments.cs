@@ -24,6 +24,8 @@ internal sealed partial class RecordLog
                 return;
             }
 
+            WritePendingLocked(); // the cut below zeroes what the file holds
+
             // First the cut itself, durably: the header of the first dropped record is zeroed and synced on its
             // own, so the log ends there whatever order the disk writes the rest in; from then on any later
             // segment that survives a crash sits past a gap and the next Open cuts it. Then the rest of the
@@ -64,6 +66,8 @@ internal sealed partial class RecordLog
             // the log, whether or not the deletion of the old segments below survives a crash.
             var segment = InstallSegment(index + 1, _epoch + 1, _segmentBytes);
             _epoch++;
+            _pendingBytes = 0; // records of the old segments, deleted below
+            _pendingRecords = 0;
             foreach (var old in _segments)
             {
                 old.File.Dispose();
@@ -129,6 +133,7 @@ internal sealed partial class RecordLog
     /// is larger than a segment). An active segment with no record is replaced by the new one of the same name.
     private Segment RollOver(long index, long recordBytes)
     {
+        WritePendingLocked(); // they belong to the segment being closed
         var segment = InstallSegment(index, _epoch, Math.Max(_segmentBytes, SegmentHeaderBytes + recordBytes));
         var active = _segments[^1];
         if (active.Path == segment.Path)

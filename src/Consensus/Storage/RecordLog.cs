@@ -34,6 +34,11 @@ internal sealed partial class RecordLog : IDisposable
     private const int RecentPayloadLimit = 16 * 1024;
     // AppendRange writes a batch of at most this many bytes with one write per segment; a larger one record by record.
     private const int RangeBufferLimit = 1 << 20;
+    // Append keeps the records it takes in memory and writes them together at the next Sync (or roll-over, cut,
+    // or range append): one write per sync instead of one per record, the leader's case. At most this many records
+    // or bytes wait so; they are all among the RecentRecords that Read answers from memory.
+    private const int PendingRecordsLimit = 256;
+    private const int PendingBytesLimit = 1 << 20;
 
     private readonly IStorageFiles _files;
     private readonly string _directory;
@@ -44,6 +49,11 @@ internal sealed partial class RecordLog : IDisposable
     // Slot index % RecentRecords holds the latest append of whichever index it names (an append of an index always
     // writes its slot), so a slot naming an index that Read accepts holds that index's record as it is on disk.
     private readonly LogRecord[] _recent = new LogRecord[RecentRecords];
+    // Records appended to the active segment but not yet written to its file: their bytes, and where they go.
+    private byte[] _pending = [];
+    private int _pendingBytes;
+    private int _pendingRecords;
+    private long _pendingOffset;
     private long _epoch;
     private long _lastIndex;
     private Task<IStorageFile>? _spare;
@@ -128,12 +138,37 @@ internal sealed partial class RecordLog : IDisposable
                 segment = RollOver(index, recordBytes);
             }
 
-            segment.File.Write(segment.WriteOffset, record);
+            if (kept && _pendingBytes + recordBytes <= PendingBytesLimit)
+            {
+                if (_pendingBytes == 0)
+                {
+                    _pendingOffset = segment.WriteOffset;
+                }
+
+                if (_pending.Length < _pendingBytes + recordBytes)
+                {
+                    Array.Resize(ref _pending, (int)long.Min(PendingBytesLimit, long.Max(2L * _pending.Length, long.Max(4096, _pendingBytes + recordBytes))));
+                }
+
+                record.CopyTo(_pending.AsSpan(_pendingBytes));
+                _pendingBytes += (int)recordBytes;
+                _pendingRecords++;
+            }
+            else
+            {
+                WritePendingLocked();
+                segment.File.Write(segment.WriteOffset, record);
+            }
+
             segment.Offsets.Add(segment.WriteOffset);
             segment.WriteOffset += recordBytes;
             segment.Dirty = true;
             _recent[index % RecentRecords] = kept ? new LogRecord(index, term, flags, buffer.AsMemory(RecordHeaderBytes)) : default;
             Volatile.Write(ref _lastIndex, index);
+            if (_pendingRecords >= PendingRecordsLimit)
+            {
+                WritePendingLocked();
+            }
         }
         finally
         {
@@ -181,6 +216,7 @@ internal sealed partial class RecordLog : IDisposable
         try
         {
             ThrowIfDisposed();
+            WritePendingLocked(); // the file gets its records in order
             for (var i = 0; i < records.Count; i++)
             {
                 if (records[i].Index != _lastIndex + 1 + i)
@@ -226,6 +262,19 @@ internal sealed partial class RecordLog : IDisposable
         }
     }
 
+    /// Writes the records Append kept in memory to the active segment's file (a failed write leaves them kept).
+    private void WritePendingLocked()
+    {
+        if (_pendingBytes == 0)
+        {
+            return;
+        }
+
+        _segments[^1].File.Write(_pendingOffset, _pending.AsSpan(0, _pendingBytes));
+        _pendingBytes = 0;
+        _pendingRecords = 0;
+    }
+
     private static void Encode(Span<byte> record, long index, long term, byte flags, ReadOnlySpan<byte> payload)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)record.Length);
@@ -246,6 +295,7 @@ internal sealed partial class RecordLog : IDisposable
         try
         {
             ThrowIfDisposed();
+            WritePendingLocked();
             foreach (var segment in _segments)
             {
                 if (segment.Dirty)
@@ -337,6 +387,15 @@ internal sealed partial class RecordLog : IDisposable
             }
 
             _disposed = true;
+            try
+            {
+                WritePendingLocked(); // as if written at the append; never synced here, as before
+            }
+            catch (IOException)
+            {
+                // Records that were never synced may be lost; nothing acknowledged depends on them.
+            }
+
             foreach (var segment in _segments)
             {
                 segment.File.Dispose();
