@@ -138,7 +138,7 @@ internal sealed partial class RecordLog : IDisposable
                 segment = RollOver(index, recordBytes);
             }
 
-            if (kept && _pendingBytes + recordBytes <= PendingBytesLimit)
+            if (kept && _pendingRecords < PendingRecordsLimit && _pendingBytes + recordBytes <= PendingBytesLimit)
             {
                 if (_pendingBytes == 0)
                 {
@@ -156,6 +156,7 @@ internal sealed partial class RecordLog : IDisposable
             }
             else
             {
+                // Too large to keep, or enough wait: those first, then this one (a failure leaves it unappended).
                 WritePendingLocked();
                 segment.File.Write(segment.WriteOffset, record);
             }
@@ -165,10 +166,6 @@ internal sealed partial class RecordLog : IDisposable
             segment.Dirty = true;
             _recent[index % RecentRecords] = kept ? new LogRecord(index, term, flags, buffer.AsMemory(RecordHeaderBytes)) : default;
             Volatile.Write(ref _lastIndex, index);
-            if (_pendingRecords >= PendingRecordsLimit)
-            {
-                WritePendingLocked();
-            }
         }
         finally
         {
