@@ -74,7 +74,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private ClusterMemberId? _vote;
     private Exception? _failure;
     private bool _applierStarted;
-    private bool _leading; // the last append was the leader's own (AppendAsync of one entry), not a follower's
 
     private sealed record Snapshot(long Index, long Term, string Path);
 
@@ -229,7 +228,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             }
             Volatile.Write(ref _lastIndex, index);
         }
-        Volatile.Write(ref _leading, true);
         _flushWakeup.Request();
         return index;
     }
@@ -271,7 +269,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
     private async ValueTask AppendAtAsync(List<Incoming> batch, CancellationToken token)
     {
-        Volatile.Write(ref _leading, false);
         if (batch.Count == 0)
         {
             return;
@@ -508,7 +505,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     /// </summary>
     private async ValueTask<bool> TryApplyHereAsync(long endIndex)
     {
-        if (!Volatile.Read(ref _leading) || !Volatile.Read(ref _applierStarted) || endIndex - LastAppliedIndex > MaxEntriesAppliedByCommit || _machine.SnapshotDueBy(endIndex)
+        if (!Volatile.Read(ref _applierStarted) || endIndex - LastAppliedIndex > MaxEntriesAppliedByCommit || _machine.SnapshotDueBy(endIndex)
             || !_applyGate.Wait(0))
         {
             return false;
