@@ -139,52 +139,6 @@ public sealed class SegmentedLogTests : LogDurabilityTests
     }
 
     [Fact]
-    public async Task A_commit_of_a_few_entries_applies_them_itself_but_leaves_a_snapshot_and_a_long_run_to_the_applier()
-    {
-        var log = await OpenAsync("live", snapshotEvery: 12);
-        var machine = _machines["live"];
-        // A follower's append is durable on return: the commits below have no sync to wait for.
-        await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>([.. Enumerable.Range(1, 30).Select(i => Command(term: 1, $"c{i}"))]), 1);
-
-        // Three entries: applied by the time the commit returns, on the committing thread (no hop to the applier).
-        await CommitHereAsync(3);
-        Assert.Equal(3, log.LastAppliedIndex);
-        Assert.Equal(3, machine.AppliedOnCallersThread);
-
-        // Nine more: too many for the commit itself (the applier takes them, and the snapshot due at 12 with them).
-        await CommitHereAsync(12);
-        await log.WaitForApplyAsync(12);
-        Assert.Equal(3, machine.AppliedOnCallersThread);
-
-        // A few again, then a few with a snapshot due among them (at 24): the machine's serialization of a
-        // large table must never hold the leader's heartbeats or a follower's answer.
-        await CommitHereAsync(20);
-        Assert.Equal(20, log.LastAppliedIndex);
-        Assert.Equal(11, machine.AppliedOnCallersThread);
-        await CommitHereAsync(24);
-        await log.WaitForApplyAsync(24);
-        Assert.Equal(11, machine.AppliedOnCallersThread);
-        Assert.Equal(0, machine.SnapshotsOnCallersThread);
-        Assert.Equal(2, machine.Snapshots);
-        Assert.Equal(Enumerable.Range(1, 24).Select(i => $"c{i}"), machine.Applied);
-        await log.DisposeAsync();
-
-        // What the commit does before its first wait is done on this thread.
-        ValueTask<long> CommitHereAsync(long index)
-        {
-            machine.OnCallersThread.Value = true;
-            try
-            {
-                return log.CommitAsync(index);
-            }
-            finally
-            {
-                machine.OnCallersThread.Value = false;
-            }
-        }
-    }
-
-    [Fact]
     public async Task A_conflicting_tail_is_replaced_and_what_was_committed_is_kept()
     {
         var follower = await OpenFollowerAsync(entries: 10, commitIndex: 4);
@@ -224,18 +178,8 @@ public sealed class SegmentedLogTests : LogDurabilityTests
         /// <summary>While not set, a restore waits for it (at most 30 s).</summary>
         public ManualResetEventSlim RestoreGate { get; } = new(initialState: true);
 
-        /// <summary>Set by a test on its own thread: the applies and snapshots made there are counted.</summary>
-        public ThreadLocal<bool> OnCallersThread { get; } = new();
-
-        public int AppliedOnCallersThread { get; private set; }
-
-        public int Snapshots { get; private set; }
-
-        public int SnapshotsOnCallersThread { get; private set; }
-
         public object? Apply(long index, int position, long leaderTimeMs, ReadOnlySpan<byte> command)
         {
-            AppliedOnCallersThread += OnCallersThread.Value ? 1 : 0;
             Applied.Add(Encoding.UTF8.GetString(command));
             LastAppliedIndex = index;
             return null;
@@ -243,8 +187,6 @@ public sealed class SegmentedLogTests : LogDurabilityTests
 
         public void WriteSnapshot(Stream destination)
         {
-            Snapshots++;
-            SnapshotsOnCallersThread += OnCallersThread.Value ? 1 : 0;
             using var writer = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true);
             writer.Write(LastAppliedIndex);
             writer.Write(Applied.Count);
