@@ -73,7 +73,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private Snapshot? _pendingRestore; // installed, not yet restored into the machine (under _gate)
     private ClusterMemberId? _vote;
     private Exception? _failure;
-    private bool _applierStarted;
 
     private sealed record Snapshot(long Index, long Term, string Path);
 
@@ -487,57 +486,11 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
                 WriteCommitHint(endIndex);
             }
         }
-        if (count > 0 && !await TryApplyHereAsync(endIndex).ConfigureAwait(false))
+        if (count > 0)
         {
             _applyWakeup.Request();
         }
         return count;
-    }
-
-    /// <summary>At most this many newly committed entries are applied by the commit itself (<see cref="TryApplyHereAsync"/>).</summary>
-    private const long MaxEntriesAppliedByCommit = 8;
-
-    /// <summary>
-    /// Applies the entries up to <paramref name="endIndex"/> on the committing thread instead of waking the applier,
-    /// when that is short: a few entries, no snapshot due among them, none being restored, and the applier idle.
-    /// A commit of one entry then costs no thread hop; everything longer stays off DotNext's heartbeat loop and a
-    /// follower's answer. False when it applied nothing and the applier must run.
-    /// </summary>
-    private async ValueTask<bool> TryApplyHereAsync(long endIndex)
-    {
-        if (!Volatile.Read(ref _applierStarted) || endIndex - LastAppliedIndex > MaxEntriesAppliedByCommit || _machine.SnapshotDueBy(endIndex)
-            || !_applyGate.Wait(0))
-        {
-            return false;
-        }
-        var token = _lifetime.Token;
-        try
-        {
-            lock (_gate)
-            {
-                if (_pendingRestore is not null)
-                {
-                    return false;
-                }
-            }
-            await ApplyUpToAsync(endIndex, token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            return true; // disposed
-        }
-        catch (Exception e)
-        {
-            Fail(e); // as the applier's failure does (RunWorkerAsync)
-            throw;
-        }
-        finally
-        {
-            _applyGate.Release();
-            Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
-        }
-        // Whatever was committed meanwhile is the applier's.
-        return LastAppliedIndex >= LastCommittedEntryIndex;
     }
 
     public override async Task InitializeAsync(CancellationToken token = default)
@@ -545,7 +498,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         // Entries committed before the restart are applied before the node serves.
         await ApplyCommittedAsync(token).ConfigureAwait(false);
         _applier = Task.Run(() => RunWorkerAsync(_applyWakeup, ApplyCommittedAsync));
-        Volatile.Write(ref _applierStarted, true);
     }
 
     public new ValueTask WaitForApplyAsync(CancellationToken token = default)
@@ -594,54 +546,48 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         try
         {
             await RestorePendingAsync().ConfigureAwait(false);
-            await ApplyUpToAsync(long.MaxValue, token).ConfigureAwait(false);
+            var storage = ((IPersistentState)this).ConfigurationStorage;
+            for (var index = LastAppliedIndex + 1; index <= LastCommittedEntryIndex; index++)
+            {
+                token.ThrowIfCancellationRequested();
+                LogRecord record;
+                _cuts.EnterReadLock();
+                try
+                {
+                    record = _records.Read(index);
+                }
+                finally
+                {
+                    _cuts.ExitReadLock();
+                }
+                _contexts.TryRemove(index, out var context);
+                if ((record.Flags & ConfigurationFlag) != 0)
+                {
+                    if (storage is not null)
+                    {
+                        await storage.SaveConfigurationAsync(new StoredEntry(record.Term, true, record.Payload), index, token).ConfigureAwait(false);
+                    }
+                }
+                else if (!record.Payload.IsEmpty && _machine.Apply(index, record.Term, new ReadOnlySequence<byte>(record.Payload), context))
+                {
+                    // The machine serialized its state at this index; the file is written off the applier, one at a
+                    // time (a snapshot whose predecessor is still being written waits for it).
+                    await _snapshotWriter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    var (content, term) = (_machine.TakePreparedSnapshot(), record.Term);
+                    var snapshotIndex = index;
+                    _snapshotWriter = Task.Run(() => PersistSnapshotAsync(snapshotIndex, term, content, _lifetime.Token), CancellationToken.None);
+                }
+                Volatile.Write(ref _appliedIndex, index);
+                if ((index & 63) == 0)
+                {
+                    Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
+                }
+            }
         }
         finally
         {
             _applyGate.Release();
             Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
-        }
-    }
-
-    /// <summary>Applies the committed entries up to <paramref name="lastIndex"/>; the caller holds the apply gate.</summary>
-    private async ValueTask ApplyUpToAsync(long lastIndex, CancellationToken token)
-    {
-        var storage = ((IPersistentState)this).ConfigurationStorage;
-        for (var index = LastAppliedIndex + 1; index <= long.Min(lastIndex, LastCommittedEntryIndex); index++)
-        {
-            token.ThrowIfCancellationRequested();
-            LogRecord record;
-            _cuts.EnterReadLock();
-            try
-            {
-                record = _records.Read(index);
-            }
-            finally
-            {
-                _cuts.ExitReadLock();
-            }
-            _contexts.TryRemove(index, out var context);
-            if ((record.Flags & ConfigurationFlag) != 0)
-            {
-                if (storage is not null)
-                {
-                    await storage.SaveConfigurationAsync(new StoredEntry(record.Term, true, record.Payload), index, token).ConfigureAwait(false);
-                }
-            }
-            else if (!record.Payload.IsEmpty && _machine.Apply(index, record.Term, new ReadOnlySequence<byte>(record.Payload), context))
-            {
-                // The machine serialized its state at this index; the file is written off the applier, one at a
-                // time (a snapshot whose predecessor is still being written waits for it).
-                await _snapshotWriter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                var (content, term) = (_machine.TakePreparedSnapshot(), record.Term);
-                var snapshotIndex = index;
-                _snapshotWriter = Task.Run(() => PersistSnapshotAsync(snapshotIndex, term, content, _lifetime.Token), CancellationToken.None);
-            }
-            Volatile.Write(ref _appliedIndex, index);
-            if ((index & 63) == 0)
-            {
-                Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetResult();
-            }
         }
     }
 
@@ -905,7 +851,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         await Task.WhenAll(_flusher, _applier).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _snapshotWriter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _syncGate.WaitAsync().ConfigureAwait(false); // a waiter's own sync ends first; none starts after
-        await _applyGate.WaitAsync().ConfigureAwait(false); // so does a commit's own apply
         lock (_gate)
         {
             _records.Sync();

@@ -158,9 +158,6 @@ internal sealed class StateMachineAdapter : SimpleStateMachine
         _metrics.EntryApplied();
     }
 
-    /// <summary>True when applying the entries up to <paramref name="lastIndex"/> would prepare a snapshot.</summary>
-    internal bool SnapshotDueBy(long lastIndex) => lastIndex - LastSnapshotIndex >= _snapshotEveryEntries;
-
     private bool TryPrepareSnapshot(long index)
     {
         if (index - _lastSnapshotIndex < _snapshotEveryEntries)
