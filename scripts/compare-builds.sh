@@ -8,6 +8,8 @@
 # e.g. scripts/compare-builds.sh HEAD~5 HEAD. Results: ./data/builds/results.jsonl
 # ENV_A / ENV_B: server settings for one side only, e.g. one build with two logs:
 #   ENV_A="RAFTDLM_LogEngine=DotNext" ENV_B="RAFTDLM_LogEngine=Segmented" scripts/compare-builds.sh HEAD HEAD
+# SCENARIOS: which runs each round makes, "scenario workers" separated by commas
+#   (default "uncontended 1,uncontended 32,contended 32"), e.g. SCENARIOS="uncontended 1,uncontended 8"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REV_A=${1:?usage: $0 REV_A REV_B [rounds] [seconds]}
@@ -47,6 +49,7 @@ trap stop_current EXIT
 
 ENV_A=${ENV_A:-}
 ENV_B=${ENV_B:-}
+SCENARIOS=${SCENARIOS:-uncontended 1,uncontended 32,contended 32}
 for round in $(seq 1 "$ROUNDS"); do
   for side in A B; do
     if [ "$side" = A ]; then dir=$DIR_A settings=$ENV_A; else dir=$DIR_B settings=$ENV_B; fi
@@ -59,7 +62,9 @@ for round in $(seq 1 "$ROUNDS"); do
     pids=$(cat "$data/node1.pid"),$(cat "$data/node2.pid"),$(cat "$data/node3.pid")
     echo "round $round: $label (pids $pids), 20 s unmeasured warm-up"
     $LOADGEN uncontended --endpoints "$ENDPOINTS" --workers 8 --seconds 20 --warmup 0 >/dev/null
-    for spec in "uncontended 1" "uncontended 32" "contended 32"; do
+    IFS=, read -ra specs <<< "$SCENARIOS"
+    for spec in "${specs[@]}"; do
+      # shellcheck disable=SC2086 # "scenario workers": two words
       set -- $spec
       $LOADGEN "$1" --endpoints "$ENDPOINTS" --workers "$2" --seconds "$SECONDS_PER_RUN" --pids "$pids" ${DISK:+--disk "$DISK"} \
         | sed "s/^{/{\"Build\":\"$label\",/" | tee -a "$RESULTS"
