@@ -9,24 +9,27 @@ namespace RaftDlm.HttpApi.Tests;
 /// <summary>
 /// The upgrade promise of docs/formats.md: the current server opens a data directory written by an earlier
 /// version (checked in under Fixtures, made by <c>Fixtures/make-datadir-v1.sh</c>) and serves exactly what that
-/// version recorded, then accepts new writes. Every later version keeps this test and adds one per fixture it
+/// version recorded, then accepts new writes: one data directory on each log a version-1 server could write. Every later version keeps this test and adds one per fixture it
 /// adds when a format changes.
 /// </summary>
 public sealed class DataDirectoryCompatibilityTests
 {
     private static readonly TimeSpan ReadyWait = TimeSpan.FromSeconds(60);
 
-    [Fact]
-    public async Task A_version_1_data_directory_opens_with_every_lock_lvb_and_token_as_recorded_and_takes_new_writes()
+    /// <param name="fixture">"v1": DotNext's WAL (<c>wal/</c>); "log-v1": the segmented log (<c>log/</c>), which a new data directory gets.</param>
+    [Theory]
+    [InlineData("v1")]
+    [InlineData("log-v1")]
+    public async Task A_version_1_data_directory_opens_with_every_lock_lvb_and_token_as_recorded_and_takes_new_writes(string fixture)
     {
         var fixtures = Path.Combine(BuildOutput.RepositoryRoot, "tests", "HttpApi.Tests", "Fixtures");
-        var expected = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(fixtures, "expected-v1.json")))!;
+        var expected = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(fixtures, $"expected-{fixture}.json")))!;
         var root = Path.Combine(Path.GetTempPath(), "raftdlm-tests", Guid.NewGuid().ToString("N"));
         var data = Path.Combine(root, "node1");
-        CopyFolder(Path.Combine(fixtures, "datadir-v1"), data);
+        CopyFolder(Path.Combine(fixtures, $"datadir-{fixture}"), data);
         var ports = LocalPorts.Free(2);
         var self = new ServerMember("node1", "127.0.0.1", ports[0], ports[1]);
-        // The WAL's chunk size is part of its layout (docs/formats.md): the node runs with the fixture's.
+        // The WAL's chunk size is part of its layout (docs/formats.md): the node runs with the fixture's (the segments' too).
         string[] settings = ["--ChunkSizeBytes", expected["server"]!["chunkSizeBytes"]!.ToString(), "--SnapshotEveryEntries", "1000"];
         using var node = ServerNode.Start(self, [self], data, Path.Combine(root, "node1.log"), settings);
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri(self.HttpUrl), Timeout = TimeSpan.FromSeconds(60) };
@@ -34,7 +37,7 @@ public sealed class DataDirectoryCompatibilityTests
         {
             await WaitReadyAsync(client, node);
             var cluster = (await Get(client, "/v1/cluster")).Body!;
-            Assert.True(Long(cluster, "appliedIndex") >= Long(expected, "appliedIndex"), $"the node did not replay the WAL tail: {cluster.ToJsonString()}\n{node.Output()}");
+            Assert.True(Long(cluster, "appliedIndex") >= Long(expected, "appliedIndex"), $"the node did not replay the log's tail: {cluster.ToJsonString()}\n{node.Output()}");
             Assert.True(Long(cluster, "snapshotIndex") == Long(expected, "snapshotIndex"), $"the node did not keep the fixture's snapshot: {cluster.ToJsonString()}");
 
             await AssertAsRecordedAsync(client, expected);

@@ -2,13 +2,20 @@
 # Made tests/HttpApi.Tests/Fixtures/datadir-v1 (OUTPUT_FOLDER/datadir-v1): the data directory of one node of today's server (entry
 # envelope 1, snapshot file "RDS1", lock table snapshot 2, DotNext 6.12.0 WAL with 64 KiB chunks), holding a
 # snapshot and a WAL tail after it, and expected-v1.json: what the lock table held when the node stopped.
-# DataDirectoryCompatibilityTests starts the current server on a copy and checks every value is still there.
-# The checked-in fixture was made once, by the code of its version, and is never made again (docs/formats.md);
+# With LOG=segmented it made datadir-log-v1 and expected-log-v1.json the same way, on the segmented log
+# (version 1, 64 KiB segments) that a new data directory gets since that log came: a snapshot and a log tail.
+# DataDirectoryCompatibilityTests starts the current server on a copy of each and checks every value is still there.
+# The checked-in fixtures were made once, by the code of their version, and are never made again (docs/formats.md);
 # a release that changes a format copies this script as make-datadir-v2.sh. It writes into a new folder:
-#   tests/HttpApi.Tests/Fixtures/make-datadir-v1.sh OUTPUT_FOLDER
+#   [LOG=segmented] tests/HttpApi.Tests/Fixtures/make-datadir-v1.sh OUTPUT_FOLDER
 set -euo pipefail
-OUT=$(realpath -m "${1:?usage: $0 OUTPUT_FOLDER (a new folder, never the checked-in Fixtures)}")
-if [ -e "$OUT/datadir-v1" ]; then echo "$OUT/datadir-v1 exists: a fixture is never made again over itself" >&2; exit 2; fi
+OUT=$(realpath -m "${1:?usage: [LOG=segmented] $0 OUTPUT_FOLDER (a new folder, never the checked-in Fixtures)}")
+case "${LOG:-dotnext}" in
+  dotnext) ENGINE=DotNext NAME=v1 LAYOUT='wal: "DotNext.Net.Cluster 6.12.0, checkpoint 1, 65536-byte chunks"' ;;
+  segmented) ENGINE=Segmented NAME=log-v1 LAYOUT='log: "segmented 1, 65536-byte segments"' ;;
+  *) echo "LOG is dotnext or segmented, not $LOG" >&2; exit 2 ;;
+esac
+if [ -e "$OUT/datadir-$NAME" ]; then echo "$OUT/datadir-$NAME exists: a fixture is never made again over itself" >&2; exit 2; fi
 cd "$(dirname "$0")/../../.."
 
 PORT=${RAFTDLM_FIXTURE_PORT:-19710}
@@ -18,7 +25,7 @@ SERVER=src/HttpApi/bin/Release/net10.0/RaftDlm.Server.dll
 dotnet build -c Release -nologo -v quiet src/HttpApi >/dev/null
 
 dotnet "$SERVER" --node-id node1 --http "$URL" --raft "127.0.0.1:$((PORT + 1))" --data "$WORK/node1" \
-  --SnapshotEveryEntries 12 --ChunkSizeBytes 65536 >"$WORK/server.log" 2>&1 &
+  --SnapshotEveryEntries 12 --ChunkSizeBytes 65536 --LogEngine "$ENGINE" >"$WORK/server.log" 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 150); do curl -sf --max-time 1 "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -54,7 +61,7 @@ d2=$(lock beta "$dying" kept EX '"flags":["persistent"]')
 call POST "/v1/lockspaces/beta/locks/$d2/convert" "{\"mode\":\"EX\",\"lvb\":\"$(lvb 8 'orphan')\"}" >/dev/null
 call DELETE "/v1/sessions/$dying" >/dev/null
 
-# Past the snapshot: these entries stay in the WAL tail.
+# Past the snapshot: these entries stay in the log's tail.
 t1=$(lock beta "$writer" tree PW)
 t2=$(lock beta "$writer" leaf CR "\"parentLockId\":\"$t1\"")
 call POST "/v1/lockspaces/beta/locks/$t1/convert" "{\"mode\":\"PW\",\"lvb\":\"$(lvb 8 'tree-1')\"}" >/dev/null
@@ -71,24 +78,24 @@ for r in alpha/shared alpha/lost alpha/solo beta/kept beta/tree; do
   resources+=("$(call GET "/v1/lockspaces/${r%%/*}/resources/${r#*/}" | jq -c --arg ls "${r%%/*}" '{lockspace: $ls} + .')")
 done
 cluster=$(call GET /v1/cluster)
-jq -n \
+jq -n "{formats: {entryEnvelope: 1, snapshotFile: 1, lockTableSnapshot: 2, $LAYOUT}}" | jq \
   --argjson cluster "$cluster" \
   --argjson lockspaces "$(call GET /v1/lockspaces)" \
   --argjson sessions "$(call GET '/v1/sessions?limit=1000' | jq '[.sessions[] | del(.ttlLeftMs)]')" \
   --argjson locks "$(printf '%s\n' "${locks[@]}" | jq -s .)" \
   --argjson resources "$(printf '%s\n' "${resources[@]}" | jq -s .)" \
-  '{formats: {entryEnvelope: 1, snapshotFile: 1, lockTableSnapshot: 2, wal: "DotNext.Net.Cluster 6.12.0, checkpoint 1, 65536-byte chunks"},
+  '{formats: .formats,
     server: {nodeId: "node1", chunkSizeBytes: 65536},
     appliedIndex: $cluster.appliedIndex, snapshotIndex: $cluster.snapshotIndex,
-    lockspaces: $lockspaces.lockspaces, sessions: $sessions, locks: $locks, resources: $resources}' >"$WORK/expected-v1.json"
-jq -e '.snapshotIndex > 0 and .appliedIndex > .snapshotIndex' "$WORK/expected-v1.json" >/dev/null \
-  || { echo "no snapshot with a WAL tail after it: $(jq -c '{appliedIndex, snapshotIndex}' "$WORK/expected-v1.json")" >&2; exit 1; }
+    lockspaces: $lockspaces.lockspaces, sessions: $sessions, locks: $locks, resources: $resources}' >"$WORK/expected-$NAME.json"
+jq -e '.snapshotIndex > 0 and .appliedIndex > .snapshotIndex' "$WORK/expected-$NAME.json" >/dev/null \
+  || { echo "no snapshot with a log tail after it: $(jq -c '{appliedIndex, snapshotIndex}' "$WORK/expected-$NAME.json")" >&2; exit 1; }
 
 kill "$PID"
 for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 mkdir -p "$OUT"
-rm -rf "$OUT/datadir-v1"
-cp -r "$WORK/node1" "$OUT/datadir-v1"
-cp "$WORK/expected-v1.json" "$OUT/expected-v1.json"
-du -sh "$OUT/datadir-v1"
-jq -c '{appliedIndex, snapshotIndex, locks: (.locks | length)}' "$OUT/expected-v1.json"
+rm -rf "$OUT/datadir-$NAME"
+cp -r "$WORK/node1" "$OUT/datadir-$NAME"
+cp "$WORK/expected-$NAME.json" "$OUT/expected-$NAME.json"
+du -sh "$OUT/datadir-$NAME"
+jq -c '{appliedIndex, snapshotIndex, locks: (.locks | length)}' "$OUT/expected-$NAME.json"
