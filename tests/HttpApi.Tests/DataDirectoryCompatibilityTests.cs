@@ -9,8 +9,8 @@ namespace RaftDlm.HttpApi.Tests;
 /// <summary>
 /// The upgrade promise of docs/formats.md: the current server opens a data directory written by an earlier
 /// version (checked in under Fixtures, made by <c>Fixtures/make-datadir-v1.sh</c>) and serves exactly what that
-/// version recorded, then accepts new writes: one data directory on each log a version-1 server could write. Every later version keeps this test and adds one per fixture it
-/// adds when a format changes.
+/// version recorded, then accepts new writes: one data directory on each log a version-1 server could write.
+/// Every later version keeps this test and adds one per fixture it adds when a format changes.
 /// </summary>
 public sealed class DataDirectoryCompatibilityTests
 {
