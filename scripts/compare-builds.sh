@@ -60,8 +60,9 @@ for round in $(seq 1 "$ROUNDS"); do
     # shellcheck disable=SC2086 # settings are NAME=value words
     env $settings RAFTDLM_DATA="$data" "$dir/scripts/local-cluster.sh" start >/dev/null
     pids=$(cat "$data/node1.pid"),$(cat "$data/node2.pid"),$(cat "$data/node3.pid")
-    echo "round $round: $label (pids $pids), 20 s unmeasured warm-up"
+    echo "round $round: $label (pids $pids), 30 s unmeasured warm-up"
     $LOADGEN uncontended --endpoints "$ENDPOINTS" --workers 8 --seconds 20 --warmup 0 >/dev/null
+    $LOADGEN contended --endpoints "$ENDPOINTS" --workers 32 --seconds 10 --warmup 0 >/dev/null
     IFS=, read -ra specs <<< "$SCENARIOS"
     for spec in "${specs[@]}"; do
       # shellcheck disable=SC2086 # "scenario workers": two words

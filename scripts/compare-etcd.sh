@@ -2,8 +2,9 @@
 # Side-by-side benchmark: a 3-member etcd and a 3-node Raft DLM cluster on this machine (loopback, fsync
 # on), the same scenarios against both in alternation (A B A B), then a table with ours/etcd ratios.
 #   scripts/compare-etcd.sh [seconds-per-run]      (default 10)
-# Both clusters first take 20 s of unmeasured load (the .NET servers compile their hot paths in their
-# first seconds), and each run has 3 s of unmeasured warm-up for the load generator's own process. Each
+# Both clusters first take 20 s of unmeasured uncontended load and 10 s of contended (the .NET servers compile
+# the hot paths of each scenario in its first seconds), and each run has 3 s of unmeasured warm-up for the
+# load generator's own process. Each
 # result also gives the servers' CPU time and the disk's write and flush requests per operation.
 # Installs etcd from the OS packages when it is missing. Results: ./data/compare/results.jsonl
 set -euo pipefail
@@ -64,9 +65,13 @@ run() { # target endpoints scenario workers [extra]
   $LOADGEN "$3" --target "$1" --endpoints "$2" --workers "$4" --seconds "$SECONDS_PER_RUN" --pids "$pids" \
     ${DISK:+--disk "$DISK"} "${@:5}" | tee -a "$RESULTS"
 }
-echo "warming both clusters up (20 s each, not measured)"
-$LOADGEN uncontended --target raft-dlm --endpoints "$OURS" --workers 8 --seconds 20 --warmup 0 >/dev/null
-$LOADGEN uncontended --target etcd --endpoints "$ETCD" --workers 8 --seconds 20 --warmup 0 >/dev/null
+echo "warming both clusters up (20 s uncontended and 10 s contended each, not measured)"
+for target in raft-dlm etcd; do
+  endpoints=$OURS
+  [ "$target" = etcd ] && endpoints=$ETCD
+  $LOADGEN uncontended --target "$target" --endpoints "$endpoints" --workers 8 --seconds 20 --warmup 0 >/dev/null
+  $LOADGEN contended --target "$target" --endpoints "$endpoints" --workers 32 --seconds 10 --warmup 0 >/dev/null
+done
 for round in 1 2; do
   for spec in "uncontended 1" "uncontended 8" "uncontended 32" "contended 32"; do
     set -- $spec
