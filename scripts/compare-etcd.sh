@@ -4,8 +4,8 @@
 #   scripts/compare-etcd.sh [seconds-per-run]      (default 10)
 # Both clusters first take 20 s of unmeasured uncontended load and 10 s of contended (the .NET servers compile
 # the hot paths of each scenario in its first seconds), and each run has 3 s of unmeasured warm-up for the
-# load generator's own process. Each
-# result also gives the servers' CPU time and the disk's write and flush requests per operation.
+# load generator's own process. Each result also gives the servers' CPU time and the disk's write and flush
+# requests per operation.
 # Installs etcd from the OS packages when it is missing. Results: ./data/compare/results.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -29,7 +29,8 @@ public sealed class DataDirectoryCompatibilityTests
         CopyFolder(Path.Combine(fixtures, $"datadir-{fixture}"), data);
         var ports = LocalPorts.Free(2);
         var self = new ServerMember("node1", "127.0.0.1", ports[0], ports[1]);
-        // The WAL's chunk size is part of its layout (docs/formats.md): the node runs with the fixture's (the segments' too).
+        // The WAL's chunk size is part of its layout (docs/formats.md): the node runs with the fixture's, which
+        // is also the segment size of a segmented-log fixture.
         string[] settings = ["--ChunkSizeBytes", expected["server"]!["chunkSizeBytes"]!.ToString(), "--SnapshotEveryEntries", "1000"];
         using var node = ServerNode.Start(self, [self], data, Path.Combine(root, "node1.log"), settings);
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri(self.HttpUrl), Timeout = TimeSpan.FromSeconds(60) };
