@@ -1,3 +1,4 @@
+using System.Net;
 using System.Threading.RateLimiting;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -68,8 +69,8 @@ services.AddRateLimiter(limiter =>
 {
     // Two bounds: a flood guard per address, then each lockspace token's request quota.
     limiter.GlobalLimiter = PartitionedRateLimiter.CreateChained(
-        PartitionedRateLimiter.Create<HttpContext, string>(context => RateLimitPartition.GetTokenBucketLimiter(
-            context.Connection.RemoteIpAddress?.ToString() ?? "unknown", _ => PerSecond(options.RequestsPerSecondPerClient))),
+        PartitionedRateLimiter.Create<HttpContext, IPAddress>(context => RateLimitPartition.GetTokenBucketLimiter(
+            context.Connection.RemoteIpAddress ?? IPAddress.None, _ => PerSecond(options.RequestsPerSecondPerClient))),
         PartitionedRateLimiter.Create<HttpContext, string>(context =>
             Auth.QuotaPartition(context, options) is { } token && options.TokenRequestsPerSecond > 0
                 ? RateLimitPartition.GetTokenBucketLimiter(token, _ => PerSecond(options.TokenRequestsPerSecond))
@@ -82,14 +83,14 @@ services.AddRateLimiter(limiter =>
 var app = builder.Build();
 app.UseRateLimiter();
 // The status page of any node shows every node's own view: those two reads may be fetched across origins.
-app.Use(StatusPage.CrossOrigin);
+app.Use(next => context => StatusPage.CrossOrigin(context, next));
 app.Use(Auth.Middleware(options));
 StatusPage.Map(app);
 // Created before the first request: the metrics' gauges and the leader watch exist from the start.
 app.Services.GetRequiredService<ServerMetrics>();
 app.Services.GetRequiredService<LeaderWatch>();
 var forwarding = app.Services.GetRequiredService<Forwarding>();
-app.Use((context, next) => forwarding.InvokeAsync(context, next));
+app.Use(next => context => forwarding.InvokeAsync(context, next));
 app.MapOpenApi();
 // The exporter answers /metrics as middleware; the route below only describes it in the OpenAPI document
 // (the exporter's own endpoint is not a route handler, so the document would leave it out).

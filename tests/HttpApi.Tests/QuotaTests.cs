@@ -78,4 +78,25 @@ public sealed class QuotaTests
         AssertStatus(await Get(client, "/v1/lockspaces", Neighbour), HttpStatusCode.OK);
         AssertStatus(await Get(client, "/v1/lockspaces", Admin), HttpStatusCode.OK);
     }
+    [Fact]
+    public async Task An_address_over_its_request_rate_gets_429_until_its_bucket_refills()
+    {
+        // No tokens at all: the flood guard per client address is the only bound.
+        await using var cluster = await ServerCluster.StartAsync(1, new Dictionary<string, string> { ["RequestsPerSecondPerClient"] = "20" });
+        var client = cluster.Client(cluster.Ids[0]);
+        var statuses = new List<HttpStatusCode>();
+        Reply? limited = null;
+        for (var i = 0; i < 60 && limited is null; i++)
+        {
+            var reply = await Get(client, "/v1/lockspaces");
+            statuses.Add(reply.Status);
+            if (reply.Status == HttpStatusCode.TooManyRequests) limited = reply;
+        }
+        Assert.True(limited is not null, $"60 requests at once from one address, none refused: {string.Join(",", statuses)}");
+        Assert.Equal("TooManyRequests", Api.Code(limited.Body));
+        Assert.Contains("request rate bound", (string?)limited.Body?["detail"]);
+        // A second later the address's bucket holds 20 requests again.
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        AssertStatus(await Get(client, "/v1/lockspaces"), HttpStatusCode.OK);
+    }
 }

@@ -17,7 +17,7 @@ internal static class Auth
     private const string AccessKey = "raftdlm.access";
     private const string CallerKey = "raftdlm.caller";
 
-    public static Func<HttpContext, Func<Task>, Task> Middleware(ServerOptions options)
+    public static Func<RequestDelegate, RequestDelegate> Middleware(ServerOptions options)
     {
         var admins = options.AdminTokens.ToHashSet(StringComparer.Ordinal);
         var scoped = options.LockspaceTokens.ToDictionary(
@@ -25,32 +25,24 @@ internal static class Auth
             entry => entry.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
             StringComparer.Ordinal);
         var principals = options.LockspaceTokens.Keys.ToDictionary(token => token, Principal, StringComparer.Ordinal);
-        return async (context, next) =>
+        return next => context =>
         {
             if (!options.AuthEnabled || !context.Request.Path.StartsWithSegments("/v1"))
             {
-                await next();
-                return;
+                return next(context);
             }
             var token = BearerToken(context.Request) ?? "";
             if (admins.Contains(token))
             {
-                await next();
-                return;
+                return next(context);
             }
             if (!scoped.TryGetValue(token, out var allowed))
             {
-                await Problems.Of(401, "Unauthorized", "a valid bearer token is required").ExecuteAsync(context);
-                return;
+                return Problems.Of(401, "Unauthorized", "a valid bearer token is required").ExecuteAsync(context);
             }
             context.Items[AccessKey] = allowed;
             context.Items[CallerKey] = principals[token];
-            if (Denied(context.Request, allowed) is { } reason)
-            {
-                await Problems.Of(403, "Forbidden", reason).ExecuteAsync(context);
-                return;
-            }
-            await next();
+            return Denied(context.Request, allowed) is { } reason ? Problems.Of(403, "Forbidden", reason).ExecuteAsync(context) : next(context);
         };
     }
 

@@ -31,13 +31,12 @@ internal sealed partial class Forwarding(RaftNode node, LeaderWatch leaders, Ser
     private static readonly TimeSpan RelayTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan MembershipRelayTimeout = TimeSpan.FromMilliseconds(MembershipEndpoints.MaxAddTimeoutMs) + RelayTimeout;
 
-    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    public Task InvokeAsync(HttpContext context, RequestDelegate next) =>
+        // The leader's own calls and the local reads go straight on, without a state machine of this method's.
+        !ForLeader(context.Request) || node.IsLeader ? next(context) : ForwardAsync(context, next);
+
+    private async Task ForwardAsync(HttpContext context, RequestDelegate next)
     {
-        if (!ForLeader(context.Request) || node.IsLeader)
-        {
-            await next();
-            return;
-        }
         if (node.Membership != MembershipState.Member)
         {
             // Its view of the leader may be stale: a removed (or not yet added) node sends nothing on.
@@ -58,7 +57,7 @@ internal sealed partial class Forwarding(RaftNode node, LeaderWatch leaders, Ser
         {
             if (node.IsLeader)
             {
-                await next();
+                await next(context);
                 return;
             }
             metrics.Unavailable();

@@ -18,13 +18,12 @@ internal static class StatusPage
         app.UseStaticFiles(new StaticFileOptions { FileProvider = files, RequestPath = "/ui" });
     }
 
-    public static async Task CrossOrigin(HttpContext context, Func<Task> next)
+    public static Task CrossOrigin(HttpContext context, RequestDelegate next)
     {
         var path = context.Request.Path;
         if (!path.Equals("/v1/cluster", StringComparison.Ordinal) && !path.Equals("/readyz", StringComparison.Ordinal))
         {
-            await next();
-            return;
+            return next(context);
         }
         var headers = context.Response.Headers;
         headers.AccessControlAllowOrigin = "*";
@@ -34,8 +33,8 @@ internal static class StatusPage
             headers.AccessControlAllowHeaders = "Authorization";
             headers.AccessControlMaxAge = "600";
             context.Response.StatusCode = StatusCodes.Status204NoContent;
-            return;
+            return Task.CompletedTask;
         }
-        await next();
+        return next(context);
     }
 }
