@@ -83,14 +83,14 @@ services.AddRateLimiter(limiter =>
 var app = builder.Build();
 app.UseRateLimiter();
 // The status page of any node shows every node's own view: those two reads may be fetched across origins.
-app.Use(next => context => StatusPage.CrossOrigin(context, next));
+app.Use(StatusPage.CrossOrigin);
 app.Use(Auth.Middleware(options));
 StatusPage.Map(app);
 // Created before the first request: the metrics' gauges and the leader watch exist from the start.
 app.Services.GetRequiredService<ServerMetrics>();
 app.Services.GetRequiredService<LeaderWatch>();
 var forwarding = app.Services.GetRequiredService<Forwarding>();
-app.Use(next => context => forwarding.InvokeAsync(context, next));
+app.Use(forwarding.InvokeAsync);
 app.MapOpenApi();
 // The exporter answers /metrics as middleware; the route below only describes it in the OpenAPI document
 // (the exporter's own endpoint is not a route handler, so the document would leave it out).
