@@ -121,7 +121,7 @@ public sealed partial class DlmSession : IAsyncDisposable
     /// <summary>Cancelled when the session is lost (its lease deadline passed), expired or closed: hand it to work that must stop then.</summary>
     public CancellationToken LostToken => _lost.Token;
 
-    /// <summary>Completes when the session has been lost, expired or been closed.</summary>
+    /// <summary>Completes when the session has been lost, expired or been closed, after the <see cref="StateChanged"/> handlers of that change ran.</summary>
     public Task Ended => _ended.Task;
 
     /// <summary>Raised on every state change, on a background thread.</summary>
@@ -310,7 +310,8 @@ public sealed partial class DlmSession : IAsyncDisposable
             _state = next;
         }
         LogStateChanged(SessionId, previous, next);
-        if (next is SessionState.Expired or SessionState.Lost or SessionState.Closed) End();
+        var final = next is SessionState.Expired or SessionState.Lost or SessionState.Closed;
+        if (final) InvalidateAll();
         try
         {
             StateChanged?.Invoke(this, new SessionStateChangedEventArgs(previous, next));
@@ -319,15 +320,16 @@ public sealed partial class DlmSession : IAsyncDisposable
         {
             LogCallbackFailed(error.Message);
         }
+        // Last, so that whoever awaits Ended finds the handlers of the final change already run.
+        if (final) _ended.TrySetResult();
         return true;
     }
 
-    private void End()
+    private void InvalidateAll()
     {
         var error = Gone();
         foreach (var handle in Handles()) handle.Invalidate(error);
         _lost.Cancel();
-        _ended.TrySetResult();
     }
 
     private async Task KeepAliveLoopAsync(CancellationToken ct)
