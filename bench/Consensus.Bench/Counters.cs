@@ -1,4 +1,5 @@
 using System.Globalization;
+using RaftDlm.Bench;
 
 namespace RaftDlm.Consensus.Bench;
 
@@ -8,40 +9,14 @@ namespace RaftDlm.Consensus.Bench;
 /// </summary>
 internal readonly record struct Counters(TimeSpan NodesCpu, long Writes, long Flushes)
 {
-    // USER_HZ, the unit of utime and stime in /proc/<pid>/stat: 100 on every Linux this runs on.
-    private const double ClockTicksPerSecond = 100;
-
     public static Counters Take(IEnumerable<NodeProcess> nodes, string disk)
     {
-        var ticks = nodes.Sum(node => ProcessTicks(node.Pid));
-        var (writes, flushes) = disk.Length > 0 ? DiskCounters(disk) : (0, 0);
-        return new Counters(TimeSpan.FromSeconds(ticks / ClockTicksPerSecond), writes, flushes);
+        var ticks = nodes.Sum(node => ProcCounters.ProcessTicks(node.Pid));
+        var (writes, flushes) = disk.Length > 0 ? ProcCounters.Disk(disk) : (0, 0);
+        return new Counters(TimeSpan.FromSeconds(ticks / ProcCounters.ClockTicksPerSecond), writes, flushes);
     }
 
     public Counters Since(Counters start) => new(NodesCpu - start.NodesCpu, Writes - start.Writes, Flushes - start.Flushes);
-
-    /// <summary>utime + stime, in clock ticks (fields 14 and 15, counted after the command name).</summary>
-    private static long ProcessTicks(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-    }
-
-    // Columns after major, minor and name: writes completed is the 5th, flushes completed the 16th.
-    private static (long Writes, long Flushes) DiskCounters(string device)
-    {
-        foreach (var line in File.ReadLines("/proc/diskstats"))
-        {
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 18 && fields[2] == device)
-            {
-                return (long.Parse(fields[7], CultureInfo.InvariantCulture), long.Parse(fields[18], CultureInfo.InvariantCulture));
-            }
-        }
-
-        throw new ArgumentException($"no block device '{device}' in /proc/diskstats (or a kernel without flush counters)");
-    }
 }
 
 /// <summary>One measured run, as a line of the results.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using RaftDlm.Bench;
 using RaftDlm.Consensus.Storage;
 
 // dotnet run -c Release --project bench/Storage.Bench -- [--dir D] [--records N] [--bytes B] [--disk vda]
@@ -48,22 +49,6 @@ finally
     Directory.Delete(directory, recursive: true);
 }
 
-// /proc/diskstats: name is field 3, writes completed field 8, flush requests completed field 19 (Linux 5.5+).
-static (long Writes, long Flushes)? DiskCounters(string disk)
-{
-    if (disk.Length == 0 || !File.Exists("/proc/diskstats"))
-    {
-        return null;
-    }
-
-    foreach (var line in File.ReadLines("/proc/diskstats"))
-    {
-        var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length >= 19 && fields[2] == disk)
-        {
-            return (long.Parse(fields[7], CultureInfo.InvariantCulture), long.Parse(fields[18], CultureInfo.InvariantCulture));
-        }
-    }
-
-    throw new ArgumentException($"no disk '{disk}' in /proc/diskstats");
-}
+// Null without a device to measure (or on a system without /proc/diskstats).
+static (long Writes, long Flushes)? DiskCounters(string disk) =>
+    disk.Length == 0 || !File.Exists("/proc/diskstats") ? null : ProcCounters.Disk(disk);
