@@ -22,6 +22,7 @@ internal sealed class ConsensusMetrics : IDisposable
     private readonly Histogram<double> _logSyncSeconds;
     private readonly Histogram<long> _logSyncEntries;
     private readonly Histogram<long> _proposalsPerEntry;
+    private readonly Counter<long> _leaderSyncFallbacks;
 
     public ConsensusMetrics(RaftNode node, string nodeId)
     {
@@ -44,6 +45,8 @@ internal sealed class ConsensusMetrics : IDisposable
             "Entries one data sync of the segmented log made durable: the size of a group commit.");
         _proposalsPerEntry = _meter.CreateHistogram<long>("raftdlm.consensus.proposals_per_entry", "{proposal}",
             "Proposals the leader packed into one log entry (ProposalBatching).");
+        _leaderSyncFallbacks = _meter.CreateCounter<long>("raftdlm.log.leader_sync_fallbacks", "{fallback}",
+            "Times a commit waited longer than the lazy-sync wait for the followers' copies, so that the leader synced its own log and every append for the next second (LazyLeaderSync).");
         var nodeTag = _nodeTag;
         _meter.CreateObservableGauge("raftdlm.consensus.is_leader", () => new Measurement<int>(node.IsLeader ? 1 : 0, nodeTag),
             description: "1 while this node is the leader.");
@@ -78,6 +81,8 @@ internal sealed class ConsensusMetrics : IDisposable
     public void SnapshotTaken() => _snapshotsTaken.Add(1, _nodeTag);
 
     public void SnapshotRestored() => _snapshotsRestored.Add(1, _nodeTag);
+
+    public void LeaderSyncedForLaggingFollowers() => _leaderSyncFallbacks.Add(1, _nodeTag);
 
     public void LogSynced(long entries, TimeSpan elapsed)
     {

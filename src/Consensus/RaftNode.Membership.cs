@@ -307,6 +307,7 @@ public sealed partial class RaftNode
 
     private void OnMemberRemoved(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> args)
     {
+        _followerCopies.Forget(args.Member.EndPoint);
         // DotNext drops every member as it shuts down: only a removal while running is one.
         if (!args.Member.IsRemote && Volatile.Read(ref _lifecycle) == Running)
         {

@@ -5,6 +5,8 @@ using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
+using RaftDlm.Consensus.Storage;
+
 namespace RaftDlm.Consensus;
 
 /// <summary>
@@ -36,6 +38,7 @@ public sealed partial class RaftNode : IAsyncDisposable
     private StateMachineAdapter? _adapter;
     private IRaftLog? _wal;
     private RaftCluster? _cluster;
+    private readonly FollowerCopies _followerCopies;
     private long _leaderTerm = -1;
     private long _lastCursorMoveLoggedMs = long.MinValue / 2;
 
@@ -49,6 +52,7 @@ public sealed partial class RaftNode : IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("RaftDlm.Consensus");
         _metrics = new ConsensusMetrics(this, _options.NodeId);
+        _followerCopies = new FollowerCopies(() => _cluster?.Members);
         _self = _options.Self;
     }
 
@@ -124,6 +128,10 @@ public sealed partial class RaftNode : IAsyncDisposable
             _options.SnapshotEveryEntries, _metrics, _logger, _options.ApplyTraceFile);
         await _adapter.RestoreAsync(ct).ConfigureAwait(false);
         _wal = OpenLog(dataDirectory);
+        if (_options.LazyLeaderSync && _wal is SegmentedLog segmented)
+        {
+            segmented.UseFollowerCopies(_followerCopies);
+        }
 
         _joinExisting = joinExisting;
         var storage = new MembershipStorage(Path.Combine(dataDirectory, MembershipFileName));
@@ -152,7 +160,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             Log.LogEngineKept(_logger, engine.ToString(), _options.LogEngine.ToString());
         }
         return engine == LogEngine.Segmented
-            ? new SegmentedLog(dataDirectory, _options.ChunkSizeBytes, _adapter!, _metrics, _logger)
+            ? new SegmentedLog(dataDirectory, _options.ChunkSizeBytes, _adapter!, _metrics, _logger, _options.StorageFiles ?? OsStorageFiles.Instance)
             : new DurableWriteAheadLog(new WriteAheadLog.Options
             {
                 Location = Path.Combine(dataDirectory, WalFolder),
@@ -179,7 +187,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             // Heartbeats at a third of the minimum election timeout leave room for one lost heartbeat.
             HeartbeatThreshold = 0.3,
             RequestTimeout = TimeSpan.FromMilliseconds(_options.EffectiveRequestTimeoutMs),
-            LoggerFactory = new ReplicationWatch(_loggerFactory, OnReplicationFailed),
+            LoggerFactory = new ReplicationWatch(_loggerFactory, OnReplicationFailed, _followerCopies),
             SslOptions = _options.Tls?.ToSslOptions(),
         };
         configuration.Metadata["nodeId"] = _self.Id;
@@ -227,6 +235,8 @@ public sealed partial class RaftNode : IAsyncDisposable
         {
             Volatile.Write(ref _leaderTerm, Term);
         }
+        _followerCopies.Reset(leading: member == _self);
+        (_wal as SegmentedLog)?.LeadershipChanged();
         _metrics.LeaderChanged();
         Log.LeaderChanged(_logger, member?.Id ?? "(none)", Term);
         try

@@ -75,6 +75,18 @@ public sealed class RaftNodeOptions
     /// </summary>
     public bool ProposalBatching { get; init; }
 
+    /// <summary>
+    /// Whether the leader of a cluster of three or more leaves its own appends unsynced while the followers keep up:
+    /// an entry then commits once a majority of the followers holds it on disk, and the leader syncs its log only
+    /// when a commit waits for them longer than a few milliseconds (segmented log only; docs/consensus-notes.md,
+    /// "The leader's lazy sync"). Off, the leader syncs every append and counts its own copy, as a Raft leader does
+    /// by the book.
+    /// </summary>
+    public bool LazyLeaderSync { get; init; } = true;
+
+    /// <summary>The files of the segmented log (tests substitute a layer that simulates power loss); none: the OS's.</summary>
+    internal Storage.IStorageFiles? StorageFiles { get; init; }
+
     /// <summary>With <see cref="ProposalBatching"/>: how many entries of this leader's proposals may be replicating at once; proposals beyond wait for the next entry.</summary>
     public int MaxEntriesInFlight { get; init; } = 16;
 

@@ -4,17 +4,28 @@ using Microsoft.Extensions.Logging;
 namespace RaftDlm.Consensus;
 
 /// <summary>
-/// The logger factory handed to DotNext, wrapping the host's: it passes every record on unchanged and tells
-/// <see cref="RaftNode"/> each time the leader's replication of a member failed (DotNext's event 74015,
-/// "ReplicationFailed": the member's endpoint and the entry DotNext will retry from). It is raised in the
-/// member's replication right after DotNext moved its next index, and is the only trace DotNext leaves of the
-/// walk of trap 13 (docs/consensus-notes.md).
+/// The logger factory handed to DotNext, wrapping the host's: it passes every record on unchanged and reads from
+/// DotNext's account of the leader's replication what DotNext keeps to itself:
+/// <list type="bullet">
+/// <item>each time the replication of a member failed (event 74015, "ReplicationFailed": the member's endpoint and the
+/// entry DotNext will retry from), raised right after DotNext moved the member's next index: the only trace
+/// DotNext leaves of the walk of trap 13 (docs/consensus-notes.md);</item>
+/// <item>what each follower holds on disk (<see cref="FollowerCopies"/>): the size of each request sent (74013), its
+/// acceptance (74014), and the requests that prove nothing (74015, and a snapshot install, 74018).</item>
+/// </list>
+/// The last three are debug records: DotNext's categories are enabled at that level here, and a record the host's
+/// logger does not want is dropped after it has been read.
 /// </summary>
-internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, long> replicationFailed) : ILoggerFactory
+internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, long> replicationFailed, FollowerCopies copies) : ILoggerFactory
 {
+    private const int ReplicaSizeEventId = 74013;
+    private const int ReplicationSuccessfulEventId = 74014;
     private const int ReplicationFailedEventId = 74015;
+    private const int InstallingSnapshotEventId = 74018;
+    private const string DotNextCategories = "DotNext.Net.Cluster";
 
-    public ILogger CreateLogger(string categoryName) => new Watching(inner.CreateLogger(categoryName), replicationFailed);
+    public ILogger CreateLogger(string categoryName)
+        => new Watching(inner.CreateLogger(categoryName), this, categoryName.StartsWith(DotNextCategories, StringComparison.Ordinal));
 
     public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
 
@@ -23,20 +34,60 @@ internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, lo
     {
     }
 
-    private sealed class Watching(ILogger inner, Action<EndPoint, long> replicationFailed) : ILogger
+    private void Read(int eventId, IReadOnlyList<KeyValuePair<string, object?>> fields)
+    {
+        if (Field(fields, "Member") is not EndPoint member)
+        {
+            return;
+        }
+        switch (eventId)
+        {
+            case ReplicaSizeEventId when Field(fields, "LogEntries") is int entries && Field(fields, "PrevLogIndex") is long preceding:
+                copies.Sending(member, entries, preceding);
+                break;
+            case ReplicationSuccessfulEventId:
+                copies.Accepted(member);
+                break;
+            case ReplicationFailedEventId:
+                copies.NotSending(member);
+                if (Field(fields, "EntryIndex") is long entryIndex)
+                {
+                    replicationFailed(member, entryIndex);
+                }
+                break;
+            case InstallingSnapshotEventId:
+                copies.NotSending(member);
+                break;
+        }
+    }
+
+    private static object? Field(IReadOnlyList<KeyValuePair<string, object?>> fields, string name)
+    {
+        for (var i = 0; i < fields.Count; i++)
+        {
+            var field = fields[i];
+            if (field.Key == name)
+            {
+                return field.Value;
+            }
+        }
+        return null;
+    }
+
+    private sealed class Watching(ILogger inner, ReplicationWatch watch, bool dotNext) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => inner.BeginScope(state);
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning || inner.IsEnabled(logLevel);
+        public bool IsEnabled(LogLevel logLevel)
+            => (dotNext ? logLevel >= LogLevel.Debug : logLevel >= LogLevel.Warning) || inner.IsEnabled(logLevel);
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (eventId.Id == ReplicationFailedEventId && state is IReadOnlyList<KeyValuePair<string, object?>> fields
-                && fields.FirstOrDefault(field => field.Key == "Member").Value is EndPoint member
-                && fields.FirstOrDefault(field => field.Key == "EntryIndex").Value is long entryIndex)
+            if (eventId.Id is ReplicaSizeEventId or ReplicationSuccessfulEventId or ReplicationFailedEventId or InstallingSnapshotEventId
+                && state is IReadOnlyList<KeyValuePair<string, object?>> fields)
             {
-                replicationFailed(member, entryIndex);
+                watch.Read(eventId.Id, fields);
             }
             if (inner.IsEnabled(logLevel))
             {

@@ -36,7 +36,9 @@ internal interface IRaftLog : IPersistentState, IAsyncDisposable
 /// interface, and the base class runs over an empty folder of its own that nothing ever writes to.</para>
 /// <para>Durability. A follower's append is durable before it returns (and so before the follower answers the
 /// leader); the leader's own entries are synced in the background as they are appended, and
-/// <see cref="CommitAsync(long, CancellationToken)"/> waits for that sync before the commit index passes them.
+/// <see cref="CommitAsync(long, CancellationToken)"/> waits for that sync before the commit index passes them, or,
+/// with <see cref="UseFollowerCopies"/>, for that sync or a majority of the followers' copies on disk, whichever
+/// comes first (the leader then syncs lazily).
 /// Truncation and snapshot installs are durable before they return. The commit index is kept in a file that is
 /// written but never synced: a lower one after a crash only delays applying until the leader's next heartbeat.</para>
 /// </remarks>
@@ -60,6 +62,9 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private readonly ConcurrentDictionary<long, object> _contexts = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Wakeup _flushWakeup = new();
+    private FollowerCopies? _followers; // the leader's lazy sync (UseFollowerCopies); none: every append of the leader is synced at once
+    private long _commitTarget; // the leader's commit index as DotNext computed it, ahead of _commitIndex while the copies on disk lag
+    private long _eagerUntilMs; // until then (Environment.TickCount64) the leader syncs every append at once: a follower lagged
     private readonly SemaphoreSlim _syncGate = new(1, 1); // one sync at a time: the flusher's or a waiter's own
     private readonly Wakeup _applyWakeup = new();
     private readonly SemaphoreSlim _applyGate = new(1, 1); // the applier against a snapshot install
@@ -67,6 +72,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private Task _applier = Task.CompletedTask;
     private Task _snapshotWriter = Task.CompletedTask;
     private TaskCompletionSource _durableSignal = NewSignal();
+    private TaskCompletionSource _committedSignal = NewSignal();
     private TaskCompletionSource _appliedSignal = NewSignal();
     private Snapshot? _snapshot;
     private long _lastIndex, _durableIndex, _commitIndex, _appliedIndex, _term;
@@ -76,8 +82,8 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
     private sealed record Snapshot(long Index, long Term, string Path);
 
-    public SegmentedLog(string dataDirectory, long segmentBytes, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger)
-        : this(dataDirectory, segmentBytes, machine, metrics, logger, EmptyFolder(Path.Combine(dataDirectory, LogFolder, "unused-dotnext-base")))
+    public SegmentedLog(string dataDirectory, long segmentBytes, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger, IStorageFiles files)
+        : this(dataDirectory, segmentBytes, machine, metrics, logger, files, EmptyFolder(Path.Combine(dataDirectory, LogFolder, "unused-dotnext-base")))
     {
     }
 
@@ -90,7 +96,8 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         return Directory.CreateDirectory(path).FullName;
     }
 
-    private SegmentedLog(string dataDirectory, long segmentBytes, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger, string baseFolder)
+    private SegmentedLog(string dataDirectory, long segmentBytes, StateMachineAdapter machine, ConsensusMetrics metrics, ILogger logger, IStorageFiles files,
+        string baseFolder)
         : base(new Options { Location = baseFolder }, IStateMachine.CreateNoOp())
     {
         _baseFolder = baseFolder;
@@ -104,7 +111,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             File.Delete(partial);
         }
         var logFolder = Path.Combine(dataDirectory, LogFolder);
-        var files = OsStorageFiles.Instance;
         files.CreateDirectory(logFolder);
         _records = RecordLog.Open(files, logFolder, segmentBytes);
         _termVote = TermVoteFile.Open(files, Path.Combine(logFolder, "term-vote"));
@@ -206,7 +212,10 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
     // ---- appending -----------------------------------------------------------------------------------------
 
-    /// <summary>The leader's append: not yet durable on return; its sync starts at once and commits wait for it.</summary>
+    /// <summary>
+    /// The leader's append: not yet durable on return. Its sync starts at once, unless the leader syncs lazily
+    /// (<see cref="UseFollowerCopies"/>); either way no commit counts the leader's copy before it is durable.
+    /// </summary>
     public new async ValueTask<long> AppendAsync<TEntry>(TEntry entry, CancellationToken token = default)
         where TEntry : IRaftLogEntry
     {
@@ -227,7 +236,10 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             }
             Volatile.Write(ref _lastIndex, index);
         }
-        _flushWakeup.Request();
+        if (!SyncsLazily)
+        {
+            _flushWakeup.Request();
+        }
         return index;
     }
 
@@ -387,6 +399,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             _cuts.ExitReadLock();
         }
         Interlocked.Exchange(ref _durableSignal, NewSignal()).TrySetResult();
+        AdvanceCommit();
     }
 
     /// <summary>
@@ -473,8 +486,18 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         ArgumentOutOfRangeException.ThrowIfNegative(endIndex);
         // A follower is told the leader's commit index, which can be ahead of what it was sent so far.
         endIndex = long.Min(endIndex, LastEntryIndex);
-        // The leader counts itself among the copies that make an entry committed: its own must be on disk.
+        if (Volatile.Read(ref _durableIndex) < endIndex && _followers is { CanCover: true })
+        {
+            // The leader, with copies on the followers that may make the majority without its own.
+            return await CommitOnCopiesAsync(endIndex, token).ConfigureAwait(false);
+        }
+        // Otherwise the leader counts itself among the copies that make an entry committed: its own must be on disk.
         await WaitDurableAsync(endIndex, token).ConfigureAwait(false);
+        return CommitThrough(endIndex);
+    }
+
+    private long CommitThrough(long endIndex)
+    {
         long count;
         lock (_gate)
         {
@@ -489,8 +512,113 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         if (count > 0)
         {
             _applyWakeup.Request();
+            Interlocked.Exchange(ref _committedSignal, NewSignal()).TrySetResult();
         }
         return count;
+    }
+
+    // ---- the leader's lazy sync ----------------------------------------------------------------------------
+
+    /// <summary>How long a commit waits for the followers' copies before the leader syncs its own.</summary>
+    internal static readonly TimeSpan LazySyncWait = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>How long the leader then syncs every append at once before it tries the followers again.</summary>
+    internal const long EagerSyncPeriodMs = 1000;
+
+    /// <summary>
+    /// From now on, while this node leads a cluster whose followers can make a majority by themselves, its own
+    /// appends are not synced at once: an entry commits when a majority of the followers holds it on disk (or the
+    /// leader's own sync, whichever comes first). A commit that waits longer than <see cref="LazySyncWait"/> makes
+    /// the leader sync its log, and sync every append at once for <see cref="EagerSyncPeriodMs"/>. The leader's
+    /// unsynced entries are on a majority of disks already when they commit; a power cut on the leader loses
+    /// at most entries that nothing counted (docs/consensus-notes.md, "The leader's lazy sync").
+    /// </summary>
+    internal void UseFollowerCopies(FollowerCopies followers)
+    {
+        followers.Advanced = _ => AdvanceCommit();
+        _followers = followers;
+    }
+
+    /// <summary>A change of leader: a commit target of the last leadership is not this one's.</summary>
+    internal void LeadershipChanged()
+    {
+        Volatile.Write(ref _commitTarget, 0);
+        Volatile.Write(ref _eagerUntilMs, 0);
+    }
+
+    private bool SyncsLazily
+        => _followers is { CanCover: true } && Environment.TickCount64 >= Volatile.Read(ref _eagerUntilMs);
+
+    /// <summary>Commits the leader's target as far as the durable copies go: its own, or a majority of the followers'.</summary>
+    private long AdvanceCommit()
+    {
+        var target = Volatile.Read(ref _commitTarget);
+        if (target <= LastCommittedEntryIndex)
+        {
+            return 0;
+        }
+        var held = long.Max(Volatile.Read(ref _durableIndex), _followers?.HeldByMajority() ?? 0);
+        return CommitThrough(long.Min(target, held));
+    }
+
+    /// <summary>
+    /// The leader's commit of <paramref name="endIndex"/>, which DotNext found on a majority counting the leader's
+    /// own copy: it waits until the copies on disk make that majority (AdvanceCommit, as the followers' answers
+    /// and the leader's syncs arrive), and after <see cref="LazySyncWait"/> makes the leader sync. DotNext's
+    /// replication rounds wait for it, as they waited for the leader's own sync before: they go no faster than
+    /// what they can commit.
+    /// </summary>
+    private async ValueTask<long> CommitOnCopiesAsync(long endIndex, CancellationToken token)
+    {
+        var before = LastCommittedEntryIndex;
+        var syncing = !SyncsLazily;
+        if (syncing)
+        {
+            _flushWakeup.Request(); // for an append made lazily before the eager period began
+        }
+        var deadline = Stopwatch.GetTimestamp() + (long)(LazySyncWait.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            ThrowIfFailed();
+            var committed = Volatile.Read(ref _committedSignal).Task;
+            InterlockedMax(ref _commitTarget, endIndex); // again after a change of leader cleared it
+            AdvanceCommit();
+            if (LastCommittedEntryIndex >= endIndex || Volatile.Read(ref _lastIndex) < endIndex)
+            {
+                break; // committed, or cut by a new leader's entries (DotNext's commit index lags then)
+            }
+            if (syncing)
+            {
+                await committed.WaitAsync(token).ConfigureAwait(false);
+                continue;
+            }
+            var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+            if (remaining <= TimeSpan.Zero)
+            {
+                // A follower lags: the leader's own copy makes the majority with the other's.
+                syncing = true;
+                _metrics.LeaderSyncedForLaggingFollowers();
+                Volatile.Write(ref _eagerUntilMs, Environment.TickCount64 + EagerSyncPeriodMs);
+                _flushWakeup.Request();
+                continue;
+            }
+            await committed.WaitAsync(remaining, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            token.ThrowIfCancellationRequested();
+        }
+        return long.Max(0, LastCommittedEntryIndex - before);
+    }
+
+    private static void InterlockedMax(ref long location, long value)
+    {
+        for (var current = Volatile.Read(ref location); current < value;)
+        {
+            var seen = Interlocked.CompareExchange(ref location, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+            current = seen;
+        }
     }
 
     public override async Task InitializeAsync(CancellationToken token = default)
@@ -833,6 +961,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         _logger.LogCritical(e, "The log failed; this node stops appending and applying");
         Interlocked.Exchange(ref _durableSignal, NewSignal()).TrySetException(e);
         Interlocked.Exchange(ref _appliedSignal, NewSignal()).TrySetException(e);
+        Interlocked.Exchange(ref _committedSignal, NewSignal()).TrySetException(e);
     }
 
     private void ThrowIfFailed()

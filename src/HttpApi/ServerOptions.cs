@@ -76,6 +76,9 @@ public sealed class ServerOptions
     /// </summary>
     public bool ProposalBatching { get; set; }
 
+    /// <summary>Whether the leader syncs its own log lazily while the followers keep up (docs/operations.md).</summary>
+    public bool LazyLeaderSync { get; set; } = true;
+
     /// <summary>How many entries of proposals the leader replicates at once; more proposals wait and share the next entry.</summary>
     public int MaxEntriesInFlight { get; set; } = 16;
 
@@ -155,6 +158,7 @@ public sealed class ServerOptions
         LogEngine = LogEngine,
         ProposalTimeoutMs = ProposalTimeoutMs,
         ProposalBatching = ProposalBatching,
+        LazyLeaderSync = LazyLeaderSync,
         MaxEntriesInFlight = MaxEntriesInFlight,
         MaxBatchCommands = MaxBatchCommands,
         MaxBatchBytes = MaxBatchBytes,

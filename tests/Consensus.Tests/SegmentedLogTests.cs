@@ -25,7 +25,7 @@ public sealed class SegmentedLogTests : LogDurabilityTests
         var adapter = new StateMachineAdapter(new DirectoryInfo(Path.Combine(dataDirectory, "snapshots")), machine, snapshotEvery,
             metrics, NullLogger.Instance);
         await adapter.RestoreAsync();
-        var log = new SegmentedLog(dataDirectory, segmentBytes: 64 * 1024, adapter, metrics, NullLogger.Instance);
+        var log = new SegmentedLog(dataDirectory, segmentBytes: 64 * 1024, adapter, metrics, NullLogger.Instance, RaftDlm.Consensus.Storage.OsStorageFiles.Instance);
         await log.InitializeAsync();
         return log;
     }
