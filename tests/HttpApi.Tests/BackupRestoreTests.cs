@@ -320,9 +320,12 @@ public sealed class BackupRestoreTests
             await File.WriteAllBytesAsync(Path.Combine(partial.FullName, "incoming.partial"), backup.Snapshot[..(backup.Snapshot.Length / 2)]);
             Directory.CreateDirectory(cluster.DataDirectory("node2"));
             await File.WriteAllTextAsync(Path.Combine(cluster.DataDirectory("node2"), "restored-from"), checksum + "\n");
-            // node3 was killed while running: its checkpoint may be cut (seen: a short file); it still starts from its directory.
-            var checkpoint = Path.Combine(cluster.DataDirectory("node3"), "wal", "checkpoint");
-            if (File.Exists(checkpoint)) File.WriteAllBytes(checkpoint, File.ReadAllBytes(checkpoint) is var cut && cut.Length > 4 ? cut[..4] : cut);
+            // node3 was killed while running: the file naming its commit index may be cut (seen: a short file); it
+            // still starts from its directory. That file is log/commit on the segmented log, wal/checkpoint on DotNext's.
+            var commitFile = new[] { Path.Combine("log", "commit"), Path.Combine("wal", "checkpoint") }
+                .Select(name => Path.Combine(cluster.DataDirectory("node3"), name)).FirstOrDefault(File.Exists);
+            Assert.True(commitFile is not null, "node3 has no file naming its commit index");
+            File.WriteAllBytes(commitFile, File.ReadAllBytes(commitFile) is var cut && cut.Length > 4 ? cut[..4] : cut);
             // node3 holds entries the first run committed past the snapshot, which the two redone restores lost
             // (their real-world twin never ran, so nothing past the snapshot could have been committed): node3 and
             // node1 come back first, so that node3, whose log is the longer, is the one elected, and node2 after.
