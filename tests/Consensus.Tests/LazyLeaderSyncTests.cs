@@ -48,10 +48,15 @@ public sealed class LazyLeaderSyncTests : IAsyncLifetime
         var leader = await WaitForLeaderAsync(_nodes.Keys);
         var syncsBefore = _files[leader].Syncs;
 
-        var commands = Enumerable.Range(0, 40).Select(i => $"a{i}").ToList();
-        foreach (var command in commands)
+        // Commands one at a time for 1.5 s at least: a follower that lags once (a pause of this process) makes the
+        // leader sync every append for a second, after which it commits on the followers' copies again.
+        var commands = new List<string>();
+        var started = Environment.TickCount64;
+        while (commands.Count < 40 || (Environment.TickCount64 - started < 1500 && commands.Count < 5000))
         {
+            var command = $"a{commands.Count}";
             await ProposeAsync(leader, command);
+            commands.Add(command);
         }
 
         // The feature is on: the leader committed commands without syncing its own log for each.
