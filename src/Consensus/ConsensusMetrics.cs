@@ -46,7 +46,7 @@ internal sealed class ConsensusMetrics : IDisposable
         _proposalsPerEntry = _meter.CreateHistogram<long>("raftdlm.consensus.proposals_per_entry", "{proposal}",
             "Proposals the leader packed into one log entry (ProposalBatching).");
         _leaderSyncFallbacks = _meter.CreateCounter<long>("raftdlm.log.leader_sync_fallbacks", "{fallback}",
-            "Times a commit waited longer than the lazy-sync wait for the followers' copies, so that the leader synced its own log and every append for the next second (LazyLeaderSync).");
+            "Times a commit waited longer than the lazy-sync wait for the followers' copies, so that the leader synced its own log and every append for a while (LazyLeaderSync).");
         var nodeTag = _nodeTag;
         _meter.CreateObservableGauge("raftdlm.consensus.is_leader", () => new Measurement<int>(node.IsLeader ? 1 : 0, nodeTag),
             description: "1 while this node is the leader.");

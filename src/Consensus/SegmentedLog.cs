@@ -65,6 +65,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private FollowerCopies? _followers; // the leader's lazy sync (UseFollowerCopies); none: every append of the leader is synced at once
     private long _commitTarget; // the leader's commit index as DotNext computed it, ahead of _commitIndex while the copies on disk lag
     private long _eagerUntilMs; // until then (Environment.TickCount64) the leader syncs every append at once: a follower lagged
+    private long _eagerSyncMs = MinEagerSyncMs, _lastFallbackMs = long.MinValue / 2; // DotNext's replication loop alone writes these
     private readonly SemaphoreSlim _syncGate = new(1, 1); // one sync at a time: the flusher's or a waiter's own
     private readonly Wakeup _applyWakeup = new();
     private readonly SemaphoreSlim _applyGate = new(1, 1); // the applier against a snapshot install
@@ -522,14 +523,19 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     /// <summary>How long a commit waits for the followers' copies before the leader syncs its own.</summary>
     internal static readonly TimeSpan LazySyncWait = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>How long the leader then syncs every append at once before it tries the followers again.</summary>
-    internal const long EagerSyncPeriodMs = 1000;
+    /// <summary>
+    /// How long the leader then syncs every append at once before it tries the followers again: the shortest, and
+    /// the longest it grows to while the followers keep lagging (doubled at each wait that runs out within twice
+    /// the last period of it).
+    /// </summary>
+    internal const long MinEagerSyncMs = 50, MaxEagerSyncMs = 1000;
 
     /// <summary>
     /// From now on, while this node leads a cluster whose followers can make a majority by themselves, its own
     /// appends are not synced at once: an entry commits when a majority of the followers holds it on disk (or the
     /// leader's own sync, whichever comes first). A commit that waits longer than <see cref="LazySyncWait"/> makes
-    /// the leader sync its log, and sync every append at once for <see cref="EagerSyncPeriodMs"/>. The leader's
+    /// the leader sync its log, and sync every append at once for a while (<see cref="MinEagerSyncMs"/>, doubling
+    /// while the followers keep lagging, up to <see cref="MaxEagerSyncMs"/>). The leader's
     /// unsynced entries are on a majority of disks already when they commit; a power cut on the leader loses
     /// at most entries that nothing counted (docs/consensus-notes.md, "The leader's lazy sync").
     /// </summary>
@@ -598,7 +604,10 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
                 // A follower lags: the leader's own copy makes the majority with the other's.
                 syncing = true;
                 _metrics.LeaderSyncedForLaggingFollowers();
-                Volatile.Write(ref _eagerUntilMs, Environment.TickCount64 + EagerSyncPeriodMs);
+                var now = Environment.TickCount64;
+                _eagerSyncMs = now - _lastFallbackMs <= 2 * _eagerSyncMs ? long.Min(2 * _eagerSyncMs, MaxEagerSyncMs) : MinEagerSyncMs;
+                _lastFallbackMs = now;
+                Volatile.Write(ref _eagerUntilMs, now + _eagerSyncMs);
                 _flushWakeup.Request();
                 continue;
             }

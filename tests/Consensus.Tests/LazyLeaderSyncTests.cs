@@ -48,8 +48,8 @@ public sealed class LazyLeaderSyncTests : IAsyncLifetime
         var leader = await WaitForLeaderAsync(_nodes.Keys);
         var syncsBefore = _files[leader].Syncs;
 
-        // Commands one at a time for 1.5 s at least: a follower that lags once (a pause of this process) makes the
-        // leader sync every append for a second, after which it commits on the followers' copies again.
+        // Commands one at a time for 1.5 s at least: a follower that lags (a pause of this process) makes the
+        // leader sync every append for a while (up to a second), after which it commits on the followers' copies again.
         var commands = new List<string>();
         var started = Environment.TickCount64;
         while (commands.Count < 40 || (Environment.TickCount64 - started < 1500 && commands.Count < 5000))
