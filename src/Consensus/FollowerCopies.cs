@@ -26,8 +26,8 @@ internal sealed class FollowerCopies(Func<IReadOnlyCollection<IRaftClusterMember
     private readonly Dictionary<EndPoint, Progress> _progress = [];
     private bool _leading;
 
-    /// <summary>Called with the highest index a majority holds, each time it may have grown.</summary>
-    public Action<long>? Advanced { get; set; }
+    /// <summary>Called each time what a majority holds may have grown (<see cref="HeldByMajority"/> says how far).</summary>
+    public Action? Advanced { get; set; }
 
     /// <summary>True while this node leads and the members other than it can make a majority by themselves.</summary>
     public bool CanCover
@@ -88,7 +88,6 @@ internal sealed class FollowerCopies(Func<IReadOnlyCollection<IRaftClusterMember
     /// <summary>Event 74014: the member accepted the request it was sent last.</summary>
     public void Accepted(EndPoint member)
     {
-        long held;
         lock (_gate)
         {
             if (!_leading || !_progress.TryGetValue(member, out var progress))
@@ -100,12 +99,8 @@ internal sealed class FollowerCopies(Func<IReadOnlyCollection<IRaftClusterMember
             {
                 return;
             }
-            held = HeldByMajorityLocked();
         }
-        if (held > 0)
-        {
-            Advanced?.Invoke(held);
-        }
+        Advanced?.Invoke();
     }
 
     /// <summary>The highest index that a majority of the members holds on disk without counting this node (0: none).</summary>

@@ -541,7 +541,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     /// </summary>
     internal void UseFollowerCopies(FollowerCopies followers)
     {
-        followers.Advanced = _ => AdvanceCommit();
+        followers.Advanced = () => AdvanceCommit();
         _followers = followers;
     }
 
