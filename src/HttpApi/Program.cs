@@ -57,8 +57,9 @@ services.AddOpenApi(OpenApiConventions.Configure);
 services.AddOpenTelemetry()
     .ConfigureResource(resource => resource.AddService("raft-dlm", serviceInstanceId: options.NodeId))
     .WithMetrics(metrics => metrics
-    // DotNext's own meters too: its Raft server and client, and its write-ahead log.
-    .AddMeter(RaftNode.MeterName, ServerMetrics.MeterName, "DotNext.*")
+    // DotNext's own meters too: its Raft server and client, and its write-ahead log; and the runtime's (garbage
+    // collector, thread pool, locks), observed only when scraped.
+    .AddMeter(RaftNode.MeterName, ServerMetrics.MeterName, "DotNext.*", "System.Runtime")
     .AddView("raftdlm.consensus.commit_latency", new ExplicitBucketHistogramConfiguration
     {
         Boundaries = LatencyBuckets(),
