@@ -275,7 +275,7 @@ WIPED_AT=$(date -u +%H:%M:%S.%3N)
 # The leader's latency from just before the restart to the end of the catch-up: the load generator's own
 # warm-up (3 s, not measured) is over before the node starts.
 "${LOADGEN[@]}" uncontended --endpoints "$(url "$LEADER")" --workers 1 --seconds "$((MAX_WAIT + 60))" --warmup 3 \
-  >"$OUT/catchup.json" 2>"$OUT/catchup.err" &
+  --timeline "$OUT/catchup-timeline.csv" >"$OUT/catchup.json" 2>"$OUT/catchup.err" &
 latency=$!
 HELPERS+=("$latency")
 sleep 4
@@ -363,6 +363,7 @@ while :; do
   sleep 0.5
 done
 WINDOW_S=$(since "$T0")
+END_MS=$(now_ms)
 CPU_USED=""
 for n in "${ALL[@]}"; do CPU_USED+=" $n $(cpu_seconds_since "$n") s"; done
 kill -TERM "$latency" 2>/dev/null || true
@@ -431,6 +432,17 @@ SINCE=$([ "$MODE" = behind ] && echo restart || echo "$MODE")
   else echo "catch-up:             did not catch up within $MAX_WAIT s"; fi
   echo "leader latency, rest:     $(p "$OUT/rest.json")"
   echo "leader latency, catch-up: $(p "$OUT/catchup.json")"
+  # The same window second by second (the load generator's timeline), to tell the node's absence and start from
+  # the catch-up itself: the p99 of each second, with the seconds in which its process started and it caught up.
+  python3 - "$OUT/catchup.json" "$OUT/catchup-timeline.csv" "$T0" "$END_MS" <<'PY' 2>/dev/null || echo "leader p99 by second:     no timeline"
+import datetime, json, sys
+result = json.loads(open(sys.argv[1]).readline())
+rows = [line.strip().split(",") for line in open(sys.argv[2])][1:]
+start = datetime.datetime.fromisoformat(result["MeasuredFromUtc"]).timestamp() * 1000
+started, ended = (int(sys.argv[3]) - start) // 1000, (int(sys.argv[4]) - start) // 1000
+cells = [f"{float(r[3]):.1f}" + ("[start]" if int(r[0]) == started else "") + ("[end]" if int(r[0]) == ended else "") for r in rows]
+print(f"leader p99 by second:     {' '.join(cells)} ms (from {result['MeasuredFromUtc'][11:23]} UTC; [start]: the node's process found, [end]: caught up)")
+PY
   echo "server CPU in the $WINDOW_S s after the $([ "$MODE" = join ] && echo start || echo restart):$CPU_USED"
   echo "log lines since the $SINCE at $WIPED_AT UTC:"
   for n in "${ALL[@]}"; do

@@ -129,8 +129,9 @@ internal static class Scenarios
                 {
                     await worker.LockAsync(resource(index), mode(random), CancellationToken.None);
                     await worker.UnlockAsync(CancellationToken.None);
-                    if (window.Measures(started)) mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                    window.Completed(failed: false);
+                    var latencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    if (window.Measures(started)) mine.Add(latencyMs);
+                    window.Completed(failed: false, latencyMs);
                 }
                 catch (Exception error) when (error is HttpRequestException or Grpc.Core.RpcException or InvalidOperationException)
                 {
@@ -173,8 +174,9 @@ internal static class Scenarios
                     try
                     {
                         await sessions[s].KeepAliveAsync(CancellationToken.None);
-                        if (window.Measures(started)) mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                        window.Completed(failed: false);
+                        var latencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                        if (window.Measures(started)) mine.Add(latencyMs);
+                        window.Completed(failed: false, latencyMs);
                     }
                     catch (Exception error) when (error is HttpRequestException or Grpc.Core.RpcException or InvalidOperationException)
                     {
@@ -195,8 +197,9 @@ internal static class Scenarios
     /// <summary>
     /// A run's time: <see cref="Options.WarmupSeconds"/> unmeasured, then <see cref="Options.Seconds"/> in which
     /// every operation that started counts; <see cref="Stop"/> fires at the end of both. Its timeline counts
-    /// the operations and errors completed in each whole second of the measured window (one slot per second,
-    /// allocated once; a completion outside the window is not counted there).
+    /// the operations and errors completed in each whole second of the measured window, with the p99 and the
+    /// longest latency of the operations completed in it (one slot per second, allocated once; a completion
+    /// outside the window is not counted there).
     /// </summary>
     private sealed class Window : IDisposable
     {
@@ -206,6 +209,7 @@ internal static class Scenarios
         private readonly Task<Usage> _usageAtStart;
         private readonly long[] _operationsPerSecond;
         private readonly long[] _errorsPerSecond;
+        private readonly List<double>?[] _latenciesPerSecond;
 
         public Window(Options options)
         {
@@ -214,6 +218,7 @@ internal static class Scenarios
             _measureFromUtc = DateTime.UtcNow.AddSeconds(options.WarmupSeconds);
             _operationsPerSecond = new long[Math.Max(options.Seconds, 0)];
             _errorsPerSecond = new long[Math.Max(options.Seconds, 0)];
+            _latenciesPerSecond = new List<double>?[Math.Max(options.Seconds, 0)];
             Stop = CancellationTokenSource.CreateLinkedTokenSource(Interruption.Token);
             Stop.CancelAfter(TimeSpan.FromSeconds(options.WarmupSeconds + options.Seconds));
             _usageAtStart = Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds)).ContinueWith(_ => Usage.Take(options), TaskScheduler.Default);
@@ -225,14 +230,22 @@ internal static class Scenarios
 
         public double MeasuredSeconds => Stopwatch.GetElapsedTime(_measureFrom).TotalSeconds;
 
-        /// <summary>Counts one operation (or error) in the second of the measured window it completed in.</summary>
-        public void Completed(bool failed)
+        /// <summary>Counts one operation (or error) in the second of the measured window it completed in, with its latency.</summary>
+        public void Completed(bool failed, double latencyMs = 0)
         {
             var sinceStart = Stopwatch.GetTimestamp() - _measureFrom;
             if (sinceStart < 0) return;
             var second = sinceStart / Stopwatch.Frequency;
             if (second >= _operationsPerSecond.Length) return;
             Interlocked.Increment(ref (failed ? _errorsPerSecond : _operationsPerSecond)[second]);
+            if (failed) return;
+            var latencies = _latenciesPerSecond[second];
+            if (latencies is null)
+            {
+                Interlocked.CompareExchange(ref _latenciesPerSecond[second], [], null);
+                latencies = _latenciesPerSecond[second]!;
+            }
+            lock (latencies) latencies.Add(latencyMs);
         }
 
         /// <summary>
@@ -246,10 +259,14 @@ internal static class Scenarios
             if (_options.Timeline is { } path)
             {
                 using var writer = new StreamWriter(path);
-                writer.WriteLine("second,operations,errors");
+                writer.WriteLine("second,operations,errors,p99_ms,max_ms");
                 for (var second = 0; second < seconds; second++)
                 {
-                    writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{second},{_operationsPerSecond[second]},{_errorsPerSecond[second]}"));
+                    var latencies = _latenciesPerSecond[second] is { } list ? list.Order().ToArray() : [];
+                    var (p99, max) = latencies.Length == 0 ? (double.NaN, double.NaN)
+                        : (latencies[Math.Min(latencies.Length - 1, (int)(0.99 * latencies.Length))], latencies[^1]);
+                    writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{second},{_operationsPerSecond[second]},{_errorsPerSecond[second]},{Math.Round(p99, 3)},{Math.Round(max, 3)}"));
                 }
             }
             result = result with { MeasuredFromUtc = _measureFromUtc.ToString("O", CultureInfo.InvariantCulture) };

@@ -38,8 +38,8 @@ internal static partial class Log
     [LoggerMessage(7124, LogLevel.Information, "Replication of {MemberId} failed below this leader's snapshot (DotNext would retry from entry {RetryFrom}); resuming after the snapshot at index {SnapshotIndex} (logged at most every 10 s)")]
     public static partial void ReplicationResumedAfterSnapshot(ILogger logger, string memberId, long retryFrom, long snapshotIndex);
 
-    [LoggerMessage(7126, LogLevel.Warning, "Cluster member {Member} was reported too far behind the leader {Dropped} more times since the last such record (DotNext's event 74044: the member's queue of replication rounds was full; passed on at most every 10 s per member)")]
-    public static partial void SlowMemberRecordsDropped(ILogger logger, string member, long dropped);
+    [LoggerMessage(7126, LogLevel.Warning, "DotNext's record {EventId} ({EventName}) for cluster member {Member} was left out {Dropped} more times since the last one passed on (at most one every 10 s per member and event)")]
+    public static partial void ThinnedRecordsLeftOut(ILogger logger, int eventId, string eventName, string member, long dropped);
 
     [LoggerMessage(7123, LogLevel.Critical, "Restoring snapshot {File} failed; this node cannot continue")]
     public static partial void SnapshotRestoreFailed(ILogger logger, string file, Exception exception);

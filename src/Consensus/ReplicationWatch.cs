@@ -15,10 +15,12 @@ namespace RaftDlm.Consensus;
 /// </list>
 /// The last three are debug records: DotNext's categories are enabled at that level here, and a record the host's
 /// logger does not want is dropped after it has been read.
-/// It also thins one warning out: DotNext logs "Cluster member … is too far behind the leader" (74044) each time a
-/// round of replication finds that member's queue of rounds full, which under a steady load is hundreds of times a
-/// second for a follower that is merely the slower of two. The first record for a member passes, then at most one
-/// every <see cref="SlowMemberLogIntervalMs"/>, followed by a count of those dropped in between (event 7126).
+/// It also thins out two warnings DotNext's leader raises once per round of replication: "Cluster member … is
+/// unavailable" (74010, with the exception, stack trace and all, each time a round cannot reach a member: hundreds
+/// of times a second while a follower is down) and "Cluster member … is too far behind the leader" (74044, each
+/// time a round finds that member's queue of rounds full: hundreds of times a second for a follower that is merely
+/// the slower of two). For each member and event the first record passes, then at most one every
+/// <see cref="ThinningIntervalMs"/>, preceded by a count of those left out in between (event 7126).
 /// </summary>
 internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, long> replicationFailed, FollowerCopies copies,
     Func<long>? clockMs = null) : ILoggerFactory
@@ -28,13 +30,14 @@ internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, lo
     private const int ReplicationFailedEventId = 74015;
     private const int InstallingSnapshotEventId = 74018;
     private const string DotNextCategories = "DotNext.Net.Cluster";
+    private const int MemberUnavailableEventId = 74010;
     private const int SlowMemberEventId = 74044;
-    private const int MaxWatchedMembers = 256;
-    internal const long SlowMemberLogIntervalMs = 10_000;
+    private const int MaxThinnedKeys = 256;
+    internal const long ThinningIntervalMs = 10_000;
 
     private readonly Func<long> _clockMs = clockMs ?? (() => Environment.TickCount64);
-    private readonly Lock _slowGate = new();
-    private readonly Dictionary<EndPoint, SlowMemberRecords> _slowMembers = [];
+    private readonly Lock _thinningGate = new();
+    private readonly Dictionary<(int EventId, EndPoint Member), ThinnedRecords> _thinned = [];
     private ILogger? _logger;
 
     public ILogger CreateLogger(string categoryName)
@@ -74,8 +77,8 @@ internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, lo
         }
     }
 
-    /// <summary>Whether a "too far behind" record for this member goes on to the host's logger (see the class remarks).</summary>
-    private bool PassSlowMember(IReadOnlyList<KeyValuePair<string, object?>> fields)
+    /// <summary>Whether a record of a thinned-out event goes on to the host's logger (see the class remarks).</summary>
+    private bool PassThinned(EventId eventId, IReadOnlyList<KeyValuePair<string, object?>> fields)
     {
         if (Field(fields, "Member") is not EndPoint member)
         {
@@ -83,18 +86,18 @@ internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, lo
         }
         var now = _clockMs();
         long dropped;
-        lock (_slowGate)
+        lock (_thinningGate)
         {
-            if (!_slowMembers.TryGetValue(member, out var records))
+            if (!_thinned.TryGetValue((eventId.Id, member), out var records))
             {
-                if (_slowMembers.Count >= MaxWatchedMembers)
+                if (_thinned.Count >= MaxThinnedKeys)
                 {
-                    _slowMembers.Clear(); // members come and go; a member forgotten here is logged once more
+                    _thinned.Clear(); // members come and go; a member forgotten here is logged once more
                 }
-                _slowMembers[member] = new SlowMemberRecords { PassedAtMs = now };
+                _thinned[(eventId.Id, member)] = new ThinnedRecords { PassedAtMs = now };
                 return true;
             }
-            if (now - records.PassedAtMs < SlowMemberLogIntervalMs)
+            if (now - records.PassedAtMs < ThinningIntervalMs)
             {
                 records.Dropped++;
                 return false;
@@ -106,12 +109,12 @@ internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, lo
         if (dropped > 0)
         {
             _logger ??= inner.CreateLogger("RaftDlm.Consensus");
-            Log.SlowMemberRecordsDropped(_logger, member.ToString() ?? "?", dropped);
+            Log.ThinnedRecordsLeftOut(_logger, eventId.Id, eventId.Name ?? "?", member.ToString() ?? "?", dropped);
         }
         return true;
     }
 
-    private sealed class SlowMemberRecords
+    private sealed class ThinnedRecords
     {
         public long PassedAtMs;
         public long Dropped;
@@ -145,8 +148,8 @@ internal sealed class ReplicationWatch(ILoggerFactory inner, Action<EndPoint, lo
             {
                 watch.Read(eventId.Id, fields);
             }
-            if (eventId.Id == SlowMemberEventId && state is IReadOnlyList<KeyValuePair<string, object?>> slow
-                && !watch.PassSlowMember(slow))
+            if ((eventId.Id is MemberUnavailableEventId or SlowMemberEventId) && state is IReadOnlyList<KeyValuePair<string, object?>> thinned
+                && !watch.PassThinned(eventId, thinned))
             {
                 return;
             }

@@ -47,6 +47,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private const byte ConfigurationFlag = 1;
     private const int MaxEntriesPerRead = 4096;
     private const long MaxBytesPerRead = 4L * 1024 * 1024;
+    private const int MinLongRead = 64;
 
     private readonly StateMachineAdapter _machine;
     private readonly ConsensusMetrics _metrics;
@@ -76,6 +77,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private TaskCompletionSource _committedSignal = NewSignal();
     private TaskCompletionSource _appliedSignal = NewSignal();
     private Snapshot? _snapshot;
+    private LongRead? _lastLongRead; // see LongRead
     private long _lastIndex, _durableIndex, _commitIndex, _appliedIndex, _term;
     private Snapshot? _pendingRestore; // installed, not yet restored into the machine (under _gate)
     private ClusterMemberId? _vote;
@@ -333,6 +335,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         _cuts.EnterWriteLock();
         try
         {
+            Volatile.Write(ref _lastLongRead, null);
             _records.TruncateAfter(lastKept);
             Volatile.Write(ref _lastIndex, lastKept);
             if (_durableIndex > lastKept)
@@ -824,6 +827,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             _cuts.EnterWriteLock();
             try
             {
+                Volatile.Write(ref _lastLongRead, null);
                 Volatile.Write(ref _snapshot, snapshot);
                 if (dropLog)
                 {
@@ -900,11 +904,28 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             }
             entries = new List<StoredEntry>((int)long.Min(endIndex - startIndex + 1, MaxEntriesPerRead));
             long bytes = 0;
-            for (var index = startIndex; index <= endIndex && entries.Count < MaxEntriesPerRead && bytes < MaxBytesPerRead; index++)
+            var index = startIndex;
+            // A member that lags asks for the same entries round after round (one that is down: hundreds of
+            // times a second, each request failing); the last long read answers them without the file.
+            if (Volatile.Read(ref _lastLongRead) is { } last && index >= last.Start && index < last.Start + last.Entries.Length)
+            {
+                for (; index <= endIndex && index < last.Start + last.Entries.Length && entries.Count < MaxEntriesPerRead
+                    && bytes < MaxBytesPerRead; index++)
+                {
+                    var entry = last.Entries[index - last.Start];
+                    bytes += entry.Payload.Length;
+                    entries.Add(entry);
+                }
+            }
+            for (; index <= endIndex && entries.Count < MaxEntriesPerRead && bytes < MaxBytesPerRead; index++)
             {
                 var record = _records.Read(index);
                 bytes += record.Payload.Length;
                 entries.Add(new StoredEntry(record.Term, (record.Flags & ConfigurationFlag) != 0, record.Payload));
+            }
+            if (entries.Count >= MinLongRead)
+            {
+                Volatile.Write(ref _lastLongRead, new LongRead(startIndex, [.. entries]));
             }
         }
         finally
@@ -914,9 +935,18 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         return reader.ReadAsync<StoredEntry, List<StoredEntry>>(entries, null, token);
     }
 
+    /// <summary>
+    /// The entries of the last read of at least <see cref="MinLongRead"/> entries, from <paramref name="Start"/> on.
+    /// Written under the read lock of <c>_cuts</c> and cleared under its write lock by every change of an index's
+    /// entry (a cut of the tail, a reset to a snapshot), so that a reader never sees an entry the log no longer holds.
+    /// </summary>
+    private sealed record LongRead(long Start, StoredEntry[] Entries);
+
     private sealed class StoredEntry(long term, bool isConfiguration, ReadOnlyMemory<byte> payload) : IRaftLogEntry
     {
         public long Term => term;
+
+        public ReadOnlyMemory<byte> Payload => payload;
 
         public bool IsConfiguration => isConfiguration;
 

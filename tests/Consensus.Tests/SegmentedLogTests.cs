@@ -154,6 +154,28 @@ public sealed class SegmentedLogTests : LogDurabilityTests
         await DisposeAsync(follower, recovered);
     }
 
+    [Fact]
+    public async Task A_long_read_answered_again_from_memory_never_outlives_a_cut_or_a_snapshot()
+    {
+        var follower = await OpenFollowerAsync(entries: 300, commitIndex: 4);
+
+        // A member that lags asks for the same long range round after round; the second read is answered from memory.
+        Assert.Equal(Enumerable.Repeat(1L, 201), await follower.ReadAsync(new TermsReader(), 100, 300));
+        Assert.Equal(Enumerable.Repeat(1L, 201), await follower.ReadAsync(new TermsReader(), 100, 300));
+
+        // A new leader's 150..151 (term 3) replace 150..300: a read of the range must see them, not the entries cut.
+        await follower.AppendAsync(new LogEntryProducer<BinaryLogEntry>([Command(3, "a"), Command(3, "b")]), 150);
+        Assert.Equal(Enumerable.Repeat(1L, 50).Concat([3L, 3L]), await follower.ReadAsync(new TermsReader(), 100, 151));
+
+        // The leader's snapshot at 120 (term 4) replaces the whole log; what follows it is read from the new log.
+        await follower.AppendAsync(new LogEntryProducer<BinaryLogEntry>([.. Enumerable.Range(0, 99).Select(i => Command(3, $"t{i}"))]), 152);
+        Assert.Equal(Enumerable.Repeat(1L, 50).Concat(Enumerable.Repeat(3L, 101)), await follower.ReadAsync(new TermsReader(), 100, 250));
+        await ((IAuditTrail<IRaftLogEntry>)follower).AppendAsync(Snapshot(term: 4, index: 120), 120);
+        await follower.AppendAsync(new LogEntryProducer<BinaryLogEntry>([.. Enumerable.Range(0, 80).Select(i => Command(4, $"s{i}"))]), 121);
+        Assert.Equal(Enumerable.Repeat(4L, 80), await follower.ReadAsync(new TermsReader(), 121, 200));
+        await DisposeAsync(follower);
+    }
+
     private static BinaryLogEntry Command(long term, string text) => new()
     {
         Term = term,
