@@ -938,7 +938,8 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     /// <summary>
     /// The entries of the last read of at least <see cref="MinLongRead"/> entries, from <paramref name="Start"/> on.
     /// Written under the read lock of <c>_cuts</c> and cleared under its write lock by every change of an index's
-    /// entry (a cut of the tail, a reset to a snapshot), so that a reader never sees an entry the log no longer holds.
+    /// entry (a cut of the tail, an installed snapshot that replaces the log, a compaction), so that a reader never
+    /// sees an entry the log no longer holds.
     /// </summary>
     private sealed record LongRead(long Start, StoredEntry[] Entries);
 
