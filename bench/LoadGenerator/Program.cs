@@ -238,7 +238,7 @@ internal static class Scenarios
             var second = sinceStart / Stopwatch.Frequency;
             if (second >= _operationsPerSecond.Length) return;
             Interlocked.Increment(ref (failed ? _errorsPerSecond : _operationsPerSecond)[second]);
-            if (failed) return;
+            if (failed || _options.Timeline is null) return; // the latencies of each second are only for the timeline
             var latencies = _latenciesPerSecond[second];
             if (latencies is null)
             {
