@@ -904,24 +904,16 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
             }
             entries = new List<StoredEntry>((int)long.Min(endIndex - startIndex + 1, MaxEntriesPerRead));
             long bytes = 0;
-            var index = startIndex;
             // A member that lags asks for the same entries round after round (one that is down: hundreds of
             // times a second, each request failing); the last long read answers them without the file.
-            if (Volatile.Read(ref _lastLongRead) is { } last && index >= last.Start && index < last.Start + last.Entries.Length)
+            var last = Volatile.Read(ref _lastLongRead);
+            for (var index = startIndex; index <= endIndex && entries.Count < MaxEntriesPerRead && bytes < MaxBytesPerRead; index++)
             {
-                for (; index <= endIndex && index < last.Start + last.Entries.Length && entries.Count < MaxEntriesPerRead
-                    && bytes < MaxBytesPerRead; index++)
-                {
-                    var entry = last.Entries[index - last.Start];
-                    bytes += entry.Payload.Length;
-                    entries.Add(entry);
-                }
-            }
-            for (; index <= endIndex && entries.Count < MaxEntriesPerRead && bytes < MaxBytesPerRead; index++)
-            {
-                var record = _records.Read(index);
-                bytes += record.Payload.Length;
-                entries.Add(new StoredEntry(record.Term, (record.Flags & ConfigurationFlag) != 0, record.Payload));
+                var entry = last is not null && index >= last.Start && index - last.Start < last.Entries.Length
+                    ? last.Entries[index - last.Start]
+                    : Stored(_records.Read(index));
+                bytes += entry.Payload.Length;
+                entries.Add(entry);
             }
             if (entries.Count >= MinLongRead)
             {
@@ -942,6 +934,9 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     /// sees an entry the log no longer holds.
     /// </summary>
     private sealed record LongRead(long Start, StoredEntry[] Entries);
+
+    private static StoredEntry Stored(LogRecord record) =>
+        new(record.Term, (record.Flags & ConfigurationFlag) != 0, record.Payload);
 
     private sealed class StoredEntry(long term, bool isConfiguration, ReadOnlyMemory<byte> payload) : IRaftLogEntry
     {

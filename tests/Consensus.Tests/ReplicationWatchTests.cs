@@ -18,8 +18,7 @@ public sealed class ReplicationWatchTests
     {
         var host = new RecordingLoggerFactory();
         var now = 1_000_000L;
-        var watch = new ReplicationWatch(host, (_, _) => { }, new FollowerCopies(() => null), () => now);
-        var logger = watch.CreateLogger(DotNextCategory);
+        var logger = DotNextLogger(host, () => now);
         var node2 = new IPEndPoint(IPAddress.Loopback, 7721);
         var node3 = new IPEndPoint(IPAddress.Loopback, 7731);
 
@@ -52,8 +51,7 @@ public sealed class ReplicationWatchTests
     {
         var host = new RecordingLoggerFactory();
         var now = 0L;
-        var watch = new ReplicationWatch(host, (_, _) => { }, new FollowerCopies(() => null), () => now);
-        var logger = watch.CreateLogger(DotNextCategory);
+        var logger = DotNextLogger(host, () => now);
         var node2 = new IPEndPoint(IPAddress.Loopback, 7721);
 
         for (var i = 0; i < 1000; i++)
@@ -79,8 +77,7 @@ public sealed class ReplicationWatchTests
     public void Other_records_pass_unchanged()
     {
         var host = new RecordingLoggerFactory();
-        var watch = new ReplicationWatch(host, (_, _) => { }, new FollowerCopies(() => null), () => 0);
-        var logger = watch.CreateLogger(DotNextCategory);
+        var logger = DotNextLogger(host, () => 0);
 
         for (var i = 0; i < 3; i++)
         {
@@ -89,6 +86,10 @@ public sealed class ReplicationWatchTests
 
         Assert.Equal(3, host.Records.Count(r => r.EventId == 74012));
     }
+
+    /// <summary>The logger DotNext's leader would get from the watch, over <paramref name="host"/>, on the given clock.</summary>
+    private static ILogger DotNextLogger(RecordingLoggerFactory host, Func<long> clockMs)
+        => new ReplicationWatch(host, (_, _) => { }, new FollowerCopies(() => null), clockMs).CreateLogger(DotNextCategory);
 
     private static void SlowMemberRecord(ILogger logger, EndPoint member) => MemberRecord(logger, SlowMember, member);
 
