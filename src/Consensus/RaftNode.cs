@@ -132,6 +132,10 @@ public sealed partial class RaftNode : IAsyncDisposable
         {
             segmented.UseFollowerCopies(_followerCopies);
         }
+        if (_options.FollowerApplyDelayMs > 0 && _wal is SegmentedLog delayed)
+        {
+            delayed.DelayFollowerApplies(_options.FollowerApplyDelayMs);
+        }
 
         _joinExisting = joinExisting;
         var storage = new MembershipStorage(Path.Combine(dataDirectory, MembershipFileName));
@@ -236,7 +240,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             Volatile.Write(ref _leaderTerm, Term);
         }
         _followerCopies.Reset(leading: member == _self);
-        (_wal as SegmentedLog)?.LeadershipChanged();
+        (_wal as SegmentedLog)?.LeadershipChanged(leading: member == _self);
         _metrics.LeaderChanged();
         Log.LeaderChanged(_logger, member?.Id ?? "(none)", Term);
         try
