@@ -585,6 +585,18 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         }, this, Timeout.Infinite, Timeout.Infinite);
     }
 
+    /// <summary>
+    /// Nothing is left for later while someone waits: a waiter wakes the applier when committed entries wait for it
+    /// (only then: every run of the applier signals the waiters, which would otherwise wake it again and again).
+    /// </summary>
+    private void ApplyLeftForLater()
+    {
+        if (_followerApplyTimer is not null && LastCommittedEntryIndex > LastAppliedIndex)
+        {
+            _applyWakeup.Request();
+        }
+    }
+
     private void RequestApply(long committed)
     {
         if (_followerApplyTimer is not { } timer || _leading || committed - LastAppliedIndex >= FollowerApplyBatch)
@@ -685,7 +697,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     public new ValueTask WaitForApplyAsync(CancellationToken token = default)
     {
         ThrowIfFailed();
-        _applyWakeup.Request(); // nothing is left for later while someone waits
+        ApplyLeftForLater();
         return new(WaitSignalAsync(Volatile.Read(ref _appliedSignal).Task, token));
     }
 
@@ -694,7 +706,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         while (LastAppliedIndex < index)
         {
             ThrowIfFailed();
-            _applyWakeup.Request(); // nothing is left for later while someone waits
+            ApplyLeftForLater();
             var signal = Volatile.Read(ref _appliedSignal).Task;
             if (LastAppliedIndex >= index)
             {
