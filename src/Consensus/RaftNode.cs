@@ -132,10 +132,6 @@ public sealed partial class RaftNode : IAsyncDisposable
         {
             segmented.UseFollowerCopies(_followerCopies);
         }
-        if (_options.FollowerApplyDelayMs > 0 && _wal is SegmentedLog delayed)
-        {
-            delayed.DelayFollowerApplies(_options.FollowerApplyDelayMs);
-        }
 
         _joinExisting = joinExisting;
         var storage = new MembershipStorage(Path.Combine(dataDirectory, MembershipFileName));
@@ -240,7 +236,7 @@ public sealed partial class RaftNode : IAsyncDisposable
             Volatile.Write(ref _leaderTerm, Term);
         }
         _followerCopies.Reset(leading: member == _self);
-        (_wal as SegmentedLog)?.LeadershipChanged(leading: member == _self);
+        (_wal as SegmentedLog)?.LeadershipChanged();
         _metrics.LeaderChanged();
         Log.LeaderChanged(_logger, member?.Id ?? "(none)", Term);
         try

@@ -84,12 +84,6 @@ public sealed class RaftNodeOptions
     /// </summary>
     public bool LazyLeaderSync { get; init; } = true;
 
-    /// <summary>
-    /// How long a follower may leave committed entries unapplied (at most 64 of them) before its applier runs; 0 applies
-    /// at each commit (segmented log only). A leader applies at each commit whatever this says.
-    /// </summary>
-    public int FollowerApplyDelayMs { get; init; }
-
     /// <summary>The files of the segmented log (tests substitute a layer that simulates power loss); none: the OS's.</summary>
     internal Storage.IStorageFiles? StorageFiles { get; init; }
 
@@ -127,8 +121,6 @@ public sealed class RaftNodeOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxEntriesInFlight, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchCommands, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchBytes, 1);
-        ArgumentOutOfRangeException.ThrowIfNegative(FollowerApplyDelayMs);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(FollowerApplyDelayMs, 1000);
         if (RequestTimeoutMs is { } requestTimeoutMs && (requestTimeoutMs < 1 || requestTimeoutMs >= ElectionTimeoutMinMs))
         {
             throw new ArgumentOutOfRangeException(nameof(RequestTimeoutMs), requestTimeoutMs,

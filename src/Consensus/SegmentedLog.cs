@@ -69,9 +69,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     private long _eagerSyncMs = MinEagerSyncMs, _lastFallbackMs = long.MinValue / 2; // DotNext's replication loop alone writes these
     private readonly SemaphoreSlim _syncGate = new(1, 1); // one sync at a time: the flusher's or a waiter's own
     private readonly Wakeup _applyWakeup = new();
-    private Timer? _followerApplyTimer; // DelayFollowerApplies; none: every commit wakes the applier
-    private int _followerApplyDelayMs, _followerApplyArmed;
-    private volatile bool _leading;
     private readonly SemaphoreSlim _applyGate = new(1, 1); // the applier against a snapshot install
     private readonly Task _flusher;
     private Task _applier = Task.CompletedTask;
@@ -518,7 +515,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         }
         if (count > 0)
         {
-            RequestApply(endIndex);
+            _applyWakeup.Request();
             Interlocked.Exchange(ref _committedSignal, NewSignal()).TrySetResult();
         }
         return count;
@@ -552,61 +549,10 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     }
 
     /// <summary>A change of leader: a commit target of the last leadership is not this one's.</summary>
-    internal void LeadershipChanged(bool leading)
+    internal void LeadershipChanged()
     {
         Volatile.Write(ref _commitTarget, 0);
         Volatile.Write(ref _eagerUntilMs, 0);
-        _leading = leading;
-        if (leading)
-        {
-            _applyWakeup.Request(); // what a follower left for later is this leader's to apply now
-        }
-    }
-
-    // ---- a follower's applies ------------------------------------------------------------------------------
-
-    /// <summary>How many committed entries a follower leaves unapplied at most before it wakes its applier at once.</summary>
-    internal const int FollowerApplyBatch = 64;
-
-    /// <summary>
-    /// From now on, while this node does not lead, a commit wakes the applier only once <see cref="FollowerApplyBatch"/>
-    /// entries wait, or <paramref name="delayMs"/> after the first of them: a follower's state serves no request, and
-    /// one worker's commits otherwise wake its applier once per entry. A leader applies at each commit.
-    /// </summary>
-    internal void DelayFollowerApplies(int delayMs)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(delayMs);
-        _followerApplyDelayMs = delayMs;
-        _followerApplyTimer = new Timer(static state =>
-        {
-            var log = (SegmentedLog)state!;
-            Volatile.Write(ref log._followerApplyArmed, 0);
-            log._applyWakeup.Request();
-        }, this, Timeout.Infinite, Timeout.Infinite);
-    }
-
-    /// <summary>
-    /// Nothing is left for later while someone waits: a waiter wakes the applier when committed entries wait for it
-    /// (only then: every run of the applier signals the waiters, which would otherwise wake it again and again).
-    /// </summary>
-    private void ApplyLeftForLater()
-    {
-        if (_followerApplyTimer is not null && LastCommittedEntryIndex > LastAppliedIndex)
-        {
-            _applyWakeup.Request();
-        }
-    }
-
-    private void RequestApply(long committed)
-    {
-        if (_followerApplyTimer is not { } timer || _leading || committed - LastAppliedIndex >= FollowerApplyBatch)
-        {
-            _applyWakeup.Request();
-        }
-        else if (Interlocked.Exchange(ref _followerApplyArmed, 1) == 0)
-        {
-            timer.Change(_followerApplyDelayMs, Timeout.Infinite);
-        }
     }
 
     private bool SyncsLazily
@@ -697,7 +643,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
     public new ValueTask WaitForApplyAsync(CancellationToken token = default)
     {
         ThrowIfFailed();
-        ApplyLeftForLater();
         return new(WaitSignalAsync(Volatile.Read(ref _appliedSignal).Task, token));
     }
 
@@ -706,7 +651,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
         while (LastAppliedIndex < index)
         {
             ThrowIfFailed();
-            ApplyLeftForLater();
             var signal = Volatile.Read(ref _appliedSignal).Task;
             if (LastAppliedIndex >= index)
             {
@@ -1067,10 +1011,6 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
 
     public new async ValueTask DisposeAsync()
     {
-        if (_followerApplyTimer is { } timer)
-        {
-            await timer.DisposeAsync().ConfigureAwait(false);
-        }
         await _lifetime.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_flusher, _applier).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _snapshotWriter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

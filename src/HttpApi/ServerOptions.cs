@@ -79,9 +79,6 @@ public sealed class ServerOptions
     /// <summary>Whether the leader syncs its own log lazily while the followers keep up (docs/operations.md).</summary>
     public bool LazyLeaderSync { get; set; } = true;
 
-    /// <summary>How long a follower may leave committed entries unapplied before it applies them (docs/operations.md).</summary>
-    public int FollowerApplyDelayMs { get; set; }
-
     /// <summary>How many entries of proposals the leader replicates at once; more proposals wait and share the next entry.</summary>
     public int MaxEntriesInFlight { get; set; } = 16;
 
@@ -162,7 +159,6 @@ public sealed class ServerOptions
         ProposalTimeoutMs = ProposalTimeoutMs,
         ProposalBatching = ProposalBatching,
         LazyLeaderSync = LazyLeaderSync,
-        FollowerApplyDelayMs = FollowerApplyDelayMs,
         MaxEntriesInFlight = MaxEntriesInFlight,
         MaxBatchCommands = MaxBatchCommands,
         MaxBatchBytes = MaxBatchBytes,

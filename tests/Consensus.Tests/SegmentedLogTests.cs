@@ -176,60 +176,6 @@ public sealed class SegmentedLogTests : LogDurabilityTests
         await DisposeAsync(follower);
     }
 
-    [Fact]
-    public async Task A_follower_leaves_its_applies_for_later_but_not_past_a_waiter_a_batch_or_a_leadership()
-    {
-        var follower = await OpenAsync("live", snapshotEvery: 1_000_000);
-        var machine = _machines["live"];
-        follower.DelayFollowerApplies((int)TimeSpan.FromHours(1).TotalMilliseconds);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-
-        await follower.AppendAsync(new LogEntryProducer<BinaryLogEntry>([Command(1, "a"), Command(1, "b")]), 1);
-        await follower.CommitAsync(2);
-        Assert.Empty(machine.Applied); // left for later: nothing woke the applier
-
-        await follower.WaitForApplyAsync(2, timeout.Token); // a waiter does
-        Assert.Equal(["a", "b"], machine.Applied);
-
-        var batch = Enumerable.Range(3, SegmentedLog.FollowerApplyBatch).Select(i => Command(1, $"c{i}")).ToArray();
-        await follower.AppendAsync(new LogEntryProducer<BinaryLogEntry>(batch), 3);
-        await follower.CommitAsync(2 + SegmentedLog.FollowerApplyBatch); // a batch's worth does
-        await UntilAppliedAsync(follower, 2 + SegmentedLog.FollowerApplyBatch, timeout.Token);
-
-        var next = 3 + SegmentedLog.FollowerApplyBatch;
-        await follower.AppendAsync(new LogEntryProducer<BinaryLogEntry>([Command(1, "d")]), next);
-        await follower.CommitAsync(next);
-        follower.LeadershipChanged(leading: true); // and a new leader applies what it was left
-        await UntilAppliedAsync(follower, next, timeout.Token);
-        Assert.Equal("d", machine.Applied[^1]);
-        await DisposeAsync(follower);
-    }
-
-    [Fact]
-    public async Task A_follower_applies_what_it_left_for_later_after_the_delay_though_nothing_else_comes()
-    {
-        var follower = await OpenAsync("live", snapshotEvery: 1_000_000);
-        follower.DelayFollowerApplies(20);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        for (var i = 1; i <= 3; i++)
-        {
-            await follower.AppendAsync(new LogEntryProducer<BinaryLogEntry>([Command(1, $"e{i}")]), i);
-            await follower.CommitAsync(i);
-            await UntilAppliedAsync(follower, i, timeout.Token);
-        }
-        Assert.Equal(["e1", "e2", "e3"], _machines["live"].Applied);
-        await DisposeAsync(follower);
-    }
-
-    /// <summary>Waits without asking for the apply (as <see cref="SegmentedLog.WaitForApplyAsync(long, CancellationToken)"/> would).</summary>
-    private static async Task UntilAppliedAsync(SegmentedLog log, long index, CancellationToken token)
-    {
-        while (log.LastAppliedIndex < index)
-        {
-            await Task.Delay(5, token);
-        }
-    }
-
     private static BinaryLogEntry Command(long term, string text) => new()
     {
         Term = term,
