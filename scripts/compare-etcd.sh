@@ -6,6 +6,7 @@
 # the hot paths of each scenario in its first seconds), and each run has 3 s of unmeasured warm-up for the
 # load generator's own process. Each result also gives the servers' CPU time and the disk's write and flush
 # requests per operation.
+# First prints what a thread wake-up costs on this machine (scripts/wakeup-probe.py: across two CPUs and on one).
 # Installs etcd from the OS packages when it is missing. Results: ./data/compare/results.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +33,15 @@ start_etcd() {
   echo $! >"$ETCD_DATA/$name.pid"
 }
 stop_all() {
+  local name pid
   for name in e1 e2 e3; do
-    [ -f "$ETCD_DATA/$name.pid" ] && kill "$(cat "$ETCD_DATA/$name.pid")" 2>/dev/null || true
-    rm -f "$ETCD_DATA/$name.pid"
+    if [ -f "$ETCD_DATA/$name.pid" ]; then
+      pid=$(cat "$ETCD_DATA/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      # A member still on its ports would make the next run's member fail to start.
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$ETCD_DATA/$name.pid"
+    fi
   done
   scripts/local-cluster.sh stop >/dev/null 2>&1 || true
 }
@@ -46,7 +53,12 @@ start_etcd e1 2379 2380
 start_etcd e2 22379 22380
 start_etcd e3 32379 32380
 scripts/local-cluster.sh start >/dev/null
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:2379/health >/dev/null 2>&1 && break; sleep 0.2; done
+for port in 2379 22379 32379; do
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+  curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 || { echo "etcd on port $port is not healthy: see $ETCD_DATA/*.log" >&2; exit 1; }
+done
+# What a thread wake-up costs here right now (docs/benchmarks.md, "What a wake-up costs on this machine").
+command -v python3 >/dev/null 2>&1 && python3 scripts/wakeup-probe.py 20000 | sed 's/^/machine: /'
 
 dotnet build -c Release -nologo -v quiet bench/LoadGenerator >/dev/null
 LOADGEN="dotnet bench/LoadGenerator/bin/Release/net10.0/RaftDlm.LoadGenerator.dll"
