@@ -58,7 +58,7 @@ for port in 2379 22379 32379; do
   curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 || { echo "etcd on port $port is not healthy: see $ETCD_DATA/*.log" >&2; exit 1; }
 done
 # What a thread wake-up costs here right now (docs/benchmarks.md, "What a wake-up costs on this machine").
-command -v python3 >/dev/null 2>&1 && python3 scripts/wakeup-probe.py 20000 | sed 's/^/machine: /'
+command -v python3 >/dev/null 2>&1 && python3 scripts/wakeup-probe.py 20000 | sed 's/^/machine: /' || true
 
 dotnet build -c Release -nologo -v quiet bench/LoadGenerator >/dev/null
 LOADGEN="dotnet bench/LoadGenerator/bin/Release/net10.0/RaftDlm.LoadGenerator.dll"
