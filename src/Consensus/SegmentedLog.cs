@@ -705,7 +705,7 @@ internal sealed class SegmentedLog : WriteAheadLog, IRaftLog
                 {
                     if (storage is not null)
                     {
-                        await storage.SaveConfigurationAsync(new StoredEntry(record.Term, true, record.Payload), index, token).ConfigureAwait(false);
+                        await storage.SaveConfigurationAsync(Stored(record), index, token).ConfigureAwait(false);
                     }
                 }
                 else if (!record.Payload.IsEmpty && _machine.Apply(index, record.Term, new ReadOnlySequence<byte>(record.Payload), context))
